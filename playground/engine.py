@@ -1,0 +1,258 @@
+"""The streaming decode loop over a shared model.
+
+`Engine.stream` runs the model one token at a time with a KV cache, passes every step's logits
+through the sampler pipeline (`sampling.py`), samples with a per-request `torch.Generator`, and
+yields a `Step` per token (chosen token, its probability, the top candidates and the stage that
+removed each) and finally a `Done`. Beam search runs through `generate()` (`Engine.beams`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+from transformers import DynamicCache
+
+from . import sampling
+from .loader import Loaded
+from .params import GenerationParams, ParamError
+from .text import StopScanner, token_label
+
+
+class PromptTooLong(ValueError):
+    """The prompt alone does not fit the model's context."""
+
+
+@dataclass
+class Candidate:
+    id: int
+    token: str
+    prob_raw: float
+    prob_final: float
+    kept: bool
+    removed_by: str | None
+
+
+@dataclass
+class Step:
+    step: int
+    token_id: int
+    token: str
+    prob: float  # the probability it was chosen with (after the chain; before argmax when greedy)
+    prob_raw: float  # what the model alone gave it
+    rank: int  # 1 = the model's most likely token
+    candidates: list[Candidate]
+    text: str  # the reply so far, safe to show (no half stop string, no half character)
+    forced: bool = False
+
+
+@dataclass
+class Done:
+    text: str
+    finish_reason: str  # "eos", "stop", "length", "cancelled"
+    token_ids: list[int]
+    seed: int | None
+    seconds: float
+    prompt_tokens: int
+    notice: str | None = None
+    steps: list[Step] = field(default_factory=list, repr=False)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return len(self.token_ids) / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class Beam:
+    text: str
+    score: float
+    token_ids: list[int]
+
+
+class Engine:
+    """Chat generation over one loaded model; safe to share between threads (state is per call)."""
+
+    def __init__(self, loaded: Loaded):
+        self.loaded = loaded
+        self.model, self.tokenizer = loaded.model, loaded.tokenizer
+        self.device = loaded.device
+        eos = self.model.generation_config.eos_token_id
+        self.eos_ids = [eos] if isinstance(eos, int) else list(eos or [self.tokenizer.eos_token_id])
+        self.context = getattr(self.model.config, "max_position_embeddings", 2048)
+        self.vocab = self.model.get_output_embeddings().weight.shape[0]
+
+    # --- inputs -----------------------------------------------------------------------------------
+    def prompt_ids(self, messages: list[dict], system: str | None = None) -> list[int]:
+        """The chat template applied to the conversation, ending with the assistant's turn opening."""
+        msgs = ([{"role": "system", "content": system}] if system else []) + list(messages)
+        enc = self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, return_dict=True)
+        return list(enc["input_ids"])
+
+    def bias_ids(self, params: GenerationParams) -> dict[int, float]:
+        """`logit_bias` keys (a token id, or a text that is exactly one token) mapped to token ids."""
+        out = {}
+        for key, bias in params.logit_bias.items():
+            if key.strip().isdigit():
+                tid = int(key)
+                if tid >= self.vocab:
+                    raise ParamError([f"`logit_bias` token ids must be below the vocabulary size {self.vocab}, "
+                                      f"but {key!r} is not."])
+            else:
+                ids = self.tokenizer.encode(key, add_special_tokens=False)
+                if len(ids) != 1:
+                    raise ParamError([f"`logit_bias` keys must be exactly one token, but {key!r} is {len(ids)} "
+                                      f"tokens {ids}. Use one of those ids, or a shorter text (mind the leading "
+                                      "space: ' cat' and 'cat' are different tokens)."])
+                tid = ids[0]
+            out[tid] = bias
+        return out
+
+    def stages(self, params: GenerationParams, prompt_len: int) -> list[sampling.Stage]:
+        return sampling.build_stages(params, prompt_len, self.eos_ids, self.bias_ids(params))
+
+    def generate_kwargs(self, params: GenerationParams, prompt_len: int) -> dict:
+        """Everything `model.generate()` needs to run this same chain."""
+        kw = params.to_generate_kwargs()
+        bias = self.bias_ids(params)
+        if bias:
+            kw["sequence_bias"] = [[[i], b] for i, b in bias.items()]
+        # The user processors: the OpenAI penalties, and with temperature last our own ordered warpers.
+        custom = [s for s in sampling.processor_stages(params, prompt_len, self.eos_ids) if s.name == "openai_penalties"]
+        if params.sampler_order == "temperature_last":
+            custom += sampling.warper_stages(params)
+        if custom:
+            from transformers import LogitsProcessorList
+
+            kw["logits_processor"] = LogitsProcessorList(s.processor for s in custom)
+        kw["pad_token_id"] = self.eos_ids[0]
+        return kw
+
+    def label(self, token_id: int) -> str:
+        return token_label(self.tokenizer, token_id)
+
+    # --- the decode loop --------------------------------------------------------------------------
+    def stream(self, messages: list[dict], params: GenerationParams, system: str | None = None, top_n: int = 50,
+               cancel: threading.Event | None = None, prompt: list[int] | None = None,
+               prefix: list[int] | None = None, force: dict[int, int] | None = None) -> Iterator[Step | Done]:
+        """Yield a `Step` per generated token, then a `Done`.
+
+        `prompt` overrides the templated messages; `prefix` is reply tokens already chosen (they are
+        fed, not sampled); `force` maps a step number to the token to take there instead of sampling.
+        """
+        if params.mode == "beam":
+            raise ParamError(["`num_beams` > 1 runs beam search, which does not stream; use Engine.beams."])
+        prompt = list(prompt) if prompt is not None else self.prompt_ids(messages, system)
+        if len(prompt) >= self.context:
+            raise PromptTooLong(f"the prompt is {len(prompt)} tokens but the model's context is {self.context}. "
+                                "Shorten the conversation or the system prompt (Undo or Clear).")
+        prefix, force = list(prefix or []), dict(force or {})
+        budget = min(params.max_new_tokens, self.context - len(prompt))
+        notice = None if budget == params.max_new_tokens else f"max_new_tokens cut to {budget} to fit the context"
+        stages = self.stages(params, len(prompt))
+        seed = params.seed if params.seed is not None else secrets.randbelow(2**32)
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        sample = params.mode == "sample"
+        ids = torch.tensor([prompt], device=self.device)
+        cache, fresh = DynamicCache(config=self.model.config), ids
+        scanner = StopScanner(self.tokenizer, params.stop)
+        chosen: list[int] = []
+        steps: list[Step] = []
+        finish, start = "length", time.perf_counter()
+        with torch.inference_mode():
+            for t in range(budget):
+                # 1. Stop early if the caller asked us to.
+                if cancel is not None and cancel.is_set():
+                    finish = "cancelled"
+                    break
+                # 2. Run the new tokens through the model, reusing the KV cache; keep the last logits in fp32.
+                mask = torch.ones_like(ids)
+                out = self.model(input_ids=fresh, attention_mask=mask, past_key_values=cache, use_cache=True,
+                                 logits_to_keep=1)
+                logits = out.logits[:, -1].to(copy=True, dtype=torch.float32)
+                # 3. Pass the logits through the chain, recording what each stage removed.
+                trace = sampling.run(stages, ids, logits)
+                scores = trace.final
+                # 4. Choose: a prefix or forced token, else sample with this request's generator, else argmax.
+                forced = t < len(prefix) or t in force
+                if forced:
+                    tok = prefix[t] if t < len(prefix) else force[t]
+                elif sample:
+                    tok = int(torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=gen)[0, 0])
+                else:
+                    tok = int(torch.argmax(scores, dim=-1)[0])
+                # 5. Record the step: the chosen token and the top candidates with their fate.
+                step = self._record(t, tok, trace, sample, top_n, forced, scanner.feed(tok))
+                chosen.append(tok)
+                steps.append(step)
+                ids = torch.cat([ids, torch.tensor([[tok]], device=self.device)], dim=-1)
+                fresh = ids[:, -1:]
+                # 6. End on EOS or a stop string; otherwise show the step and go on.
+                if tok in self.eos_ids:
+                    finish = "eos"
+                    yield step
+                    break
+                if scanner.stopped:
+                    finish = "stop"
+                    step.text = scanner.text
+                    yield step
+                    break
+                yield step
+        seconds = time.perf_counter() - start
+        yield Done(scanner.final_text(), finish, chosen, seed if sample else None, seconds, len(prompt), notice, steps)
+
+    def _record(self, t: int, tok: int, trace: sampling.Trace, sample: bool, top_n: int, forced: bool,
+                text: str) -> Step:
+        raw = torch.softmax(trace.raw[0], dim=-1)
+        pre = torch.softmax(trace.scores[len([s for s in trace.stages if not s.warper])][0], dim=-1)
+        final = torch.softmax(trace.final[0], dim=-1)
+        if not sample:  # greedy: the argmax gets everything, the rest is removed by the argmax itself
+            best = int(torch.argmax(trace.final[0]))
+            final = torch.zeros_like(final)
+            final[best] = 1.0
+        order = torch.argsort(pre, descending=True)
+        top = order[:top_n].tolist()
+        if tok not in top and top_n:
+            top.append(tok)
+        names = [s.name for s in trace.stages]
+        removed = trace.removed_by[top].tolist()
+        cands = []
+        for i, r in zip(top, removed):
+            by = names[r] if r >= 0 else None
+            if by is None and not sample and final[i] == 0:
+                by = "greedy"
+            cands.append(Candidate(i, self.label(i), float(raw[i]), float(final[i]), by is None, by))
+        rank = int((raw > raw[tok]).sum()) + 1
+        prob = float(pre[tok] if not sample else final[tok])
+        return Step(t, tok, self.label(tok), prob, float(raw[tok]), rank, cands, text, forced)
+
+    # --- beam search ------------------------------------------------------------------------------
+    def beams(self, messages: list[dict], params: GenerationParams, system: str | None = None,
+              cancel: threading.Event | None = None) -> tuple[list[Beam], Done]:
+        """Beam search through `generate()`: the final beams, best first, with their scores."""
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        class Cancelled(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kw):
+                return torch.full((input_ids.shape[0],), bool(cancel and cancel.is_set()), dtype=torch.bool)
+
+        prompt = self.prompt_ids(messages, system)
+        kw = self.generate_kwargs(params, len(prompt))
+        kw["max_new_tokens"] = min(kw["max_new_tokens"], self.context - len(prompt))
+        start = time.perf_counter()
+        with torch.inference_mode():
+            out = self.model.generate(torch.tensor([prompt], device=self.device), **kw,
+                                      stopping_criteria=StoppingCriteriaList([Cancelled()]),
+                                      return_dict_in_generate=True, output_scores=True)
+        seconds = time.perf_counter() - start
+        beams = []
+        for seq, score in zip(out.sequences, out.sequences_scores):
+            toks = [t for t in seq[len(prompt):].tolist() if t not in self.eos_ids]
+            beams.append(Beam(self.tokenizer.decode(toks, skip_special_tokens=True), float(score), toks))
+        best = beams[0]
+        ended = any(t in self.eos_ids for t in out.sequences[0][len(prompt):].tolist())
+        finish = "cancelled" if cancel and cancel.is_set() else ("eos" if ended else "length")
+        return beams, Done(best.text, finish, best.token_ids, None, seconds, len(prompt))

@@ -1,0 +1,332 @@
+"""Every generation parameter, declared once.
+
+`GenerationParams` is the single source of truth: each field carries its default, range, step,
+one-line help, formula, UI group and the generation modes it affects. Sliders, presets,
+validation, the command line and code export are all generated from these declarations.
+
+Modes: "beam" when `num_beams > 1`; otherwise "greedy" when `do_sample` is off or
+`temperature == 0` (the rule: temperature 0 means greedy, exactly like the OpenAI API);
+otherwise "sample".
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ALL_MODES = ("sample", "greedy", "beam")
+GROUPS = ("Sampling", "Penalties", "Length and stopping", "Beam search", "Advanced")
+SAMPLER_ORDERS = {
+    "transformers": "penalties, temperature, top-k, top-p, min-p, typical, epsilon, eta (transformers)",
+    "temperature_last": "penalties, top-k, typical, top-p, min-p, epsilon, eta, temperature (llama.cpp)",
+}
+MAX_STOP = 4
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the UI, validation and export need to know about one parameter."""
+
+    name: str
+    default: Any
+    kind: str  # "float", "int", "bool", "choice", "bias", "stop", "seed"
+    group: str
+    help: str
+    formula: str = ""
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    step: float | None = None
+    modes: tuple[str, ...] = ALL_MODES
+    choices: tuple[str, ...] = ()
+
+    @property
+    def range_text(self) -> str:
+        return f"{'(' if self.lo_open else '['}{_num(self.lo)}, {_num(self.hi)}{')' if self.hi_open else ']'}"
+
+    def contains(self, v: float) -> bool:
+        above = v > self.lo if self.lo_open else v >= self.lo
+        below = v < self.hi if self.hi_open else v <= self.hi
+        return above and below
+
+    @property
+    def ui_min(self) -> float:
+        """Smallest value a slider may take: the low end, or one step above it when open."""
+        return self.lo + self.step if self.lo_open else self.lo
+
+    @property
+    def ui_max(self) -> float:
+        return self.hi - self.step if self.hi_open else self.hi
+
+
+def _num(x: float | None) -> str:
+    return "" if x is None else (str(int(x)) if float(x).is_integer() else f"{x:g}")
+
+
+def P(default, kind, group, help, formula="", lo=None, hi=None, lo_open=False, hi_open=False,
+      step=None, modes=ALL_MODES, choices=()):
+    """Declare one field: the keyword names mirror `Spec`."""
+    extra = dict(kind=kind, group=group, formula=formula, lo=lo, hi=hi, lo_open=lo_open,
+                 hi_open=hi_open, step=step, modes=tuple(modes), choices=tuple(choices))
+    return Field(default, description=help, json_schema_extra=extra)
+
+
+SAMPLE = ("sample",)
+NOT_BEAM = ("sample", "greedy")
+BEAM = ("beam",)
+
+
+class GenerationParams(BaseModel):
+    """All parameters of one chat completion. Frozen; unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # --- Sampling -------------------------------------------------------------------------------
+    do_sample: bool = P(True, "bool", "Sampling", "Sample from the distribution; off = always take the most likely token (greedy)",
+                        "x_t ~ softmax(z) if on, else argmax z", modes=NOT_BEAM)
+    temperature: float = P(1.0, "float", "Sampling", "Divides the logits: below 1 sharper, above 1 flatter; 0 means greedy",
+                           "p_i = exp(z_i/T) / sum_j exp(z_j/T)", 0.0, 3.0, step=0.05, modes=SAMPLE)
+    top_k: int = P(0, "int", "Sampling", "Keep only the k most likely tokens; 0 = off",
+                   "keep i if rank(i) <= k", 0, 1000, step=1, modes=SAMPLE)
+    top_p: float = P(1.0, "float", "Sampling", "Keep the smallest set of top tokens whose probability sums to at least p; 1 = off",
+                     "keep the top tokens until sum p_i >= top_p", 0.0, 1.0, lo_open=True, step=0.01, modes=SAMPLE)
+    min_p: float = P(0.0, "float", "Sampling", "Drop tokens less likely than min_p times the most likely one; 0 = off",
+                     "keep i if p_i >= min_p * max_j p_j", 0.0, 1.0, step=0.01, modes=SAMPLE)
+    typical_p: float = P(1.0, "float", "Sampling", "Keep the tokens whose surprise is closest to the entropy, up to mass p; 1 = off",
+                         "rank by |-log p_i - H|, keep until sum p_i >= typical_p", 0.0, 1.0, lo_open=True, step=0.01, modes=SAMPLE)
+    epsilon_cutoff: float = P(0.0, "float", "Sampling", "Drop tokens with probability below epsilon; 0 = off",
+                              "keep i if p_i >= epsilon", 0.0, 0.1, step=0.0001, modes=SAMPLE)
+    eta_cutoff: float = P(0.0, "float", "Sampling", "Drop tokens below an entropy-scaled threshold (eta sampling); 0 = off",
+                          "keep i if p_i >= min(eta, sqrt(eta) * exp(-H))", 0.0, 0.1, step=0.0001, modes=SAMPLE)
+    # --- Penalties ------------------------------------------------------------------------------
+    repetition_penalty: float = P(1.0, "float", "Penalties", "Make tokens already in the text (prompt included) less likely; 1 = off",
+                                  "z_i / r if z_i > 0 else z_i * r, for every i seen", 0.0, 3.0, lo_open=True, step=0.01)
+    presence_penalty: float = P(0.0, "float", "Penalties", "OpenAI: subtract once from every token already generated",
+                                "z_j -= presence * (c_j > 0)", -2.0, 2.0, step=0.05)
+    frequency_penalty: float = P(0.0, "float", "Penalties", "OpenAI: subtract per time a token was already generated",
+                                 "z_j -= frequency * c_j", -2.0, 2.0, step=0.05)
+    no_repeat_ngram_size: int = P(0, "int", "Penalties", "Forbid any n-gram of this size from occurring twice; 0 = off",
+                                  "z_i = -inf if (x_{t-n+2..t}, i) already occurred", 0, 10, step=1)
+    # --- Length and stopping --------------------------------------------------------------------
+    max_new_tokens: int = P(256, "int", "Length and stopping", "Most tokens to generate in the reply",
+                            "stop when t = max_new_tokens", 1, 4096, step=1)
+    min_new_tokens: int = P(0, "int", "Length and stopping", "End-of-sequence is forbidden before this many tokens",
+                            "z_eos = -inf while t < min_new_tokens", 0, 4096, step=1)
+    # --- Beam search ----------------------------------------------------------------------------
+    num_beams: int = P(1, "int", "Beam search", "Beams kept by beam search; 1 = no beam search",
+                       "keep the num_beams best partial replies by sum log p", 1, 8, step=1)
+    length_penalty: float = P(1.0, "float", "Beam search", "Exponent on length when ranking finished beams; >0 favours longer",
+                              "score = sum log p / length^length_penalty", -3.0, 3.0, step=0.1, modes=BEAM)
+    early_stopping: bool = P(False, "bool", "Beam search", "Stop as soon as num_beams finished candidates exist",
+                             modes=BEAM)
+    num_return_sequences: int = P(1, "int", "Beam search", "How many of the final beams to return",
+                                  "", 1, 8, step=1, modes=BEAM)
+    # --- Advanced -------------------------------------------------------------------------------
+    seed: int | None = P(None, "seed", "Advanced", "Seed of this request's random generator; empty = a fresh random seed",
+                         "", 0, 2**32 - 1, step=1, modes=SAMPLE)
+    logit_bias: dict[str, float] = P({}, "bias", "Advanced", "Token (text or id) -> bias added to its logit first; -100 bans it",
+                                     "z_i += bias_i", -100.0, 100.0, step=1.0)
+    stop: tuple[str, ...] = P((), "stop", "Advanced", f"Up to {MAX_STOP} strings that end the reply; they are cut from the text",
+                              modes=NOT_BEAM)
+    sampler_order: Literal["transformers", "temperature_last"] = P(
+        "transformers", "choice", "Advanced", "Where temperature sits in the chain of filters",
+        "", modes=SAMPLE, choices=tuple(SAMPLER_ORDERS))
+
+    # --- validation -----------------------------------------------------------------------------
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _stop_list(cls, v):
+        return (v,) if isinstance(v, str) else v
+
+    @field_validator("logit_bias", mode="before")
+    @classmethod
+    def _bias_keys(cls, v):
+        return {str(k): b for k, b in v.items()} if isinstance(v, dict) else v
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _in_range(cls, v, info):
+        s = SPECS[info.field_name]
+        if s.kind in ("float", "int") or (s.kind == "seed" and v is not None):
+            if not s.contains(v):
+                raise ValueError(f"`{s.name}` must be in {s.range_text}, but is {_num(v)}. {_fix_hint(s)}")
+        elif s.kind == "stop":
+            if len(v) > MAX_STOP:
+                raise ValueError(f"`stop` must hold at most {MAX_STOP} strings, but has {len(v)}. Remove some.")
+            if any(x == "" for x in v):
+                raise ValueError("`stop` strings must be non-empty, but one is ''. Remove the empty entry.")
+        elif s.kind == "bias":
+            for k, b in v.items():
+                if k == "":
+                    raise ValueError("`logit_bias` keys must be a token text or id, but one is ''.")
+                if not s.contains(b):
+                    raise ValueError(f"`logit_bias` values must be in {s.range_text}, but {k!r} has {_num(b)}. "
+                                     "Use -100 to ban a token, +100 to force it.")
+        return v
+
+    @model_validator(mode="after")
+    def _cross_field(self):
+        if self.min_new_tokens > self.max_new_tokens:
+            raise ValueError(f"`min_new_tokens` must be <= `max_new_tokens`, but is {self.min_new_tokens} > "
+                             f"{self.max_new_tokens}. Raise max_new_tokens or lower min_new_tokens.")
+        if self.num_return_sequences > self.num_beams:
+            raise ValueError(f"`num_return_sequences` must be <= `num_beams`, but is {self.num_return_sequences} > "
+                             f"{self.num_beams}. Raise num_beams (several replies come from beam search) or lower "
+                             "num_return_sequences.")
+        if self.num_beams > 1 and self.stop:
+            raise ValueError(f"`stop` must be empty with beam search, but is {list(self.stop)} with num_beams = "
+                             f"{self.num_beams}. Clear the stop list or set num_beams to 1.")
+        return self
+
+    # --- derived views --------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        if self.num_beams > 1:
+            return "beam"
+        return "greedy" if (not self.do_sample or self.temperature == 0) else "sample"
+
+    def inactive_reason(self, name: str) -> str | None:
+        """Why `name` has no effect in the current mode, or None when it is active."""
+        mode = self.mode
+        if mode in SPECS[name].modes:
+            return None
+        why = {"greedy": "greedy decoding (do_sample off or temperature 0) always takes the top token",
+               "beam": f"beam search (num_beams = {self.num_beams}) is deterministic",
+               "sample": "it only applies to beam search (num_beams > 1)"}[mode]
+        return f"`{name}` has no effect: {why}."
+
+    def changed(self) -> dict[str, Any]:
+        """Only the values that differ from the defaults (what a preset stores)."""
+        out = {}
+        for name, s in SPECS.items():
+            v = getattr(self, name)
+            if v != s.default:
+                out[name] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    def replace(self, **changes) -> GenerationParams:
+        return build({**self.model_dump(), **changes})
+
+    def to_generate_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for transformers' `generate()`.
+
+        Logit bias and the OpenAI penalties need a tokenizer or a custom processor; the engine adds
+        them (`engine.generate_kwargs`). With `sampler_order="temperature_last"` the built-in warpers
+        are neutral here and the engine passes its own ordered warpers as `logits_processor`.
+        """
+        kw: dict[str, Any] = dict(max_new_tokens=self.max_new_tokens, min_new_tokens=self.min_new_tokens,
+                                  repetition_penalty=self.repetition_penalty,
+                                  no_repeat_ngram_size=self.no_repeat_ngram_size, num_beams=self.num_beams)
+        mode = self.mode
+        if mode == "beam":
+            kw.update(do_sample=False, length_penalty=self.length_penalty, early_stopping=self.early_stopping,
+                      num_return_sequences=self.num_return_sequences)
+        elif mode == "greedy":
+            kw.update(do_sample=False)
+        elif self.sampler_order == "temperature_last":
+            kw.update(do_sample=True, temperature=1.0, top_k=0, top_p=1.0)
+        else:
+            # top_k=0 explicitly: transformers applies a hidden top_k=50 when it is left unset.
+            kw.update(do_sample=True, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p,
+                      min_p=self.min_p or None, typical_p=self.typical_p, epsilon_cutoff=self.epsilon_cutoff,
+                      eta_cutoff=self.eta_cutoff)
+        return kw
+
+    def to_openai_request(self, messages: list[dict], model: str = "gpt-4o-mini") -> dict[str, Any]:
+        """An OpenAI Chat Completions request body; see `openai_unsupported` for what it cannot carry."""
+        body: dict[str, Any] = {"model": model, "messages": messages,
+                                "temperature": 0 if self.mode == "greedy" else self.temperature,
+                                "top_p": self.top_p, "max_completion_tokens": self.max_new_tokens}
+        if self.presence_penalty:
+            body["presence_penalty"] = self.presence_penalty
+        if self.frequency_penalty:
+            body["frequency_penalty"] = self.frequency_penalty
+        if self.stop:
+            body["stop"] = list(self.stop)
+        if self.seed is not None:
+            body["seed"] = self.seed
+        ids = {k: v for k, v in self.logit_bias.items() if k.strip().isdigit()}
+        if ids:
+            body["logit_bias"] = {k.strip(): v for k, v in ids.items()}
+        return body
+
+    def openai_unsupported(self) -> list[str]:
+        """Non-default parameters the OpenAI API has no field for (they are dropped from the body)."""
+        carried = {"do_sample", "temperature", "top_p", "max_new_tokens", "presence_penalty", "frequency_penalty",
+                   "stop", "seed"}
+        out = [k for k in self.changed() if k not in carried and k != "logit_bias"]
+        if any(not k.strip().isdigit() for k in self.logit_bias):
+            out.append("logit_bias (text keys; OpenAI takes token ids of its own tokenizer)")
+        return out
+
+
+def _fix_hint(s: Spec) -> str:
+    hints = {"top_p": "Use 1 to turn top-p off.", "typical_p": "Use 1 to turn typical sampling off.",
+             "temperature": "Use 0 for greedy decoding.", "top_k": "Use 0 to turn top-k off.",
+             "repetition_penalty": "Use 1 to turn it off."}
+    return hints.get(s.name, f"Pick a value in {s.range_text}.")
+
+
+def _spec(name: str, field) -> Spec:
+    ex = field.json_schema_extra
+    return Spec(name=name, default=field.default, help=field.description, **ex)
+
+
+SPECS: dict[str, Spec] = {n: _spec(n, f) for n, f in GenerationParams.model_fields.items()}
+DEFAULTS = GenerationParams()
+
+
+class ParamError(ValueError):
+    """Bad parameters: `messages` holds one readable line per problem, each naming the field."""
+
+    def __init__(self, messages: list[str], source: str | None = None):
+        self.messages = [f"{source}: {m}" if source else m for m in messages]
+        super().__init__("\n".join(self.messages))
+
+
+_TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "seed": "an integer or empty",
+               "choice": "one of", "bias": "a mapping of token to number", "stop": "a list of strings"}
+
+
+def _message(err: dict) -> str:
+    loc = err.get("loc") or ("",)
+    name = str(loc[0])
+    if err["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(name, SPECS, n=1)
+        hint = f" Did you mean `{close[0]}`?" if close else f" Known parameters: {', '.join(SPECS)}."
+        return f"`{name}` is not a parameter, but was given {err.get('input')!r}.{hint}"
+    if err["type"] == "value_error":
+        return err["msg"].removeprefix("Value error, ")
+    s = SPECS.get(name)
+    if s is None:
+        return err["msg"]
+    want = _TYPE_WORDS[s.kind]
+    if s.kind == "choice":
+        want += " " + ", ".join(repr(c) for c in s.choices)
+    return f"`{name}` must be {want}, but is {err.get('input')!r}."
+
+
+def build(values: dict[str, Any] | None = None, source: str | None = None, **kw) -> GenerationParams:
+    """Validate and build; raises `ParamError` whose lines name the field, the rule and the value."""
+    try:
+        return GenerationParams(**{**(values or {}), **kw})
+    except ValidationError as e:
+        raise ParamError([_message(err) for err in e.errors()], source) from None
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """`key=value` from the command line, the value parsed as YAML (numbers, lists, mappings)."""
+    import yaml
+
+    if "=" not in text:
+        raise ParamError([f"`--set` takes key=value, but got {text!r}."])
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
