@@ -84,6 +84,8 @@ class Engine:
         self.eos_ids = [eos] if isinstance(eos, int) else list(eos or [self.tokenizer.eos_token_id])
         self.context = getattr(self.model.config, "max_position_embeddings", 2048)
         self.vocab = self.model.get_output_embeddings().weight.shape[0]
+        self._logits_cache: dict[tuple[int, ...], torch.Tensor] = {}
+        self._logits_lock = threading.Lock()
 
     # --- inputs -----------------------------------------------------------------------------------
     def prompt_ids(self, messages: list[dict], system: str | None = None) -> list[int]:
@@ -133,6 +135,34 @@ class Engine:
 
     def label(self, token_id: int) -> str:
         return token_label(self.tokenizer, token_id)
+
+    # --- the next-token view (the plot) -----------------------------------------------------------
+    def next_logits(self, ids: list[int]) -> torch.Tensor:
+        """Raw fp32 logits [1, V] for the token after `ids`: one forward pass per context, cached."""
+        key = tuple(ids)
+        with self._logits_lock:
+            if key in self._logits_cache:
+                self._logits_cache[key] = self._logits_cache.pop(key)  # most recently used last
+                return self._logits_cache[key]
+        if len(ids) >= self.context:
+            raise PromptTooLong(f"the prompt is {len(ids)} tokens but the model's context is {self.context}. "
+                                "Shorten the conversation or the system prompt (Undo or Clear).")
+        with torch.inference_mode():
+            t = torch.tensor([ids], device=self.device)
+            out = self.model(input_ids=t, attention_mask=torch.ones_like(t), use_cache=False, logits_to_keep=1)
+            logits = out.logits[:, -1].to(copy=True, dtype=torch.float32)
+        with self._logits_lock:
+            self._logits_cache[key] = logits
+            while len(self._logits_cache) > 16:
+                self._logits_cache.pop(next(iter(self._logits_cache)))
+        return logits
+
+    def trace(self, ids: list[int], params: GenerationParams, prompt_len: int | None = None,
+              logits: torch.Tensor | None = None) -> sampling.Trace:
+        """The whole chain on the next token after `ids` (tokens past `prompt_len` count as generated)."""
+        prompt_len = len(ids) if prompt_len is None else prompt_len
+        logits = self.next_logits(ids) if logits is None else logits
+        return sampling.run(self.stages(params, prompt_len), torch.tensor([ids], device=self.device), logits)
 
     # --- the decode loop --------------------------------------------------------------------------
     def stream(self, messages: list[dict], params: GenerationParams, system: str | None = None, top_n: int = 50,
