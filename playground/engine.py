@@ -157,6 +157,11 @@ class Engine:
                 self._logits_cache.pop(next(iter(self._logits_cache)))
         return logits
 
+    def cached_logits(self, ids: list[int]) -> torch.Tensor | None:
+        """The logits `next_logits(ids)` already computed, or None; never runs the model (safe beside generation)."""
+        with self._logits_lock:
+            return self._logits_cache.get(tuple(ids))
+
     def trace(self, ids: list[int], params: GenerationParams, prompt_len: int | None = None,
               logits: torch.Tensor | None = None) -> sampling.Trace:
         """The whole chain on the next token after `ids` (tokens past `prompt_len` count as generated)."""
