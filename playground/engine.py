@@ -241,25 +241,23 @@ class Engine:
 
     def _record(self, t: int, tok: int, trace: sampling.Trace, sample: bool, top_n: int, forced: bool,
                 text: str) -> Step:
+        """The step's record: the top `top_n` candidates (by probability after the penalties) and their fate."""
         raw = torch.softmax(trace.raw[0], dim=-1)
-        pre = torch.softmax(trace.scores[len([s for s in trace.stages if not s.warper])][0], dim=-1)
+        pre = torch.softmax(trace.pre_warper[0], dim=-1)
         final = torch.softmax(trace.final[0], dim=-1)
         if not sample:  # greedy: the argmax gets everything, the rest is removed by the argmax itself
-            best = int(torch.argmax(trace.final[0]))
             final = torch.zeros_like(final)
-            final[best] = 1.0
-        order = torch.argsort(pre, descending=True)
-        top = order[:top_n].tolist()
-        if tok not in top and top_n:
+            final[int(torch.argmax(trace.final[0]))] = 1.0
+        top = torch.topk(pre, min(top_n, pre.shape[0])).indices.tolist() if top_n else []
+        if top_n and tok not in top:
             top.append(tok)
         names = [s.name for s in trace.stages]
-        removed = trace.removed_by[top].tolist()
+        removed = trace.removed_by_at(torch.tensor(top, dtype=torch.long, device=pre.device)).tolist()
+        raw_top, final_top = raw[top].tolist(), final[top].tolist()
         cands = []
-        for i, r in zip(top, removed):
-            by = names[r] if r >= 0 else None
-            if by is None and not sample and final[i] == 0:
-                by = "greedy"
-            cands.append(Candidate(i, self.label(i), float(raw[i]), float(final[i]), by is None, by))
+        for i, r, pr, pf in zip(top, removed, raw_top, final_top):
+            by = names[r] if r >= 0 else ("greedy" if not sample and pf == 0 else None)
+            cands.append(Candidate(i, self.label(i), pr, pf, by is None, by))
         rank = int((raw > raw[tok]).sum()) + 1
         prob = float(pre[tok] if not sample else final[tok])
         return Step(t, tok, self.label(tok), prob, float(raw[tok]), rank, cands, text, forced)

@@ -9,7 +9,8 @@ stages on the same logits gives the same numbers `generate()` samples from. `run
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
 
 import torch
 from transformers.generation.logits_process import (
@@ -147,7 +148,6 @@ class Trace:
 
     stages: list[Stage]
     scores: list[torch.Tensor]
-    removed_by: torch.Tensor = field(repr=False)
 
     @property
     def raw(self) -> torch.Tensor:
@@ -157,6 +157,11 @@ class Trace:
     def final(self) -> torch.Tensor:
         return self.scores[-1]
 
+    @property
+    def pre_warper(self) -> torch.Tensor:
+        """Scores after the processors (bias, penalties), before the sampling filters."""
+        return self.scores[sum(1 for s in self.stages if not s.warper)]
+
     def probs(self, after: int | None = None) -> torch.Tensor:
         """Probabilities after stage `after` (None: after the whole chain; -1: raw)."""
         s = self.final if after is None else self.scores[after + 1]
@@ -165,6 +170,19 @@ class Trace:
     def kept(self, after: int | None = None) -> torch.Tensor:
         s = self.final if after is None else self.scores[after + 1]
         return torch.isfinite(s)
+
+    @functools.cached_property
+    def removed_by(self) -> torch.Tensor:
+        return self.removed_by_at(torch.arange(self.raw.shape[-1], device=self.raw.device))
+
+    def removed_by_at(self, idx: torch.Tensor) -> torch.Tensor:
+        """For the tokens `idx` only: the index of the stage that first removed each, or -1 (cheap)."""
+        if not self.stages:
+            return torch.full(idx.shape, -1, dtype=torch.long, device=idx.device)
+        alive = torch.stack([torch.isfinite(s[0, idx]) for s in self.scores[1:]])  # [S, n]
+        dead = ~alive & torch.isfinite(self.raw[0, idx])
+        first = torch.argmax(dead.to(torch.int8), dim=0)
+        return torch.where(dead.any(dim=0), first, torch.full_like(first, -1))
 
     def stage_report(self) -> list[dict]:
         """Per stage: tokens before and after, how many it removed, and the probability mass they held."""
@@ -183,13 +201,7 @@ def run(stages: list[Stage], input_ids: torch.LongTensor, logits: torch.Tensor) 
     scores = [logits]
     for stage in stages:
         scores.append(stage(input_ids, scores[-1]))
-    removed_by = torch.full(logits.shape[-1:], -1, dtype=torch.long, device=logits.device)
-    alive = torch.isfinite(logits[0])
-    for s in range(len(stages)):
-        now = torch.isfinite(scores[s + 1][0])
-        removed_by[alive & ~now] = s
-        alive = now
-    return Trace(stages, scores, removed_by)
+    return Trace(stages, scores)
 
 
 def apply(stages: list[Stage], input_ids: torch.LongTensor, logits: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,189 @@
+"""Code export: the current request as a runnable transformers script or an OpenAI request body.
+
+Both are generated from `GenerationParams`, never written by hand: the transformers script passes
+exactly `params.to_generate_kwargs()` to `generate()` (between the `BEGIN generate_kwargs` and
+`END generate_kwargs` markers, a plain Python literal), then adds what `generate()` has no argument
+for: `sequence_bias` for the logit bias, a small OpenAI penalty processor for presence/frequency,
+and the filters in llama.cpp's order when `sampler_order` is `temperature_last`.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import pprint
+
+from .params import GenerationParams
+from .sampling import ORDERS
+
+HUB_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+BEGIN, END = "# BEGIN generate_kwargs", "# END generate_kwargs"
+
+# warper name in sampling.ORDERS -> (transformers class, the parameter it takes)
+WARPERS = {
+    "temperature": ("TemperatureLogitsWarper", "temperature"),
+    "top_k": ("TopKLogitsWarper", "top_k"),
+    "top_p": ("TopPLogitsWarper", "top_p"),
+    "min_p": ("MinPLogitsWarper", "min_p"),
+    "typical_p": ("TypicalLogitsWarper", "typical_p"),
+    "epsilon": ("EpsilonLogitsWarper", "epsilon_cutoff"),
+    "eta": ("EtaLogitsWarper", "eta_cutoff"),
+}
+NEUTRAL = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0, "epsilon_cutoff": 0.0,
+           "eta_cutoff": 0.0}
+
+PENALTY_CLASS = '''
+class OpenAIPenaltyLogitsProcessor(LogitsProcessor):
+    """OpenAI's penalties over the reply tokens: z_j -= c_j * frequency + (c_j > 0) * presence."""
+
+    def __init__(self, presence, frequency, prompt_len):
+        self.presence, self.frequency, self.prompt_len = presence, frequency, prompt_len
+
+    def __call__(self, input_ids, scores):
+        generated = input_ids[:, self.prompt_len:]
+        counts = torch.zeros_like(scores).scatter_add_(1, generated, torch.ones_like(generated, dtype=scores.dtype))
+        return scores - counts * self.frequency - (counts > 0).to(scores.dtype) * self.presence
+'''
+
+
+def chat(messages: list[dict], system: str | None = None) -> list[dict]:
+    """The conversation as role/content dicts, with the system prompt first when there is one."""
+    msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
+    return ([{"role": "system", "content": system}] if system else []) + msgs
+
+
+def _literal(obj) -> str:
+    return pprint.pformat(obj, width=100, sort_dicts=False)
+
+
+def _import_line(module: str, names: list[str]) -> str:
+    line = f"from {module} import {', '.join(names)}"
+    if len(line) <= 100:
+        return line
+    return "\n".join([f"from {module} import (", *(f"    {n}," for n in names), ")"])
+
+
+def _kwargs_block(kw: dict) -> str:
+    lines = [f"    {k!r}: {v!r}," for k, v in kw.items()]
+    return "\n".join(["generate_kwargs = {", *lines, "}"])
+
+
+def ordered_warpers(params: GenerationParams) -> list[str]:
+    """Constructor calls of the active filters in the `temperature_last` order (llama.cpp)."""
+    out = []
+    for name in ORDERS["temperature_last"]:
+        cls, field = WARPERS[name]
+        value = getattr(params, field)
+        if value != NEUTRAL[field]:
+            out.append(f"{cls}({value!r})")
+    return out
+
+
+def kwargs_from_snippet(snippet: str) -> dict:
+    """The `generate_kwargs` literal between the markers of a snippet (what the tests compare)."""
+    block = snippet.split(BEGIN, 1)[1].split(END, 1)[0]
+    return ast.literal_eval(block.split("=", 1)[1].strip())
+
+
+def python_snippet(params: GenerationParams, messages: list[dict], system: str | None = None,
+                   model_id: str = HUB_MODEL) -> str:
+    """A self-contained transformers script that runs this request with `model.generate()`."""
+    kw = params.to_generate_kwargs()
+    mode = params.mode
+    penalties = bool(params.presence_penalty or params.frequency_penalty)
+    warpers = ordered_warpers(params) if mode == "sample" and params.sampler_order == "temperature_last" else []
+    imports = ["AutoModelForCausalLM", "AutoTokenizer"]
+    if penalties or warpers:
+        imports.append("LogitsProcessorList")
+    if penalties:
+        imports.append("LogitsProcessor")
+    imports += sorted({w.split("(")[0] for w in warpers})
+    out = [f'"""{mode.capitalize()} chat completion exported from Sampling Playground (transformers generate())."""',
+           "",
+           "import torch",
+           _import_line("transformers", imports),
+           "", ""]
+    if penalties:
+        out += [PENALTY_CLASS.strip(), "", ""]
+    out += [f"model_id = {model_id!r}",
+            "tokenizer = AutoTokenizer.from_pretrained(model_id)",
+            "model = AutoModelForCausalLM.from_pretrained(model_id)",
+            "",
+            f"messages = {_literal(chat(messages, system))}",
+            'inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True,',
+            '                                       return_tensors="pt")',
+            'prompt_len = inputs["input_ids"].shape[1]',
+            "",
+            "# Exactly params.to_generate_kwargs(): every argument generate() takes directly.",
+            BEGIN, _kwargs_block(kw), END,
+            'generate_kwargs["pad_token_id"] = tokenizer.eos_token_id']
+    if params.logit_bias:
+        out += ["",
+                "# logit_bias: added to the logits before any other step (transformers' sequence_bias).",
+                f"logit_bias = {_literal(dict(params.logit_bias))}",
+                "sequence_bias = []",
+                "for key, bias in logit_bias.items():",
+                "    ids = [int(key)] if key.strip().isdigit() else tokenizer.encode(key, add_special_tokens=False)",
+                '    assert len(ids) == 1, f"logit_bias key {key!r} is {len(ids)} tokens {ids}; use one token"',
+                "    sequence_bias.append([ids, bias])",
+                'generate_kwargs["sequence_bias"] = sequence_bias']
+    if penalties or warpers:
+        out += ["", "# generate() runs these user processors after its own and before its (here neutral) warpers."]
+        out += ["processors = LogitsProcessorList()"]
+        if penalties:
+            out += ["# presence/frequency penalties: generate() has no argument for them, hence the class above.",
+                    f"processors.append(OpenAIPenaltyLogitsProcessor({params.presence_penalty!r}, "
+                    f"{params.frequency_penalty!r}, prompt_len))"]
+        if warpers:
+            out += ["# sampler_order temperature_last (llama.cpp): generate() fixes temperature first, so its own",
+                    "# warpers are neutral above and the filters run here in llama.cpp's order, temperature last.",
+                    f"processors.extend([{', '.join(warpers)}])"]
+        out += ['generate_kwargs["logits_processor"] = processors']
+    extra = ""
+    if params.stop:
+        out += ["", "# Stop strings: generate() stops on them; like the OpenAI API the text is cut before them.",
+                f"stop = {_literal(list(params.stop))}", 'generate_kwargs["stop_strings"] = stop']
+        extra = ", tokenizer=tokenizer"
+    if mode == "sample" and params.seed is not None:
+        out += ["", f"torch.manual_seed({params.seed})"]
+    if mode == "beam":
+        out += ["",
+                "with torch.inference_mode():",
+                f"    out = model.generate(**inputs, **generate_kwargs{extra}, return_dict_in_generate=True, "
+                "output_scores=True)",
+                "for rank, (seq, score) in enumerate(zip(out.sequences, out.sequences_scores), 1):",
+                "    text = tokenizer.decode(seq[prompt_len:], skip_special_tokens=True)",
+                '    print(f"#{rank} score {float(score):.4f}: {text}")']
+    else:
+        out += ["",
+                "with torch.inference_mode():",
+                f"    out = model.generate(**inputs, **generate_kwargs{extra})",
+                "text = tokenizer.decode(out[0, prompt_len:], skip_special_tokens=True)"]
+        if params.stop:
+            out += ["for s in stop:", "    text = text.split(s)[0]"]
+        out += ["print(text)"]
+    return "\n".join(out) + "\n"
+
+
+def openai_snippet(params: GenerationParams, messages: list[dict], system: str | None = None,
+                   model: str = "gpt-4o-mini") -> str:
+    """The OpenAI Chat Completions request body (valid JSON and a valid Python literal) and a call."""
+    body = params.to_openai_request(chat(messages, system), model=model)
+    text = json.dumps(body, indent=2, ensure_ascii=False)
+    if ast.literal_eval(text) != body:  # only str/number/list/dict reach here; guard anyway
+        text = _literal(body)
+    dropped = params.openai_unsupported()
+    out = ['"""Chat completion request for the OpenAI API, exported from Sampling Playground."""', ""]
+    if dropped:
+        out += ["# Not sent: the OpenAI API has no field for " + ", ".join(dropped) + "."]
+    if params.mode == "beam":
+        out += ["# Beam search does not exist in the OpenAI API; this request samples instead."]
+    out += ["from openai import OpenAI", "", f"body = {text}", "",
+            "reply = OpenAI().chat.completions.create(**body)", "print(reply.choices[0].message.content)"]
+    return "\n".join(out) + "\n"
+
+
+def body_from_snippet(snippet: str) -> dict:
+    """The request body literal of an `openai_snippet` (what the tests compare)."""
+    block = snippet.split("body = ", 1)[1].split("\n\nreply = ", 1)[0]
+    return json.loads(block)

@@ -1,0 +1,165 @@
+"""Plain plot data for the next-token distribution (no gradio, no plotly).
+
+`from_trace` turns a `sampling.Trace` (the live view: the next token of the current context under
+the current parameters) and `from_step` a recorded `engine.Step` (a token already generated) into a
+`PlotData`: the top tokens as bars, each with its fate (kept, or the first stage that removed it),
+its final renormalised probability, the cumulative-probability curve and the top-p / min-p lines.
+
+Bars are the probabilities after the processors (logit bias, penalties) and before the sampling
+filters, ordered by that probability, which is exactly what the filters rank by. The cumulative
+curve is the distribution the top-p stage sees (after temperature and any filter before it, in the
+chosen sampler order), so the top-p line cuts it where top-p cuts; without top-p it is the bars'
+own running sum. The min-p line is drawn on the bars' scale: min-p keeps p_i >= min_p * p_max of
+its input, which for bars q (before temperature T) is q_i >= q_max * min_p**T.
+
+A recorded step keeps only the model's raw probability and the final one for each candidate, so its
+bars are the raw probabilities and it has no threshold lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from .params import GenerationParams
+from .sampling import STAGE_INFO, Trace
+from .text import readable
+
+KEPT = "kept"
+GREEDY = "greedy"
+
+
+def fate_label(fate: str) -> str:
+    """Legend text for a fate: 'kept', 'removed by top-k', ..."""
+    if fate == KEPT:
+        return "kept"
+    if fate == GREEDY:
+        return "not the top token (greedy)"
+    return f"removed by {STAGE_INFO[fate][0] if fate in STAGE_INFO else fate}"
+
+
+@dataclass(frozen=True)
+class Bar:
+    id: int
+    text: str  # the token's text as decoded
+    label: str  # readable: spaces, newlines and bytes made visible
+    prob: float  # bar height: after the processors (live) or the model's raw probability (step)
+    raw: float  # what the model alone gave it
+    final: float  # after the whole chain, renormalised over the survivors (0 when removed)
+    fate: str  # "kept", "greedy" or the name of the stage that removed it
+    chosen: bool = False
+
+
+@dataclass
+class PlotData:
+    bars: list[Bar]
+    cumulative: list[float]
+    cumulative_name: str
+    bar_name: str
+    top_p: float | None = None
+    min_p_cut: float | None = None
+    min_p: float | None = None
+    kept: int = 0  # survivors in the whole vocabulary
+    vocab: int = 0
+    mode: str = "sample"
+    title: str = ""
+    notes: list[str] = field(default_factory=list)
+    show_raw: bool = False  # draw the raw model probability too (when processors changed it)
+
+    @property
+    def fates(self) -> list[str]:
+        """The fates present, kept first, then in the order the bars show them."""
+        seen = [KEPT] if any(b.fate == KEPT for b in self.bars) else []
+        for b in self.bars:
+            if b.fate not in seen:
+                seen.append(b.fate)
+        return seen
+
+    def kept_ids(self) -> list[int]:
+        return [b.id for b in self.bars if b.fate == KEPT]
+
+
+def from_trace(trace: Trace, params: GenerationParams, label: Callable[[int], str], top_n: int = 30,
+               title: str = "") -> PlotData:
+    """The live view of one step: `label(id)` gives a token's text (e.g. `engine.label`)."""
+    n_pre = sum(1 for s in trace.stages if not s.warper)
+    raw = torch.softmax(trace.raw[0], dim=-1)
+    pre = torch.softmax(trace.scores[n_pre][0], dim=-1)
+    final_scores = trace.final[0]
+    if params.mode == "greedy":
+        best = int(torch.argmax(final_scores))
+        final = torch.zeros_like(pre)
+        final[best] = 1.0
+    else:
+        final = torch.softmax(final_scores, dim=-1)
+    k = max(1, min(top_n, pre.shape[0]))
+    top = torch.topk(pre, k).indices.tolist()
+    # Tokens the processors removed outright (no-repeat n-gram, min new tokens) have no bar height
+    # after them; list the ones the model itself ranked in its top k after the others.
+    gone = [i for i in torch.topk(raw, k).indices.tolist()
+            if i not in top and not torch.isfinite(trace.scores[n_pre][0, i])]
+    ids = top + gone
+    names = [s.name for s in trace.stages]
+    removed = _removed_by(trace, ids)
+    bars = []
+    for i, r in zip(ids, removed):
+        fate = names[r] if r >= 0 else (GREEDY if params.mode == "greedy" and final[i] == 0 else KEPT)
+        text = label(i)
+        bars.append(Bar(i, text, readable(text), float(pre[i]), float(raw[i]), float(final[i]), fate))
+
+    # The cumulative curve: what top-p sees when it runs, else the bars' own running sum.
+    stage_at = {s.name: n for n, s in enumerate(trace.stages)}
+    if "top_p" in stage_at:
+        seen = torch.softmax(trace.scores[stage_at["top_p"]][0], dim=-1)
+        cum_name = "cumulative probability (as top-p sees it)"
+    else:
+        seen, cum_name = pre, "cumulative probability"
+    running, cumulative = 0.0, []
+    for i in ids:
+        running += float(seen[i])
+        cumulative.append(min(running, 1.0))
+
+    min_p_cut = None
+    if "min_p" in stage_at:
+        t_before = "temperature" in stage_at and stage_at["temperature"] < stage_at["min_p"]
+        min_p_cut = float(pre.max()) * params.min_p ** (params.temperature if t_before else 1.0)
+
+    kept = 1 if params.mode == "greedy" else int(torch.isfinite(final_scores).sum())
+    notes = []
+    if params.mode == "greedy":
+        notes.append("Greedy decoding: the most likely token is always taken; the sampling filters do not run.")
+    elif params.mode == "beam":
+        notes.append(f"Beam search (num_beams = {params.num_beams}): the {params.num_beams} best continuations by "
+                     "total log-probability are kept; no token is sampled and the sampling filters do not run.")
+    bar_name = "probability after penalties" if n_pre else "probability"
+    return PlotData(bars, cumulative, cum_name, bar_name, params.top_p if "top_p" in stage_at else None, min_p_cut,
+                    params.min_p if "min_p" in stage_at else None, kept, int(pre.shape[0]), params.mode, title, notes,
+                    show_raw=n_pre > 0)
+
+
+def _removed_by(trace: Trace, ids: list[int]) -> list[int]:
+    if hasattr(trace, "removed_by_at"):  # the cheap per-token form, when sampling.Trace has it
+        return trace.removed_by_at(torch.tensor(ids, dtype=torch.long, device=trace.raw.device)).tolist()
+    return trace.removed_by[ids].tolist()
+
+
+def from_step(step, top_n: int = 30, title: str = "") -> PlotData:
+    """A generated token from its recorded `Step`: its top candidates, the chosen one marked."""
+    cands = list(step.candidates)
+    shown = cands[:top_n]
+    if all(c.id != step.token_id for c in shown):
+        shown += [c for c in cands if c.id == step.token_id]
+    bars, running, cumulative = [], 0.0, []
+    for c in shown:
+        fate = KEPT if c.kept else (c.removed_by or "removed")
+        bars.append(Bar(c.id, c.token, readable(c.token), c.prob_raw, c.prob_raw, c.prob_final, fate,
+                        c.id == step.token_id))
+        running += c.prob_raw
+        cumulative.append(min(running, 1.0))
+    how = "forced" if step.forced else f"p = {step.prob:.3g}, the model's rank {step.rank}"
+    notes = [f"Generated token {step.step + 1}: {readable(step.token)!r} ({how}). Bars are the model's own "
+             "probabilities as recorded while generating; the parameters used then, not the current ones."]
+    return PlotData(bars, cumulative, "cumulative probability", "model probability", kept=sum(b.fate == KEPT for b in bars),
+                    vocab=0, mode="step", title=title, notes=notes)
