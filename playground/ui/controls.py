@@ -204,13 +204,16 @@ def activity(params: GenerationParams) -> list[dict]:
     return out
 
 
-def activity_updates(values: list | tuple) -> list:
-    """gradio updates for `activity`; unchanged controls when the values do not make valid parameters."""
+def mode_updates(last_mode: str | None, *values) -> list:
+    """[mode, *control updates]: grey out what the mode makes moot; skips while the mode is unchanged
+    or the values are not valid parameters (their message comes from the plot)."""
     try:
         params = to_params(values)
     except ParamError:
-        return [gr.skip() for _ in NAMES]
-    return [gr.update(**a) for a in activity(params)]
+        return [last_mode] + [gr.skip() for _ in NAMES]
+    if params.mode == last_mode:
+        return [last_mode] + [gr.skip() for _ in NAMES]
+    return [params.mode] + [gr.update(**a) for a in activity(params)]
 
 
 def reset_values() -> list:

@@ -1,0 +1,6 @@
+"""The Gradio Blocks UI: `layout.build_demo(engine)` is the whole app.
+
+controls.py: one control per parameter and the value conversions; chat.py: chat handlers;
+plot.py: the Plotly figure and plot handlers; presets_panel.py: preset handlers; layout.py: the page.
+Core modules (playground/*.py) never import gradio or plotly; this package is the only one that does.
+"""

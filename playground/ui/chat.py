@@ -1,0 +1,191 @@
+"""Chat handlers: send, regenerate, undo, clear, stop, as plain functions of values.
+
+The chat history is the Chatbot's value: role/content dicts whose content is HTML-escaped, so the
+page always shows model output as text (`<script>` arrives as `&lt;script&gt;`), and the Chatbot
+does not render Markdown. `model_messages` unescapes it again for the model. Messages that carry
+`metadata` (the other beams of a beam search) are shown but never sent to the model.
+
+Every handler returns the history unchanged, the message kept and a status line naming the field,
+the rule and the value when its input is bad or the model fails. `send` and `regenerate` are
+generators over `Engine.stream` (one token per yield, in the caller's thread); `run["cancel"]` is the
+`threading.Event` of the reply in flight: set by Stop, and set when gradio closes the generator.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Iterator
+
+import gradio as gr
+
+from ..engine import Done, Engine, PromptTooLong
+from ..params import GenerationParams, ParamError
+from .controls import to_params
+
+TOP_N = 100  # candidates recorded per generated step (the plot shows up to this many)
+
+
+# --- the history ---------------------------------------------------------------------------------
+def text_of(message: dict) -> str:
+    """A message's text, whether the content is a string or gradio's list of parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
+    if isinstance(content, dict):
+        return content.get("text", "")
+    return "" if content is None else str(content)
+
+
+def normalize(history: list | None) -> list[dict]:
+    """The history as plain {"role", "content"[, "metadata"]} dicts with string content."""
+    out = []
+    for m in history or []:
+        item = {"role": m["role"], "content": text_of(m)}
+        if m.get("metadata"):
+            item["metadata"] = dict(m["metadata"])
+        out.append(item)
+    return out
+
+
+def shown(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def model_messages(history: list | None) -> list[dict]:
+    """What the model sees: user and assistant turns, unescaped, without the info messages."""
+    return [{"role": m["role"], "content": html.unescape(text_of(m))} for m in history or []
+            if not m.get("metadata") and m["role"] in ("user", "assistant")]
+
+
+def plot_messages(history: list | None) -> list[dict]:
+    """The context of the plot: the conversation, minus its last assistant reply if it ends with one.
+
+    So after a reply the plot shows the distribution of that reply's first token (what Regenerate
+    samples from); after a user turn or with an empty chat it shows the next reply's first token.
+    """
+    msgs = model_messages(history)
+    if msgs and msgs[-1]["role"] == "assistant":
+        msgs.pop()
+    return msgs
+
+
+def last_user_index(history: list[dict]) -> int:
+    return max((i for i, m in enumerate(history) if m["role"] == "user" and not m.get("metadata")), default=-1)
+
+
+# --- status lines ----------------------------------------------------------------------------------
+def problem(text: str) -> str:
+    return f"⚠️ {shown(text)}"
+
+
+def done_status(done: Done, params: GenerationParams, beams: int = 0) -> str:
+    parts = [f"**{done.finish_reason}**", f"{len(done.token_ids)} tokens", f"{done.tokens_per_second:.1f} tokens/s",
+             f"{done.seconds:.1f} s", f"mode {params.mode}"]
+    if done.seed is not None:
+        parts.append(f"seed {done.seed}")
+    if beams > 1:
+        parts.append(f"{beams} beams")
+    if done.notice:
+        parts.append(shown(done.notice))
+    return " · ".join(parts)
+
+
+def beams_message(beams) -> dict:
+    lines = [f"{n}. (score {b.score:.3f}) {shown(b.text)}" for n, b in enumerate(beams[1:], 2)]
+    return {"role": "assistant", "content": "\n\n".join(lines),
+            "metadata": {"title": f"Other beams ({len(beams) - 1}), score = sum log p / length^length_penalty",
+                         "status": "done"}}
+
+
+# --- the handlers ----------------------------------------------------------------------------------
+def send(engine: Engine, message: str | None, history: list | None, system: str | None, run: dict | None,
+         *values) -> Iterator[tuple]:
+    """Add the user's message and stream the reply. Yields (history, message box, status, steps)."""
+    history = normalize(history)
+    if not (message or "").strip():
+        yield history, message, problem("`message` must not be empty, but is ''. Type a message first."), gr.skip()
+        return
+    try:
+        params = to_params(values)
+    except ParamError as e:
+        yield history, message, problem(" ".join(e.messages)), gr.skip()
+        return
+    convo = history + [{"role": "user", "content": shown(message)}]
+    yield from _reply(engine, convo, history, "", message, system, params, run)
+
+
+def regenerate(engine: Engine, history: list | None, system: str | None, run: dict | None,
+               *values) -> Iterator[tuple]:
+    """Drop the replies after the last user turn and answer it again. Yields like `send` (box untouched)."""
+    history = normalize(history)
+    at = last_user_index(history)
+    if at < 0:
+        yield history, gr.skip(), problem("Nothing to regenerate: the conversation has no user message yet."), gr.skip()
+        return
+    try:
+        params = to_params(values)
+    except ParamError as e:
+        yield history, gr.skip(), problem(" ".join(e.messages)), gr.skip()
+        return
+    yield from _reply(engine, history[: at + 1], history, gr.skip(), gr.skip(), system, params, run)
+
+
+def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_error, system: str | None,
+           params: GenerationParams, run: dict | None) -> Iterator[tuple]:
+    """Stream (or beam-search) the assistant's answer to `convo`; on failure yield `before` again."""
+    cancel = threading.Event()
+    if run is not None:
+        run["cancel"] = cancel
+    steps: list = []
+    messages, system = model_messages(convo), (system or "").strip() or None
+    try:
+        if params.mode == "beam":
+            yield convo + [{"role": "assistant", "content": "…"}], box, "Running beam search…", steps
+            beams, done = engine.beams(messages, params, system=system, cancel=cancel)
+            out = convo + [{"role": "assistant", "content": shown(beams[0].text)}]
+            if len(beams) > 1:
+                out.append(beams_message(beams))
+            yield out, box, done_status(done, params, len(beams)), steps
+            return
+        reply = ""
+        for item in engine.stream(messages, params, system=system, top_n=TOP_N, cancel=cancel):
+            if isinstance(item, Done):
+                yield (convo + [{"role": "assistant", "content": shown(item.text)}], box, done_status(item, params),
+                       steps)
+            else:
+                steps.append(item)
+                reply = item.text
+                yield convo + [{"role": "assistant", "content": shown(reply)}], box, f"Generating… {len(steps)} tokens", steps
+    except (ParamError, PromptTooLong) as e:
+        yield before, box_on_error, problem(str(e)), gr.skip()
+    except Exception as e:  # the model failed: say so, keep the conversation and the message
+        yield before, box_on_error, problem(f"The model failed: {type(e).__name__}: {e}. The conversation is unchanged."), \
+            gr.skip()
+    finally:
+        cancel.set()  # also runs when gradio closes this generator (Stop): the decode loop ends at once
+
+
+def stop(run: dict | None, steps: list | None) -> str:
+    """Stop the reply in flight (its Event) and say how far it got."""
+    ev = (run or {}).get("cancel")
+    if ev is None or ev.is_set():
+        return "Nothing is being generated."
+    ev.set()
+    return f"**cancelled** · stopped by you after {len(steps or [])} tokens"
+
+
+def undo(history: list | None, message: str | None) -> tuple:
+    """Remove the last turn (the last user message and what follows); its text goes back into the box."""
+    history = normalize(history)
+    at = last_user_index(history)
+    if at < 0:
+        return history, message, problem("Nothing to undo: the conversation is empty."), gr.skip()
+    back = html.unescape(history[at]["content"])
+    return history[:at], back if not (message or "").strip() else message, "Removed the last turn.", []
+
+
+def clear() -> tuple:
+    return [], "", "Cleared the conversation.", []

@@ -1,0 +1,231 @@
+"""One control per generation parameter, generated from `params.SPECS`, and the value conversions.
+
+`build_controls()` makes the components (inside the caller's Blocks) grouped in accordions;
+`to_params(values)` turns the controls' values (in `NAMES` order) into `GenerationParams` or raises
+`ParamError` naming the field, the rule and the value; `to_values(params)` is the reverse, for
+presets and Reset; `activity(values)` says which controls are inactive in the current mode.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import gradio as gr
+
+from ..params import GROUPS, SAMPLER_ORDERS, SPECS, GenerationParams, ParamError, build
+
+NAMES: tuple[str, ...] = tuple(SPECS)
+# The controls that decide the mode: they stay usable even when the mode makes them moot.
+MODE_SWITCHES = ("do_sample", "temperature", "num_beams")
+OPEN_GROUPS = ("Sampling",)
+
+BIAS_HELP = ' One per line as `token: bias` (quote a token with spaces: `" cat": -100`), or JSON {"42": 5}.'
+STOP_HELP = " One per line, or a JSON list such as [\"\\n\\n\", \"User:\"]."
+
+from gradio.events import Dependency
+
+class FieldSlider(gr.Slider):
+    """A slider that passes a typed out-of-range value on, so validation can name the field."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return payload
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+class FieldNumber(gr.Number):
+    """A number box that passes any value on (range checked by `params.build`)."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return payload
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def help_text(name: str) -> str:
+    s = SPECS[name]
+    extra = {"bias": BIAS_HELP, "stop": STOP_HELP}.get(s.kind, "")
+    rng = f" Range {s.range_text}." if s.kind in ("float", "int", "bias") else ""
+    return f"{s.help}.{rng}{extra}".replace("..", ".")
+
+
+def make_control(name: str):
+    """The component for one parameter: label = name, info = help, elem_id = param-<name>."""
+    s = SPECS[name]
+    common = dict(label=name, info=help_text(name), elem_id=f"param-{name}")
+    if s.kind == "bool":
+        return gr.Checkbox(value=s.default, **common)
+    if s.kind in ("float", "int"):
+        return FieldSlider(minimum=s.ui_min, maximum=s.ui_max, step=s.step, value=s.default, **common)
+    if s.kind == "seed":
+        return FieldNumber(value=None, precision=0, placeholder="random", **common)
+    if s.kind == "bias":
+        return gr.Textbox(value="", lines=2, placeholder='" cat": -100', **common)
+    if s.kind == "stop":
+        return gr.Textbox(value="", lines=2, placeholder="User:", **common)
+    if s.kind == "choice":
+        return gr.Dropdown(choices=[(SAMPLER_ORDERS[c], c) for c in s.choices], value=s.default, **common)
+    raise ValueError(f"no control for parameter kind {s.kind!r} ({name})")
+
+
+def build_controls() -> dict[str, gr.components.Component]:
+    """Every parameter's control, in accordions per group; returns name -> component in `NAMES` order."""
+    made = {}
+    for group in GROUPS:
+        with gr.Accordion(group, open=group in OPEN_GROUPS, elem_id=f"group-{group.lower().replace(' ', '-')}"):
+            for name in NAMES:
+                if SPECS[name].group == group:
+                    made[name] = make_control(name)
+    return {n: made[n] for n in NAMES}
+
+
+# --- text fields -----------------------------------------------------------------------------------
+def parse_bias(text: str | None) -> dict[str, float]:
+    """`token: bias` lines or a JSON object -> {token: bias}; errors name `logit_bias` and the line."""
+    text = (text or "").strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ParamError([f"`logit_bias` must be valid JSON when it starts with '{{', but {e.msg} at "
+                              f"character {e.pos}: {text!r}."]) from None
+        if not isinstance(data, dict):
+            raise ParamError([f"`logit_bias` must be a JSON object, but is {text!r}."])
+        items = list(data.items())
+    else:
+        items = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            key, sep, value = line.rpartition(":")
+            if not sep or not key.strip():
+                raise ParamError([f"`logit_bias` line {n} must be `token: bias`, but is {line!r}."])
+            key = key.strip()
+            if key.startswith('"'):
+                try:
+                    key = json.loads(key)
+                except json.JSONDecodeError:
+                    raise ParamError([f"`logit_bias` line {n} has a badly quoted token: {key!r}. "
+                                      'Write it like `" cat": -100`.']) from None
+            items.append((key, value.strip()))
+    out = {}
+    for key, value in items:
+        try:
+            out[str(key)] = float(value)
+        except (TypeError, ValueError):
+            raise ParamError([f"`logit_bias` values must be numbers, but {key!r} has {value!r}."]) from None
+    return out
+
+
+def parse_stop(text: str | None) -> list[str]:
+    """One stop string per line, or a JSON list (for strings with newlines or edge spaces)."""
+    text = text or ""
+    if text.strip().startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ParamError([f"`stop` must be valid JSON when it starts with '[', but {e.msg} at character "
+                              f"{e.pos}: {text!r}."]) from None
+        if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
+            raise ParamError([f"`stop` must be a JSON list of strings, but is {text!r}."])
+        return data
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def format_bias(bias: dict[str, float]) -> str:
+    return "\n".join(f"{json.dumps(k, ensure_ascii=False)}: {b:g}" for k, b in bias.items())
+
+
+def format_stop(stop: tuple[str, ...] | list[str]) -> str:
+    plain = all(s == s.strip() and "\n" not in s and not s.startswith("[") for s in stop)
+    return "\n".join(stop) if plain else json.dumps(list(stop), ensure_ascii=False)
+
+
+# --- values <-> params -----------------------------------------------------------------------------
+def _number(name: str, v: Any) -> Any:
+    s = SPECS[name]
+    if v is None or v == "":
+        if s.kind == "seed":
+            return None
+        raise ParamError([f"`{name}` must be a number in {s.range_text}, but is empty."])
+    if isinstance(v, str):
+        try:
+            v = float(v)
+        except ValueError:
+            raise ParamError([f"`{name}` must be a number in {s.range_text}, but is {v!r}."]) from None
+    if s.kind in ("int", "seed"):
+        if float(v) != int(float(v)):
+            raise ParamError([f"`{name}` must be a whole number, but is {v:g}."])
+        return int(v)
+    return float(v)
+
+
+def to_params(values: list | tuple) -> GenerationParams:
+    """The controls' values (in `NAMES` order) as parameters; `ParamError` lists every bad field."""
+    if len(values) != len(NAMES):
+        raise ValueError(f"expected {len(NAMES)} control values, got {len(values)}")
+    out, problems = {}, []
+    for name, v in zip(NAMES, values):
+        kind = SPECS[name].kind
+        try:
+            if kind in ("float", "int", "seed"):
+                out[name] = _number(name, v)
+            elif kind == "bias":
+                out[name] = parse_bias(v)
+            elif kind == "stop":
+                out[name] = parse_stop(v)
+            else:
+                out[name] = v
+        except ParamError as e:
+            problems += e.messages
+    if problems:
+        raise ParamError(problems)
+    return build(out)
+
+
+def to_values(params: GenerationParams) -> list:
+    """What each control shows for these parameters (in `NAMES` order)."""
+    out = []
+    for name in NAMES:
+        v, kind = getattr(params, name), SPECS[name].kind
+        out.append(format_bias(v) if kind == "bias" else format_stop(v) if kind == "stop" else v)
+    return out
+
+
+def activity(params: GenerationParams) -> list[dict]:
+    """Per control: interactive or not, and the help text with the reason it is inactive."""
+    out = []
+    for name in NAMES:
+        why = params.inactive_reason(name)
+        info = help_text(name) if why is None else f"Inactive: {why.replace('`', '')} {help_text(name)}"
+        out.append(dict(interactive=why is None or name in MODE_SWITCHES, info=info))
+    return out
+
+
+def mode_updates(last_mode: str | None, *values) -> list:
+    """[mode, *control updates]: grey out what the mode makes moot; skips while the mode is unchanged
+    or the values are not valid parameters (their message comes from the plot)."""
+    try:
+        params = to_params(values)
+    except ParamError:
+        return [last_mode] + [gr.skip() for _ in NAMES]
+    if params.mode == last_mode:
+        return [last_mode] + [gr.skip() for _ in NAMES]
+    return [params.mode] + [gr.update(**a) for a in activity(params)]
+
+
+def reset_values() -> list:
+    return to_values(GenerationParams())

@@ -1,0 +1,141 @@
+"""The next-token plot: a Plotly figure from `view.PlotData`, and the handlers that feed it.
+
+`refresh` runs the model once for a new context (`Engine.next_logits`, in the model's concurrency
+group) and stores the context's token ids in the `ctx` state. `live` and `show` never run the model:
+they re-trace the cached logits (`Engine.cached_logits`) under the current controls, so they are
+safe as `queue=False` handlers beside a generation. Bad parameters keep the last figure
+(`gr.skip()`) and return the message for the plot's note.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+import plotly.graph_objects as go
+
+from .. import view
+from ..engine import Engine, PromptTooLong
+from ..params import ParamError
+from .chat import plot_messages, problem, shown
+from .controls import to_params
+
+COLORS = {"kept": "#2f9e44", "greedy": "#adb5bd", "top_k": "#e8590c", "top_p": "#1971c2", "min_p": "#9c36b5",
+          "typical_p": "#f08c00", "epsilon": "#c2255c", "eta": "#5c940d", "temperature": "#868e96",
+          "logit_bias": "#495057", "repetition_penalty": "#862e9c", "no_repeat_ngram": "#e03131",
+          "min_new_tokens": "#0c8599", "openai_penalties": "#d6336c"}
+WAITING = "The distribution for this conversation is being computed; the plot follows when the model is free."
+
+
+def figure(data: view.PlotData, log: bool = False) -> go.Figure:
+    """Bars coloured by fate (one legend entry per stage), final probabilities, cumulative curve, cut-offs."""
+    bars = data.bars
+    x = list(range(len(bars)))
+    fig = go.Figure()
+    hover = ("%{customdata[0]}<br>id %{customdata[1]}<br>" + data.bar_name + " %{y:.4g}<br>model %{customdata[2]:.4g}"
+             "<br>final %{customdata[3]:.4g}<br>%{customdata[4]}<extra></extra>")
+    for fate in data.fates:
+        idx = [i for i, b in enumerate(bars) if b.fate == fate]
+        fig.add_bar(x=idx, y=[bars[i].prob for i in idx], name=view.fate_label(fate),
+                    marker_color=COLORS.get(fate, "#343a40"), hovertemplate=hover,
+                    customdata=[[shown(bars[i].label), bars[i].id, bars[i].raw, bars[i].final, view.fate_label(fate)]
+                                for i in idx])
+    live = [i for i, b in enumerate(bars) if b.final > 0]
+    fig.add_scatter(x=live, y=[bars[i].final for i in live], mode="markers", name="final probability (renormalised)",
+                    marker=dict(symbol="diamond", size=8, color="#212529"), hovertemplate="final %{y:.4g}<extra></extra>")
+    if data.show_raw:
+        fig.add_scatter(x=x, y=[b.raw for b in bars], mode="markers", name="model probability (before penalties)",
+                        marker=dict(symbol="line-ew-open", size=14, color="#495057"),
+                        hovertemplate="model %{y:.4g}<extra></extra>")
+    chosen = [i for i, b in enumerate(bars) if b.chosen]
+    if chosen:
+        fig.add_scatter(x=chosen, y=[bars[i].prob for i in chosen], mode="markers+text", name="chosen token",
+                        text=["chosen"] * len(chosen), textposition="top center",
+                        marker=dict(symbol="star", size=16, color="#fab005", line=dict(color="#212529", width=1)))
+    fig.add_scatter(x=x, y=data.cumulative, mode="lines+markers", name=data.cumulative_name, yaxis="y2",
+                    line=dict(color="#1971c2", width=1.5), marker=dict(size=3),
+                    hovertemplate="cumulative %{y:.4f}<extra></extra>")
+    ends = [-0.5, len(bars) - 0.5]
+    if data.top_p is not None:
+        fig.add_scatter(x=ends, y=[data.top_p] * 2, mode="lines", name=f"top_p = {data.top_p:g} (cumulative axis)",
+                        yaxis="y2", line=dict(color="#1971c2", dash="dash"), hoverinfo="skip")
+    if data.min_p_cut is not None:
+        fig.add_scatter(x=ends, y=[data.min_p_cut] * 2, mode="lines",
+                        name=f"min-p cut-off: {data.min_p:g} × top probability", line=dict(color="#9c36b5", dash="dot"),
+                        hovertemplate=f"min-p cut-off {data.min_p_cut:.4g}<extra></extra>")
+    fig.update_layout(
+        barmode="overlay", height=460, margin=dict(l=50, r=50, t=60, b=90), title=dict(text=shown(data.title), x=0.01),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, font=dict(size=11)),
+        xaxis=dict(tickmode="array", tickvals=x, ticktext=[shown(b.label) for b in bars], tickangle=-60,
+                   range=[-0.6, max(len(bars), 1) - 0.4]),
+        yaxis=dict(title=data.bar_name + (" (log)" if log else ""), type="log" if log else "linear", rangemode="tozero"),
+        yaxis2=dict(title="cumulative", overlaying="y", side="right", range=[0, 1.02], showgrid=False),
+    )
+    return fig
+
+
+def note(data: view.PlotData, about: str = "") -> str:
+    if data.mode == "step":
+        return " ".join(shown(n) for n in data.notes)
+    kept = f"**{data.kept}** of {data.vocab} tokens survive the chain" if data.vocab else ""
+    parts = [p for p in (kept, f"top {len(data.bars)} shown", shown(about)) if p]
+    return " · ".join(parts) + ("".join(f"<br>{shown(n)}" for n in data.notes))
+
+
+# --- handlers --------------------------------------------------------------------------------------
+def context(engine: Engine, history: list | None, system: str | None) -> dict:
+    """The plot's context (see `chat.plot_messages`), its token ids and a line that describes it."""
+    msgs = plot_messages(history)
+    ids = engine.prompt_ids(msgs, (system or "").strip() or None)
+    last = next((m["content"] for m in reversed(msgs) if m["role"] == "user"), None)
+    about = (f"first token of the reply to “{last[:60]}{'…' if len(last) > 60 else ''}”" if last
+             else "first token of a reply to an empty chat")
+    return {"ids": ids, "about": f"{about} ({len(ids)} prompt tokens)"}
+
+
+def live_data(engine: Engine, ctx: dict | None, top_n, values) -> view.PlotData:
+    """The live view under `values`; raises ParamError, or LookupError when the logits are not cached."""
+    params = to_params(values)
+    logits = engine.cached_logits(ctx["ids"]) if ctx else None
+    if logits is None:
+        raise LookupError(WAITING)
+    trace = engine.trace(ctx["ids"], params, logits=logits)
+    return view.from_trace(trace, params, engine.label, int(top_n or 30), title="Next token")
+
+
+def live(engine: Engine, ctx: dict | None, top_n, scale, *values) -> tuple:
+    """A control moved: (figure or skip, note, step selector back to 0 = live). Never runs the model."""
+    try:
+        data = live_data(engine, ctx, top_n, values)
+    except ParamError as e:
+        return gr.skip(), problem("Plot not updated: " + " ".join(e.messages)), gr.skip()
+    except LookupError as e:
+        return gr.skip(), shown(str(e)), gr.skip()
+    return figure(data, scale == "log"), note(data, ctx.get("about", "")), 0
+
+
+def show(engine: Engine, ctx: dict | None, steps: list | None, step, top_n, scale, *values) -> tuple:
+    """The step selector, top N or scale changed: a generated step (step >= 1) or the live view. (figure, note)."""
+    step = int(step or 0)
+    if steps and 1 <= step <= len(steps):
+        s = steps[step - 1]
+        data = view.from_step(s, int(top_n or 30), title=f"Generated token {step} of {len(steps)}")
+        return figure(data, scale == "log"), note(data)
+    fig, msg, _ = live(engine, ctx, top_n, scale, *values)
+    return fig, msg
+
+
+def refresh(engine: Engine, history: list | None, system: str | None, steps: list | None, top_n, scale,
+            *values) -> tuple:
+    """The context changed: one forward pass (cached), then the live view. (ctx, figure, note, step selector)."""
+    n = len(steps or [])
+    selector = gr.update(maximum=max(n, 1), value=0, interactive=n > 0,
+                         label=f"Generated token (0 = next token, live; 1-{n} = the last reply)" if n
+                         else "Generated token (after a reply)")
+    try:
+        ctx = context(engine, history, system)
+        engine.next_logits(ctx["ids"])
+    except PromptTooLong as e:
+        return gr.skip(), gr.skip(), problem(str(e)), selector
+    except Exception as e:
+        return gr.skip(), gr.skip(), problem(f"The model failed on this context: {type(e).__name__}: {e}"), selector
+    fig, msg, _ = live(engine, ctx, top_n, scale, *values)
+    return ctx, fig, msg, selector

@@ -1,0 +1,55 @@
+"""Preset handlers: load one into every control, save the current controls, reset to defaults.
+
+A preset sets every control (the defaults, overridden by what the file holds). A bad file changes
+nothing: every control gets `gr.skip()` and the message names the file and the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from .. import presets
+from ..params import GenerationParams, ParamError
+from .chat import problem, shown
+from .controls import NAMES, to_params, to_values
+
+
+def choose(name: str | None, folder: str | Path = presets.PRESETS_DIR) -> list:
+    """[*control values, message]: the preset's values, or skips and the reason it cannot load."""
+    if not name:
+        return [gr.skip() for _ in NAMES] + ["Pick a preset."]
+    try:
+        params = presets.load_preset(name, folder)
+        description = presets.preset_description(name, folder)
+    except ParamError as e:
+        return [gr.skip() for _ in NAMES] + [problem("Preset not loaded, nothing changed: " + " ".join(e.messages))]
+    changed = ", ".join(f"{k} = {v!r}" for k, v in params.changed().items()) or "all defaults"
+    text = f"**{shown(name)}**: {shown(description)}" if description else f"**{shown(name)}**"
+    return to_values(params) + [f"{text}<br>Sets: {shown(changed)}"]
+
+
+def save(folder: str | Path, name: str | None, *values) -> tuple:
+    """(preset dropdown update, message): write the current controls as a preset named `name`."""
+    try:
+        params = to_params(values)
+        path = presets.save_preset(params, (name or "").strip(), folder)
+    except ParamError as e:
+        return gr.skip(), problem("Preset not saved: " + " ".join(e.messages))
+    except OSError as e:
+        return gr.skip(), problem(f"Preset not saved: cannot write to {folder}: {e.strerror or e}.")
+    stem = Path(path).stem
+    return gr.update(choices=presets.list_presets(folder), value=stem), f"Saved preset **{shown(stem)}** to {shown(str(path))}."
+
+
+def reset() -> list:
+    """[*control values, message]: every control back to its default."""
+    return to_values(GenerationParams()) + ["All parameters are back to their defaults."]
+
+
+def choices(folder: str | Path = presets.PRESETS_DIR) -> list[str]:
+    try:
+        return presets.list_presets(folder)
+    except OSError:
+        return []
