@@ -8,69 +8,18 @@ removed each) and finally a `Done`. Beam search runs through `generate()` (`Engi
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import torch
-from transformers import DynamicCache
 
 from . import sampling
+from .decoder import Decoder
 from .loader import Loaded
 from .params import GenerationParams, ParamError
-from .text import StopScanner, token_label
-
-
-class PromptTooLong(ValueError):
-    """The prompt alone does not fit the model's context."""
-
-
-@dataclass
-class Candidate:
-    id: int
-    token: str
-    prob_raw: float
-    prob_final: float
-    kept: bool
-    removed_by: str | None
-
-
-@dataclass
-class Step:
-    step: int
-    token_id: int
-    token: str
-    prob: float  # the probability it was chosen with (after the chain; before argmax when greedy)
-    prob_raw: float  # what the model alone gave it
-    rank: int  # 1 = the model's most likely token
-    candidates: list[Candidate]
-    text: str  # the reply so far, safe to show (no half stop string, no half character)
-    forced: bool = False
-
-
-@dataclass
-class Done:
-    text: str
-    finish_reason: str  # "eos", "stop", "length", "cancelled"
-    token_ids: list[int]
-    seed: int | None
-    seconds: float
-    prompt_tokens: int
-    notice: str | None = None
-    steps: list[Step] = field(default_factory=list, repr=False)
-
-    @property
-    def tokens_per_second(self) -> float:
-        return len(self.token_ids) / self.seconds if self.seconds > 0 else 0.0
-
-
-@dataclass
-class Beam:
-    text: str
-    score: float
-    token_ids: list[int]
+from .records import Beam, Candidate, Done, PromptTooLong, Step  # noqa: F401  (re-exported)
+from .text import token_label
 
 
 class Engine:
@@ -170,97 +119,32 @@ class Engine:
         return sampling.run(self.stages(params, prompt_len), torch.tensor([ids], device=self.device), logits)
 
     # --- the decode loop --------------------------------------------------------------------------
-    def stream(self, messages: list[dict], params: GenerationParams, system: str | None = None, top_n: int = 50,
-               cancel: threading.Event | None = None, prompt: list[int] | None = None,
-               prefix: list[int] | None = None, force: dict[int, int] | None = None) -> Iterator[Step | Done]:
-        """Yield a `Step` per generated token, then a `Done`.
-
-        `prompt` overrides the templated messages; `prefix` is reply tokens already chosen (they are
-        fed, not sampled); `force` maps a step number to the token to take there instead of sampling.
-        """
+    def decoder(self, messages: list[dict], params: GenerationParams, system: str | None = None, top_n: int = 50,
+                prompt: list[int] | None = None, report: bool = False, keep_logits: bool = False) -> Decoder:
+        """A reply ready to decode step by step (see `Decoder`)."""
         if params.mode == "beam":
             raise ParamError(["`num_beams` > 1 runs beam search, which does not stream; use Engine.beams."])
         prompt = list(prompt) if prompt is not None else self.prompt_ids(messages, system)
-        if len(prompt) >= self.context:
-            raise PromptTooLong(f"the prompt is {len(prompt)} tokens but the model's context is {self.context}. "
-                                "Shorten the conversation or the system prompt (Undo or Clear).")
-        prefix, force = list(prefix or []), dict(force or {})
-        budget = min(params.max_new_tokens, self.context - len(prompt))
-        notice = None if budget == params.max_new_tokens else f"max_new_tokens cut to {budget} to fit the context"
-        stages = self.stages(params, len(prompt))
-        seed = params.seed if params.seed is not None else secrets.randbelow(2**32)
-        gen = torch.Generator(device=self.device).manual_seed(seed)
-        sample = params.mode == "sample"
-        ids = torch.tensor([prompt], device=self.device)
-        cache, fresh = DynamicCache(config=self.model.config), ids
-        scanner = StopScanner(self.tokenizer, params.stop)
-        chosen: list[int] = []
-        steps: list[Step] = []
-        finish, start = "length", time.perf_counter()
-        with torch.inference_mode():
-            for t in range(budget):
-                # 1. Stop early if the caller asked us to.
-                if cancel is not None and cancel.is_set():
-                    finish = "cancelled"
-                    break
-                # 2. Run the new tokens through the model, reusing the KV cache; keep the last logits in fp32.
-                mask = torch.ones_like(ids)
-                out = self.model(input_ids=fresh, attention_mask=mask, past_key_values=cache, use_cache=True,
-                                 logits_to_keep=1)
-                logits = out.logits[:, -1].to(copy=True, dtype=torch.float32)
-                # 3. Pass the logits through the chain, recording what each stage removed.
-                trace = sampling.run(stages, ids, logits)
-                scores = trace.final
-                # 4. Choose: a prefix or forced token, else sample with this request's generator, else argmax.
-                forced = t < len(prefix) or t in force
-                if forced:
-                    tok = prefix[t] if t < len(prefix) else force[t]
-                elif sample:
-                    tok = int(torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=gen)[0, 0])
-                else:
-                    tok = int(torch.argmax(scores, dim=-1)[0])
-                # 5. Record the step: the chosen token and the top candidates with their fate.
-                step = self._record(t, tok, trace, sample, top_n, forced, scanner.feed(tok))
-                chosen.append(tok)
-                steps.append(step)
-                ids = torch.cat([ids, torch.tensor([[tok]], device=self.device)], dim=-1)
-                fresh = ids[:, -1:]
-                # 6. End on EOS or a stop string; otherwise show the step and go on.
-                if tok in self.eos_ids:
-                    finish = "eos"
-                    yield step
-                    break
-                if scanner.stopped:
-                    finish = "stop"
-                    step.text = scanner.text
-                    yield step
-                    break
-                yield step
-        seconds = time.perf_counter() - start
-        yield Done(scanner.final_text(), finish, chosen, seed if sample else None, seconds, len(prompt), notice, steps)
+        return Decoder(self, prompt, params, top_n, report, keep_logits)
 
-    def _record(self, t: int, tok: int, trace: sampling.Trace, sample: bool, top_n: int, forced: bool,
-                text: str) -> Step:
-        """The step's record: the top `top_n` candidates (by probability after the penalties) and their fate."""
-        raw = torch.softmax(trace.raw[0], dim=-1)
-        pre = torch.softmax(trace.pre_warper[0], dim=-1)
-        final = torch.softmax(trace.final[0], dim=-1)
-        if not sample:  # greedy: the argmax gets everything, the rest is removed by the argmax itself
-            final = torch.zeros_like(final)
-            final[int(torch.argmax(trace.final[0]))] = 1.0
-        top = torch.topk(pre, min(top_n, pre.shape[0])).indices.tolist() if top_n else []
-        if top_n and tok not in top:
-            top.append(tok)
-        names = [s.name for s in trace.stages]
-        removed = trace.removed_by_at(torch.tensor(top, dtype=torch.long, device=pre.device)).tolist()
-        raw_top, final_top = raw[top].tolist(), final[top].tolist()
-        cands = []
-        for i, r, pr, pf in zip(top, removed, raw_top, final_top):
-            by = names[r] if r >= 0 else ("greedy" if not sample and pf == 0 else None)
-            cands.append(Candidate(i, self.label(i), pr, pf, by is None, by))
-        rank = int((raw > raw[tok]).sum()) + 1
-        prob = float(pre[tok] if not sample else final[tok])
-        return Step(t, tok, self.label(tok), prob, float(raw[tok]), rank, cands, text, forced)
+    def stream(self, messages: list[dict], params: GenerationParams, system: str | None = None, top_n: int = 50,
+               cancel: threading.Event | None = None, prompt: list[int] | None = None,
+               prefix: list[int] | None = None, force: dict[int, int] | None = None,
+               report: bool = False) -> Iterator[Step | Done]:
+        """Yield a `Step` per generated token, then a `Done`.
+
+        `prompt` overrides the templated messages; `prefix` is reply tokens already chosen (taken, not
+        sampled); `force` maps a step number to the token to take there instead of sampling;
+        `report` adds the per-stage counts to every step.
+        """
+        dec = self.decoder(messages, params, system, top_n, prompt, report)
+        forced = {**dict(enumerate(prefix or [])), **(force or {})}
+        while not dec.done:
+            if cancel is not None and cancel.is_set():
+                dec.cancel()
+                break
+            yield dec.step(forced.get(len(dec.steps)))
+        yield dec.result()
 
     # --- beam search ------------------------------------------------------------------------------
     def beams(self, messages: list[dict], params: GenerationParams, system: str | None = None,

@@ -1,0 +1,165 @@
+"""One reply being decoded, one token at a time.
+
+A `Decoder` holds the KV cache, the tokens so far, the request's own `torch.Generator` and the
+record of every step. `step()` decodes one token (sampled, greedy, or forced by the caller);
+`Engine.stream` simply calls it until the reply ends. `branch(k, params)` starts a new reply that
+keeps the first k tokens and continues from there with other parameters, reusing this reply's
+cache (and, when kept, the step's logits, so that no forward pass is repeated).
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import time
+from typing import TYPE_CHECKING
+
+import torch
+from transformers import DynamicCache
+
+from . import sampling
+from .params import GenerationParams
+from .records import Candidate, Done, PromptTooLong, Step
+from .text import StopScanner
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+class Decoder:
+    def __init__(self, engine: Engine, prompt: list[int], params: GenerationParams, top_n: int = 50,
+                 report: bool = False, keep_logits: bool = False):
+        if len(prompt) >= engine.context:
+            raise PromptTooLong(f"the prompt is {len(prompt)} tokens but the model's context is {engine.context}. "
+                                "Shorten the conversation or the system prompt (Undo or Clear).")
+        self.engine, self.model, self.params = engine, engine.model, params
+        self.prompt, self.top_n, self.report, self.keep_logits = list(prompt), top_n, report, keep_logits
+        self.budget = min(params.max_new_tokens, engine.context - len(prompt))
+        self.notice = None if self.budget == params.max_new_tokens else f"max_new_tokens cut to {self.budget} to fit the context"
+        self.stages = engine.stages(params, len(prompt))
+        self.sample = params.mode == "sample"
+        self.seed = params.seed if params.seed is not None else secrets.randbelow(2**32)
+        self.generator = torch.Generator(device=engine.device).manual_seed(self.seed)
+        self.ids = torch.tensor([self.prompt], device=engine.device)
+        self.cache = DynamicCache(config=self.model.config)
+        self.fresh = self.ids  # tokens the model has not seen yet
+        self.logits: torch.Tensor | None = None  # the next step's raw logits, once computed
+        self.scanner = StopScanner(engine.tokenizer, params.stop)
+        self.steps: list[Step] = []
+        self.logit_history: list[torch.Tensor] = []
+        self.finish: str | None = None
+        self.seconds = 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.finish is not None
+
+    @property
+    def token_ids(self) -> list[int]:
+        return [s.token_id for s in self.steps]
+
+    def step(self, force: int | None = None) -> Step:
+        """Decode one token; `force` takes that token id instead of sampling."""
+        if self.done:
+            raise RuntimeError(f"the reply has ended ({self.finish}); branch it to go on")
+        start = time.perf_counter()
+        t = len(self.steps)
+        with torch.inference_mode():
+            # 1. The raw logits of this step: run the unseen tokens through the model, reusing the cache.
+            logits = self._next_logits()
+            # 2. Pass them through the chain, in order, keeping every stage's scores.
+            trace = sampling.run(self.stages, self.ids, logits)
+            # 3. Choose: the forced token, else sample with this request's generator, else the argmax.
+            if force is not None:
+                tok = int(force)
+            elif self.sample:
+                tok = int(torch.multinomial(torch.softmax(trace.final, dim=-1), 1, generator=self.generator)[0, 0])
+            else:
+                tok = int(torch.argmax(trace.final, dim=-1)[0])
+            # 4. Record the step: the chosen token and the top candidates with their fate.
+            step = self._record(t, tok, trace, force is not None, self.scanner.feed(tok))
+            self.steps.append(step)
+            if self.keep_logits:
+                self.logit_history.append(logits)
+            # 5. Append the token; the model sees it at the next step.
+            self.ids = torch.cat([self.ids, torch.tensor([[tok]], device=self.ids.device)], dim=-1)
+            self.fresh, self.logits = self.ids[:, -1:], None
+        # 6. End on EOS, a stop string (cut from the text), or the length budget.
+        if tok in self.engine.eos_ids:
+            self.finish = "eos"
+        elif self.scanner.stopped:
+            self.finish, step.text = "stop", self.scanner.text
+        elif len(self.steps) >= self.budget:
+            self.finish = "length"
+        self.seconds += time.perf_counter() - start
+        return step
+
+    def cancel(self) -> None:
+        if not self.done:
+            self.finish = "cancelled"
+
+    def result(self) -> Done:
+        return Done(self.scanner.final_text(), self.finish or "cancelled", self.token_ids,
+                    self.seed if self.sample else None, self.seconds, len(self.prompt), self.notice, self.steps)
+
+    def _next_logits(self) -> torch.Tensor:
+        if self.logits is None:
+            out = self.model(input_ids=self.fresh, attention_mask=torch.ones_like(self.ids),
+                             past_key_values=self.cache, use_cache=True, logits_to_keep=1)
+            self.logits = out.logits[:, -1].to(copy=True, dtype=torch.float32)
+        return self.logits
+
+    def _record(self, t: int, tok: int, trace: sampling.Trace, forced: bool, text: str) -> Step:
+        """The top `top_n` candidates (by probability after the penalties) and the fate of each."""
+        raw = torch.softmax(trace.raw[0], dim=-1)
+        pre = torch.softmax(trace.pre_warper[0], dim=-1)
+        final = torch.softmax(trace.final[0], dim=-1)
+        if not self.sample:  # greedy: the argmax takes it all; the rest is removed by the argmax itself
+            final = torch.zeros_like(final)
+            final[int(torch.argmax(trace.final[0]))] = 1.0
+        top = torch.topk(pre, min(self.top_n, pre.shape[0])).indices.tolist() if self.top_n else []
+        if self.top_n and tok not in top:
+            top.append(tok)
+        names = [s.name for s in trace.stages]
+        removed = trace.removed_by_at(torch.tensor(top, dtype=torch.long, device=pre.device)).tolist()
+        cands = []
+        for i, r, pr, pf in zip(top, removed, raw[top].tolist(), final[top].tolist()):
+            by = names[r] if r >= 0 else ("greedy" if not self.sample and pf == 0 else None)
+            cands.append(Candidate(i, self.engine.label(i), pr, pf, by is None, by))
+        rank = int((raw > raw[tok]).sum()) + 1
+        prob = float(final[tok] if self.sample else pre[tok])
+        report = trace.stage_report() if self.report else None
+        return Step(t, tok, self.engine.label(tok), prob, float(raw[tok]), rank, cands, text, forced, report)
+
+    # --- looking back and branching ---------------------------------------------------------------
+    def trace_at(self, k: int, params: GenerationParams | None = None) -> sampling.Trace:
+        """The chain at step k (needs keep_logits), with this reply's or other parameters; no forward pass."""
+        if k >= len(self.logit_history):
+            raise IndexError(f"step {k} has no kept logits (keep_logits=True keeps them; {len(self.logit_history)} kept)")
+        params = params or self.params
+        ids = self.ids[:, : len(self.prompt) + k]
+        stages = self.engine.stages(params, len(self.prompt))
+        return sampling.run(stages, ids, self.logit_history[k])
+
+    def branch(self, k: int, params: GenerationParams | None = None) -> Decoder:
+        """A new reply keeping this one's first k tokens, going on from step k with `params`."""
+        if not 0 <= k <= len(self.steps):
+            raise IndexError(f"`k` must be in [0, {len(self.steps)}], but is {k}")
+        new = Decoder(self.engine, self.prompt, params or self.params, self.top_n, self.report, self.keep_logits)
+        cut = len(self.prompt) + k
+        new.ids = self.ids[:, :cut]
+        new.steps = list(self.steps[:k])
+        new.logit_history = list(self.logit_history[:k])
+        for s in new.steps:
+            new.scanner.feed(s.token_id)
+        new.cache = copy.deepcopy(self.cache)
+        seen = new.cache.get_seq_length()
+        if k < len(self.logit_history):  # the logits of step k are known: the cache up to them suffices
+            new.cache.crop(-(seen - cut))
+            new.fresh, new.logits = new.ids[:, cut:], self.logit_history[k]
+        else:  # re-run only the last kept token
+            new.cache.crop(-(seen - cut + 1))
+            new.fresh = new.ids[:, cut - 1:]
+        if len(new.steps) >= new.budget:
+            new.finish = "length"
+        return new

@@ -1,0 +1,61 @@
+"""What a decode reports: a `Step` per token with its `Candidate`s, then a `Done`; `Beam`s for beam search."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+class PromptTooLong(ValueError):
+    """The prompt alone does not fit the model's context."""
+
+
+@dataclass
+class Candidate:
+    id: int
+    token: str
+    prob_raw: float  # what the model alone gave it
+    prob_final: float  # what it was sampled with, after the whole chain
+    kept: bool
+    removed_by: str | None  # the stage that removed it, or None when kept
+
+
+@dataclass
+class Step:
+    step: int
+    token_id: int
+    token: str
+    prob: float  # the probability it was chosen with (after the chain; before argmax when greedy)
+    prob_raw: float  # what the model alone gave it
+    rank: int  # 1 = the model's most likely token
+    candidates: list[Candidate]
+    text: str  # the reply so far, safe to show (no half stop string, no half character)
+    forced: bool = False
+    stages: list[dict] | None = None  # per-stage counts and removed mass (Trace.stage_report), when asked for
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d.pop("text")
+        return d
+
+
+@dataclass
+class Done:
+    text: str
+    finish_reason: str  # "eos", "stop", "length", "cancelled"
+    token_ids: list[int]
+    seed: int | None
+    seconds: float
+    prompt_tokens: int
+    notice: str | None = None
+    steps: list[Step] = field(default_factory=list, repr=False)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return len(self.token_ids) / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class Beam:
+    text: str
+    score: float
+    token_ids: list[int]
