@@ -1,0 +1,63 @@
+"""Taking one step of a reply apart: the chain stage by stage, and the effect of sampler order.
+
+Everything here works on logits the decode already computed (a `Decoder` with `keep_logits=True`,
+or the engine's cached next-token logits): no forward pass is added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import sampling
+from .params import GenerationParams
+from .text import readable
+
+
+@dataclass
+class StageRow:
+    """One row of the chain table: what a stage did to the distribution it was given."""
+
+    stage: str
+    label: str
+    considered: int
+    kept: int
+    removed: int
+    removed_mass: float
+    top_before: list[tuple[str, float]]
+    top_after: list[tuple[str, float]]
+
+
+def chain_table(trace: sampling.Trace, label, top: int = 5) -> list[StageRow]:
+    """Per stage, in order: tokens considered, kept and removed, the mass removed, and the top
+    candidates before and after it. `label(token_id)` names a token. kept + removed == considered."""
+
+    def best(scores: torch.Tensor) -> list[tuple[str, float]]:
+        p = torch.softmax(scores[0], dim=-1)
+        v, i = torch.topk(p, top)
+        return [(readable(label(int(t))), float(x)) for t, x in zip(i, v) if x > 0]
+
+    rows = []
+    for s, r in enumerate(trace.stage_report()):
+        rows.append(StageRow(r["stage"], r["label"], r["considered"], r["kept"], r["removed"], r["removed_mass"],
+                             best(trace.scores[s]), best(trace.scores[s + 1])))
+    return rows
+
+
+def survivors(trace: sampling.Trace) -> dict[int, float]:
+    """Token id -> final probability, for every token the chain kept."""
+    p = torch.softmax(trace.final[0], dim=-1)
+    kept = torch.nonzero(torch.isfinite(trace.final[0])).flatten()
+    return {int(i): float(p[i]) for i in kept}
+
+
+def compare_orders(engine, ids: list[int], prompt_len: int, params: GenerationParams,
+                   logits: torch.Tensor) -> dict[str, dict[int, float]]:
+    """The surviving set (with final probabilities) under each sampler order, on the same logits."""
+    t = torch.tensor([ids], device=logits.device)
+    out = {}
+    for order in sampling.ORDERS:
+        p = params.replace(sampler_order=order)
+        out[order] = survivors(sampling.run(engine.stages(p, prompt_len), t, logits))
+    return out
