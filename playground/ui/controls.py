@@ -2,7 +2,9 @@
 
 `build_controls()` makes the components (inside the caller's Blocks) grouped in accordions;
 `to_params(values)` turns the controls' values (in `NAMES` order) into `GenerationParams` or raises
-`ParamError` naming the field, the rule and the value; `to_values(params)` is the reverse, for
+`ParamError` naming the field, the rule and the value (events that read the controls use
+`preprocess=False`: gradio's own range check would say only "Value 1.5 is greater than maximum
+value 1." without the field); `to_values(params)` is the reverse, for
 presets and Reset; `activity(values)` says which controls are inactive in the current mode.
 """
 
@@ -24,24 +26,6 @@ BIAS_HELP = ' One per line as `token: bias` (quote a token with spaces: `" cat":
 STOP_HELP = " One per line, or a JSON list such as [\"\\n\\n\", \"User:\"]."
 
 
-class FieldSlider(gr.Slider):
-    """A slider that passes a typed out-of-range value on, so validation can name the field."""
-
-    is_template = True
-
-    def preprocess(self, payload):
-        return payload
-
-
-class FieldNumber(gr.Number):
-    """A number box that passes any value on (range checked by `params.build`)."""
-
-    is_template = True
-
-    def preprocess(self, payload):
-        return payload
-
-
 def help_text(name: str) -> str:
     s = SPECS[name]
     extra = {"bias": BIAS_HELP, "stop": STOP_HELP}.get(s.kind, "")
@@ -56,9 +40,10 @@ def make_control(name: str):
     if s.kind == "bool":
         return gr.Checkbox(value=s.default, **common)
     if s.kind in ("float", "int"):
-        return FieldSlider(minimum=s.ui_min, maximum=s.ui_max, step=s.step, value=s.default, **common)
+        return gr.Slider(minimum=s.ui_min, maximum=s.ui_max, step=s.step, value=s.default, **common)
     if s.kind == "seed":
-        return FieldNumber(value=None, precision=0, placeholder="random", **common)
+        # No minimum/maximum: gradio would clamp or reject out-of-range values without naming the field.
+        return gr.Number(value=None, placeholder="random", **common)
     if s.kind == "bias":
         return gr.Textbox(value="", lines=2, placeholder='" cat": -100', **common)
     if s.kind == "stop":

@@ -16,8 +16,10 @@ from .. import presets
 from ..engine import Engine
 from . import chat, controls, plot, presets_panel
 
-MODEL = dict(concurrency_id="model", concurrency_limit=1)
-QUIET = dict(queue=False, trigger_mode="always_last", show_progress="hidden")
+# Raw control values (no gradio range check): `controls.to_params` names the field in its message.
+RAW = dict(preprocess=False)
+MODEL = dict(concurrency_id="model", concurrency_limit=1, **RAW)
+QUIET = dict(queue=False, trigger_mode="always_last", show_progress="hidden", **RAW)
 QUEUE_SIZE = 16
 CSS = """
 #chat .message-content span.md { white-space: pre-wrap; }
@@ -108,7 +110,7 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
         ev.then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
     c["stop"].click(chat.stop, [run, steps], [status], cancels=replies, queue=False, api_name="stop") \
         .then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
-    c["undo"].click(chat.undo, [chatbot, msg], reply_out, queue=False, api_name="undo") \
+    c["undo"].click(chat.undo, [chatbot, msg], reply_out, queue=False, api_name="undo", **RAW) \
         .then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
     c["clear"].click(chat.clear, None, reply_out, queue=False, api_name="clear") \
         .then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
@@ -127,11 +129,11 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     gr.on(switches, controls.mode_updates, mode_in, [c["mode"], *P], **hidden, **QUIET)
 
     # Presets and Reset set every control, then grey what is inactive and redraw the plot once.
-    after = dict(queue=False, show_progress="hidden", **hidden)
+    after = dict(queue=False, show_progress="hidden", **hidden, **RAW)
     loaded = c["preset"].input(partial(presets_panel.choose, folder=folder), [c["preset"]], [*P, c["preset_info"]],
                                api_name="load_preset", queue=False)
     reset = c["reset"].click(presets_panel.reset, None, [*P, c["preset_info"]], api_name="reset", queue=False)
     for ev in (loaded, reset):
         ev.then(controls.mode_updates, mode_in, [c["mode"], *P], **after).then(live, live_in, live_out, **after)
     c["save"].click(partial(presets_panel.save, folder), [c["preset_name"], *P], [c["preset"], c["preset_info"]],
-                    api_name="save_preset", queue=False)
+                    api_name="save_preset", queue=False, **RAW)

@@ -22,6 +22,7 @@ COLORS = {"kept": "#2f9e44", "greedy": "#adb5bd", "top_k": "#e8590c", "top_p": "
           "typical_p": "#f08c00", "epsilon": "#c2255c", "eta": "#5c940d", "temperature": "#868e96",
           "logit_bias": "#495057", "repetition_penalty": "#862e9c", "no_repeat_ngram": "#e03131",
           "min_new_tokens": "#0c8599", "openai_penalties": "#d6336c"}
+EMPTY = "Send a message (or write a system prompt): the plot then shows the first token of the assistant's reply."
 WAITING = "The distribution for this conversation is being computed; the plot follows when the model is free."
 
 
@@ -81,13 +82,19 @@ def note(data: view.PlotData, about: str = "") -> str:
 
 
 # --- handlers --------------------------------------------------------------------------------------
-def context(engine: Engine, history: list | None, system: str | None) -> dict:
-    """The plot's context (see `chat.plot_messages`), its token ids and a line that describes it."""
-    msgs = plot_messages(history)
-    ids = engine.prompt_ids(msgs, (system or "").strip() or None)
+def context(engine: Engine, history: list | None, system: str | None) -> dict | None:
+    """The plot's context (see `chat.plot_messages`), its token ids and a line that describes it.
+
+    None for an empty chat without a system prompt: a chat template needs at least one message.
+    With only a system prompt, the context is the assistant speaking first.
+    """
+    msgs, system = plot_messages(history), (system or "").strip() or None
+    if not msgs and not system:
+        return None
+    ids = engine.prompt_ids(msgs, system)
     last = next((m["content"] for m in reversed(msgs) if m["role"] == "user"), None)
     about = (f"first token of the reply to “{last[:60]}{'…' if len(last) > 60 else ''}”" if last
-             else "first token of a reply to an empty chat")
+             else "first token of the assistant speaking first, after the system prompt")
     return {"ids": ids, "about": f"{about} ({len(ids)} prompt tokens)"}
 
 
@@ -108,7 +115,7 @@ def live(engine: Engine, ctx: dict | None, top_n, scale, *values) -> tuple:
     except ParamError as e:
         return gr.skip(), problem("Plot not updated: " + " ".join(e.messages)), gr.skip()
     except LookupError as e:
-        return gr.skip(), shown(str(e)), gr.skip()
+        return gr.skip(), shown(str(e) if ctx else EMPTY), gr.skip()
     return figure(data, scale == "log"), note(data, ctx.get("about", "")), 0
 
 
@@ -132,6 +139,8 @@ def refresh(engine: Engine, history: list | None, system: str | None, steps: lis
                          else "Generated token (after a reply)")
     try:
         ctx = context(engine, history, system)
+        if ctx is None:
+            return None, None, EMPTY, selector
         engine.next_logits(ctx["ids"])
     except PromptTooLong as e:
         return gr.skip(), gr.skip(), problem(str(e)), selector

@@ -1,0 +1,78 @@
+"""The real app over HTTP: launched in-process on a free port and driven with gradio_client."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from playground.params import build
+from playground.ui import controls
+
+pytestmark = pytest.mark.model
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client(engine, tmp_path_factory):
+    import shutil
+
+    from gradio_client import Client
+
+    from playground import presets
+    from playground.ui.layout import build_demo
+
+    folder = tmp_path_factory.mktemp("presets")
+    for name in ("balanced", "greedy"):
+        shutil.copy(presets.PRESETS_DIR / f"{name}.yaml", folder)
+    demo = build_demo(engine, presets_folder=folder)
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, show_error=True)
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    finally:
+        demo.close()
+
+
+def kept_tokens(plot) -> list:
+    """The x positions of the 'kept' bars in a gr.Plot value returned over the API."""
+    fig = json.loads(plot["plot"]) if isinstance(plot, dict) and "plot" in plot else plot
+    kept = [t for t in fig["data"] if t.get("name") == "kept"]
+    return list(kept[0]["x"]) if kept else []
+
+
+def test_streaming_chat_returns_a_reply(client):
+    values = controls.to_values(build(max_new_tokens=5, seed=3))
+    job = client.submit("Hi!", [], "", *values, api_name="/chat")
+    outputs = list(job)  # every streamed update
+    history, box, status = job.result()[:3]
+    assert len(outputs) >= 2  # streamed, not one final answer
+    assert [m["role"] for m in history] == ["user", "assistant"]
+    reply = history[-1]["content"]
+    reply = reply if isinstance(reply, str) else "".join(p.get("text", "") for p in reply)
+    assert reply.strip()
+    assert box == ""
+    assert "tokens/s" in status and "5 tokens" in status
+
+
+def test_plot_kept_set_shrinks_when_top_k_goes_from_0_to_5(client):
+    base = controls.to_values(build(top_k=0))
+    history = [{"role": "user", "content": [{"type": "text", "text": "Name a colour."}]}]
+    refreshed = client.predict(history, "", 30, "linear", *base, api_name="/refresh_plot")
+    assert len(kept_tokens(refreshed[0])) == 30, refreshed[1]  # nothing filters: every shown token survives
+    fig = client.predict(30, "linear", *controls.to_values(build(top_k=5)), api_name="/plot")[0]
+    assert len(kept_tokens(fig)) == 5
+
+
+def test_preset_load_sets_values(client):
+    out = client.predict("balanced", api_name="/load_preset")
+    values, message = list(out[:-1]), out[-1]
+    got = dict(zip(controls.NAMES, values))
+    assert got["temperature"] == pytest.approx(0.7) and got["top_p"] == pytest.approx(0.95)
+    assert got["top_k"] == 0 and "balanced" in message
