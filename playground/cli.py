@@ -1,0 +1,190 @@
+"""The command line: `python -m playground generate | presets | params`.
+
+`generate` runs one chat completion with the bundled model (or `--model`), streaming the reply to
+stdout, or with `--json` one JSON object per generated token and a final summary. Parameters come
+from `--preset`, then `--set key=value` (YAML values), then `--seed`. Every bad input (parameters,
+preset, logit bias, model) exits with status 2 and a one-line message on stderr, never a traceback.
+Only `generate` imports torch, and only after the parameters have been validated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+
+from .params import GROUPS, MAX_STOP, SPECS, GenerationParams, ParamError, build, parse_assignment
+from .presets import list_presets, load_preset, read_preset
+
+USAGE_ERROR = 2
+
+
+def params_from_args(preset: str | None, sets: list[str], seed: int | None = None) -> GenerationParams:
+    """The preset's values, overridden by each `key=value`, then by the seed; validated once."""
+    values = load_preset(preset).changed() if preset else {}
+    for text in sets:
+        key, value = parse_assignment(text)
+        values[key] = value
+    if seed is not None:
+        values["seed"] = seed
+    return build(values)
+
+
+def _g(x: float) -> float:
+    return float(f"{x:.6g}")
+
+
+def step_json(step) -> dict:
+    return {"step": step.step, "token_id": step.token_id, "token": step.token, "prob": _g(step.prob),
+            "prob_raw": _g(step.prob_raw), "rank": step.rank, "forced": step.forced,
+            "candidates": [{"id": c.id, "token": c.token, "prob_raw": _g(c.prob_raw), "prob_final": _g(c.prob_final),
+                            "kept": c.kept, "removed_by": c.removed_by} for c in step.candidates]}
+
+
+def done_json(done, params: GenerationParams, beams=None) -> dict:
+    out = {"text": done.text, "finish_reason": done.finish_reason, "seed": done.seed, "tokens": len(done.token_ids),
+           "token_ids": done.token_ids, "tokens_per_second": round(done.tokens_per_second, 2),
+           "prompt_tokens": done.prompt_tokens, "notice": done.notice, "params": params.changed()}
+    if beams is not None:
+        out["beams"] = [{"rank": r, "text": b.text, "score": round(b.score, 6), "token_ids": b.token_ids}
+                        for r, b in enumerate(beams, 1)]
+    return out
+
+
+def _emit(obj: dict) -> None:
+    print(json.dumps(obj), flush=True)
+
+
+def _summary(done) -> str:
+    seed = f", seed {done.seed}" if done.seed is not None else ""
+    notice = f"; {done.notice}" if done.notice else ""
+    return (f"[{done.finish_reason}: {len(done.token_ids)} tokens, {done.tokens_per_second:.1f} tok/s{seed}{notice}]")
+
+
+def cmd_generate(args) -> int:
+    params = params_from_args(args.preset, args.set, args.seed)  # before any model is loaded
+    if args.top_n < 0:
+        raise ParamError([f"`--top-n` must be >= 0, but is {args.top_n}."])
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    from . import loader
+    from .engine import Engine, PromptTooLong
+
+    try:
+        engine = Engine(loader.load(args.model, dtype=args.dtype))
+        engine.bias_ids(params)  # a logit_bias key that is several tokens fails here, before generating
+        messages = [{"role": "user", "content": prompt}]
+        if params.mode == "beam":
+            beams, done = engine.beams(messages, params, system=args.system)
+            if args.json:
+                _emit(done_json(done, params, beams))
+            else:
+                for r, b in enumerate(beams, 1):
+                    print(f"#{r} (score {b.score:.4f}): {b.text}")
+                print(_summary(done), file=sys.stderr)
+            return 0
+        shown = ""
+        for item in engine.stream(messages, params, system=args.system, top_n=args.top_n if args.json else 0):
+            if args.json:
+                _emit(step_json(item) if hasattr(item, "candidates") else done_json(item, params))
+                continue
+            text = item.text
+            if text.startswith(shown) and len(text) > len(shown):
+                sys.stdout.write(text[len(shown):])
+                sys.stdout.flush()
+                shown = text
+            if not hasattr(item, "candidates"):
+                sys.stdout.write("\n")
+                print(_summary(item), file=sys.stderr)
+        return 0
+    except (loader.ModelLoadError, PromptTooLong) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def _value(v) -> str:
+    if v is None:
+        return "none"
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, tuple):
+        return json.dumps(list(v))
+    return json.dumps(v) if isinstance(v, dict) else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def range_text(name: str) -> str:
+    s = SPECS[name]
+    if s.kind in ("float", "int", "seed"):
+        return s.range_text
+    if s.kind == "bias":
+        return f"token -> {s.range_text}"
+    return {"bool": "true/false", "choice": " | ".join(s.choices), "stop": f"up to {MAX_STOP} strings"}[s.kind]
+
+
+def params_table() -> str:
+    """Every parameter, grouped: name, default, range, help (generated from SPECS)."""
+    rows = [(n, "random" if n == "seed" else _value(s.default), range_text(n), s.help, s.group) for n, s in SPECS.items()]
+    w = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = []
+    for group in GROUPS:
+        lines += ["", f"{group}", f"  {'name':<{w[0]}}  {'default':<{w[1]}}  {'range':<{w[2]}}  help"]
+        lines += [f"  {n:<{w[0]}}  {d:<{w[1]}}  {r:<{w[2]}}  {h}" for n, d, r, h, g in rows if g == group]
+    return "\n".join(lines[1:])
+
+
+def cmd_params(args) -> int:
+    print(params_table())
+    return 0
+
+
+def cmd_presets(args) -> int:
+    bad = 0
+    for name in list_presets():
+        try:
+            values, description, _ = read_preset(name)
+            changed = load_preset(name).changed()
+        except ParamError as e:
+            print(f"{name}\n    error: {e}")
+            bad += 1
+            continue
+        shown = " ".join(f"{k}={_value(tuple(v) if isinstance(v, list) else v)}" for k, v in changed.items())
+        print(f"{name:<26}{shown or '(the defaults)'}")
+        if description:
+            print(textwrap.fill(description, width=100, initial_indent="    ", subsequent_indent="    ",
+                                break_on_hyphens=False))
+    return 1 if bad else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m playground", description="Sampling Playground from the command line.")
+    sub = p.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("generate", help="one chat completion, streamed to stdout")
+    g.add_argument("--prompt", required=True, help="the user message ('-' reads it from stdin)")
+    g.add_argument("--system", help="a system prompt")
+    g.add_argument("--model", help="a Hugging Face id or local folder (default: the bundled SmolLM2-135M-Instruct)")
+    g.add_argument("--dtype", choices=("float32", "bfloat16", "auto"), default="auto")
+    g.add_argument("--preset", help=f"a preset name ({', '.join(list_presets())}) or a YAML file")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set one parameter, value in YAML (repeatable); see `python -m playground params`")
+    g.add_argument("--seed", type=int, help="seed of the sampler (same seed, same reply)")
+    g.add_argument("--top-n", type=int, default=10, help="candidates per step in --json output (default 10)")
+    g.add_argument("--json", action="store_true", help="one JSON object per token, then a summary object")
+    g.set_defaults(run=cmd_generate)
+    sub.add_parser("presets", help="list the shipped presets").set_defaults(run=cmd_presets)
+    sub.add_parser("params", help="every parameter: default, range, help").set_defaults(run=cmd_params)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")  # a reply with characters the terminal cannot show
+    try:
+        return args.run(args)
+    except ParamError as e:
+        for line in e.messages:
+            print(f"error: {line}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
