@@ -12,7 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import presets
+from .. import loader, presets
 from ..engine import Engine
 from . import chat, controls, plot, presets_panel
 
@@ -39,7 +39,8 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
     folder = str(presets_folder)
     loaded = engine.loaded
     with gr.Blocks(title="Sampling playground") as demo:
-        gr.Markdown(INTRO.format(model=loaded.model_id, dtype=str(loaded.dtype).removeprefix("torch."),
+        name = "SmolLM2-135M-Instruct (bundled)" if loaded.model_id == loader.BUNDLED else loaded.model_id
+        gr.Markdown(INTRO.format(model=name, dtype=str(loaded.dtype).removeprefix("torch."),
                                  device=loaded.device))
         ctx, steps, run, mode = gr.State(None), gr.State([]), gr.State({}), gr.State(None)
         with gr.Row(equal_height=False):
