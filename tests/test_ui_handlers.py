@@ -180,11 +180,11 @@ def test_stop_ends_the_reply_within_a_step(engine):
     run = {}
     gen = chat.send(engine, QUESTION, [], "", run, *values(max_new_tokens=50, seed=3, min_new_tokens=50))
     next(gen), next(gen)
-    assert chat.stop(run, []).startswith("**cancelled**")
-    rest = list(gen)
-    history, _, status, steps = rest[-1]
-    assert "**cancelled**" in status and len(steps) <= 3
-    assert chat.stop(run, steps) == "Nothing is being generated."
+    assert chat.stop(run) == chat.STOPPING
+    history, _, status, steps = list(gen)[-1]
+    assert "**cancelled**" in status and len(steps) <= 3 and len(history[-1]["content"]) > 0
+    assert chat.stopped(chat.STOPPING, steps) == f"**cancelled** · {len(steps)} tokens · stopped by you"
+    assert chat.stop(run) == "Nothing is being generated." and chat.stopped("Nothing is being generated.", []) == SKIP
     # closing the generator (what gradio does on Stop) sets the event as well
     run2 = {}
     gen2 = chat.send(engine, QUESTION, [], "", run2, *values(max_new_tokens=50))
@@ -299,7 +299,7 @@ def test_step_view_marks_the_chosen_token(engine, ctx):
 def test_choosing_a_preset_sets_every_control():
     out = presets_panel.choose("balanced")
     assert controls.to_params(out[:-1]) == presets.load_preset("balanced") and "balanced" in out[-1]
-    assert presets_panel.reset()[:-1] == values()
+    assert presets_panel.reset()[:-2] == values() and presets_panel.reset()[-1] is None
 
 
 def test_a_bad_preset_changes_nothing_and_names_the_file_and_key(tmp_path):

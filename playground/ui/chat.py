@@ -168,13 +168,23 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
         cancel.set()  # also runs when gradio closes this generator (Stop): the decode loop ends at once
 
 
-def stop(run: dict | None, steps: list | None) -> str:
-    """Stop the reply in flight (its Event) and say how far it got."""
+STOPPING = "Stopping…"
+
+
+def stop(run: dict | None) -> str:
+    """Set the Event of the reply in flight; the decode loop ends before its next step."""
     ev = (run or {}).get("cancel")
     if ev is None or ev.is_set():
         return "Nothing is being generated."
     ev.set()
-    return f"**cancelled** · stopped by you after {len(steps or [])} tokens"
+    return STOPPING
+
+
+def stopped(status: str | None, steps: list | None):
+    """After Stop, once the reply has ended: its finish reason and length (unchanged when nothing ran)."""
+    if status != STOPPING:
+        return gr.skip()
+    return f"**cancelled** · {len(steps or [])} tokens · stopped by you"
 
 
 def undo(history: list | None, message: str | None) -> tuple:

@@ -63,10 +63,9 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                 fig = gr.Plot(elem_id="plot", label="Next-token distribution")
                 note = gr.Markdown("", elem_id="plot-note")
                 with gr.Row():
-                    top_n = gr.Slider(5, 100, value=30, step=1, label="Tokens shown (top N)", elem_id="top-n")
-                    scale = gr.Radio(["linear", "log"], value="linear", label="Scale", elem_id="scale")
-                    step = gr.Slider(0, 1, value=0, step=1, label="Generated token (after a reply)",
-                                     interactive=False, elem_id="step")
+                    top_n = gr.Slider(5, 100, value=30, step=1, label="Tokens shown (top N)", elem_id="top-n", scale=2)
+                    scale = gr.Radio(["linear", "log"], value="linear", label="Scale", elem_id="scale", scale=1)
+                step = gr.Slider(0, 1, value=0, step=1, label=plot.STEP_LABEL, interactive=False, elem_id="step")
                 with gr.Row():
                     preset = gr.Dropdown(presets_panel.choices(folder), value=None, label="Preset", elem_id="preset",
                                          scale=3)
@@ -109,8 +108,9 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     replies = [sent, submitted, regenerated]
     for ev in replies:
         ev.then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
-    c["stop"].click(chat.stop, [run, steps], [status], cancels=replies, queue=False, api_name="stop") \
-        .then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
+    c["stop"].click(chat.stop, [run], [status], cancels=replies, queue=False, api_name="stop") \
+        .then(refresh, refresh_in, refresh_out, **hidden, **MODEL) \
+        .then(chat.stopped, [status, steps], [status], queue=False, **hidden)
     c["undo"].click(chat.undo, [chatbot, msg], reply_out, queue=False, api_name="undo", **RAW) \
         .then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
     c["clear"].click(chat.clear, None, reply_out, queue=False, api_name="clear") \
@@ -133,7 +133,8 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     after = dict(queue=False, show_progress="hidden", **hidden, **RAW)
     loaded = c["preset"].input(partial(presets_panel.choose, folder=folder), [c["preset"]], [*P, c["preset_info"]],
                                api_name="load_preset", queue=False)
-    reset = c["reset"].click(presets_panel.reset, None, [*P, c["preset_info"]], api_name="reset", queue=False)
+    reset = c["reset"].click(presets_panel.reset, None, [*P, c["preset_info"], c["preset"]], api_name="reset",
+                             queue=False)
     for ev in (loaded, reset):
         ev.then(controls.mode_updates, mode_in, [c["mode"], *P], **after).then(live, live_in, live_out, **after)
     c["save"].click(partial(presets_panel.save, folder), [c["preset_name"], *P], [c["preset"], c["preset_info"]],

@@ -23,6 +23,7 @@ COLORS = {"kept": "#2f9e44", "greedy": "#adb5bd", "top_k": "#e8590c", "top_p": "
           "logit_bias": "#495057", "repetition_penalty": "#862e9c", "no_repeat_ngram": "#e03131",
           "min_new_tokens": "#0c8599", "openai_penalties": "#d6336c"}
 EMPTY = "Send a message (or write a system prompt): the plot then shows the first token of the assistant's reply."
+STEP_LABEL = "Step: after a reply, pick one of its tokens to see how it was chosen"
 WAITING = "The distribution for this conversation is being computed; the plot follows when the model is free."
 
 
@@ -135,8 +136,7 @@ def refresh(engine: Engine, history: list | None, system: str | None, steps: lis
     """The context changed: one forward pass (cached), then the live view. (ctx, figure, note, step selector)."""
     n = len(steps or [])
     selector = gr.update(maximum=max(n, 1), value=0, interactive=n > 0,
-                         label=f"Generated token (0 = next token, live; 1-{n} = the last reply)" if n
-                         else "Generated token (after a reply)")
+                         label=f"Step: 0 = the next token (live), 1-{n} = the tokens of the last reply" if n else STEP_LABEL)
     try:
         ctx = context(engine, history, system)
         if ctx is None:

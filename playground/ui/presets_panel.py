@@ -44,8 +44,8 @@ def save(folder: str | Path, name: str | None, *values) -> tuple:
 
 
 def reset() -> list:
-    """[*control values, message]: every control back to its default."""
-    return to_values(GenerationParams()) + ["All parameters are back to their defaults."]
+    """[*control values, message, preset choice]: every control back to its default, no preset chosen."""
+    return to_values(GenerationParams()) + ["All parameters are back to their defaults.", None]
 
 
 def choices(folder: str | Path = presets.PRESETS_DIR) -> list[str]:
