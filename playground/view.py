@@ -102,7 +102,7 @@ def from_trace(trace: Trace, params: GenerationParams, label: Callable[[int], st
             if i not in top and not torch.isfinite(trace.scores[n_pre][0, i])]
     ids = top + gone
     names = [s.name for s in trace.stages]
-    removed = _removed_by(trace, ids)
+    removed = trace.removed_by_at(torch.tensor(ids, dtype=torch.long, device=trace.raw.device)).tolist()
     bars = []
     for i, r in zip(ids, removed):
         fate = names[r] if r >= 0 else (GREEDY if params.mode == "greedy" and final[i] == 0 else KEPT)
@@ -137,12 +137,6 @@ def from_trace(trace: Trace, params: GenerationParams, label: Callable[[int], st
     return PlotData(bars, cumulative, cum_name, bar_name, params.top_p if "top_p" in stage_at else None, min_p_cut,
                     params.min_p if "min_p" in stage_at else None, kept, int(pre.shape[0]), params.mode, title, notes,
                     show_raw=n_pre > 0)
-
-
-def _removed_by(trace: Trace, ids: list[int]) -> list[int]:
-    if hasattr(trace, "removed_by_at"):  # the cheap per-token form, when sampling.Trace has it
-        return trace.removed_by_at(torch.tensor(ids, dtype=torch.long, device=trace.raw.device)).tolist()
-    return trace.removed_by[ids].tolist()
 
 
 def from_step(step, top_n: int = 30, title: str = "") -> PlotData:
