@@ -253,10 +253,18 @@ def test_candidates_when_greedy(engine):
         assert s.candidates[0].prob_final == 1.0
 
 
-def test_candidates_name_the_penalty_stage(engine):
-    # no-repeat n-gram of size 1 bans every token already generated: later steps list them as removed by it
-    steps, done = run(engine, build(do_sample=False, max_new_tokens=5, no_repeat_ngram_size=1), STORY, top_n=50)
-    assert len(set(done.token_ids)) == len(done.token_ids)
-    later = steps[-1]
-    banned = [c for c in later.candidates if c.id in done.token_ids[:-1]]
-    assert all(c.removed_by == "no_repeat_ngram" and not c.kept for c in banned)
+def test_forced_token_removed_by_a_penalty_is_reported(engine):
+    # forcing ' dragon' after ' the' a second time: no-repeat n-gram (size 2) had removed it
+    reply = encode(engine, " the dragon, the dragon")
+    assert reply[:2] == reply[3:5]
+    steps, done = run(engine, build(temperature=0.8, seed=6, max_new_tokens=6, no_repeat_ngram_size=2), STORY,
+                      prefix=reply, top_n=5)
+    assert done.token_ids[:5] == reply and all(s.forced for s in steps[:5]) and not steps[5].forced
+    first, repeat = steps[1], steps[4]
+    mine = next(c for c in first.candidates if c.id == reply[1])
+    assert mine.kept and mine.removed_by is None
+    mine = next(c for c in repeat.candidates if c.id == reply[4])
+    assert not mine.kept and mine.removed_by == "no_repeat_ngram" and mine.prob_final == 0.0
+    assert repeat.prob == 0.0 and repeat.prob_raw > 0
+    assert all(c.kept for c in repeat.candidates if c.id != reply[4])  # the others passed every stage
+    assert steps[5].token_id != reply[2]  # (' dragon', ',') occurred: ',' is banned after ' dragon'
