@@ -110,16 +110,20 @@ class Decoder:
         return self.logits
 
     def _record(self, t: int, tok: int, trace: sampling.Trace, forced: bool, text: str) -> Step:
-        """The top `top_n` candidates (by probability after the penalties) and the fate of each."""
+        """The top `top_n` candidates after the penalties, the raw top ones a penalty removed, and their fate."""
         raw = torch.softmax(trace.raw[0], dim=-1)
         pre = torch.softmax(trace.pre_warper[0], dim=-1)
         final = torch.softmax(trace.final[0], dim=-1)
         if not self.sample:  # greedy: the argmax takes it all; the rest is removed by the argmax itself
             final = torch.zeros_like(final)
             final[int(torch.argmax(trace.final[0]))] = 1.0
-        top = torch.topk(pre, min(self.top_n, pre.shape[0])).indices.tolist() if self.top_n else []
-        if self.top_n and tok not in top:
-            top.append(tok)
+        n = min(self.top_n, pre.shape[0])
+        top = torch.topk(pre, n).indices.tolist() if n else []
+        if n:  # also the model's own favourites that a penalty removed (e.g. EOS before min_new_tokens)
+            seen = set(top)
+            top += [i for i in torch.topk(raw, n).indices.tolist() if i not in seen and pre[i] == 0]
+            if tok not in top:
+                top.append(tok)
         names = [s.name for s in trace.stages]
         removed = trace.removed_by_at(torch.tensor(top, dtype=torch.long, device=pre.device)).tolist()
         cands = []
