@@ -121,13 +121,15 @@ def test_history_is_escaped_for_display_and_unescaped_for_the_model():
 @pytest.mark.model
 def test_send_streams_a_reply_with_its_statistics(engine):
     outs = list(chat.send(engine, QUESTION, [], "", {}, *values(max_new_tokens=6, seed=1)))
-    history, box, status, steps = outs[-1]
+    history, box, status, steps, reply = outs[-1]
     assert len(outs) >= 3 and box == ""
     assert [m["role"] for m in history] == ["user", "assistant"] and history[0]["content"] == QUESTION
     assert html.unescape(history[1]["content"]) == engine.tokenizer.decode([s.token_id for s in steps],
                                                                           skip_special_tokens=True)
     finish = "eos" if steps[-1].token_id in engine.eos_ids else "length"
     assert f"**{finish}**" in status and f"{len(steps)} tokens" in status and "tokens/s" in status and "seed 1" in status
+    # the reply's Decoder is kept for the inspector, with every step's logits and stage counts
+    assert reply.dec.steps is steps and len(reply.dec.logit_history) == len(steps) and steps[0].stages is not None
 
 
 @pytest.mark.model
@@ -149,8 +151,8 @@ def test_markup_in_model_output_is_shown_as_text(engine):
 ])
 def test_bad_input_keeps_the_conversation_and_the_message(engine, message, vals, words):
     before = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
-    history, box, status, steps = last(chat.send(engine, message, before, "", {}, *vals))
-    assert history == before and box == message and steps == SKIP
+    history, box, status, steps, reply = last(chat.send(engine, message, before, "", {}, *vals))
+    assert history == before and box == message and steps == SKIP and reply == SKIP
     assert all(w in status for w in words), status
 
 
@@ -160,9 +162,17 @@ class FailingEngine:
     def __init__(self, engine):
         self.engine = engine
 
-    def stream(self, *a, **kw):
-        yield next(self.engine.stream(*a, **kw))
-        raise RuntimeError("CUDA error: device lost")
+    def decoder(self, *a, **kw):
+        dec = self.engine.decoder(*a, **kw)
+        real = dec.step
+
+        def step(*a2, **kw2):
+            if dec.steps:
+                raise RuntimeError("CUDA error: device lost")
+            return real(*a2, **kw2)
+
+        dec.step = step
+        return dec
 
 
 @pytest.mark.model
@@ -170,7 +180,7 @@ def test_a_failing_model_is_reported_and_nothing_is_lost(engine):
     before = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
     outs = list(chat.send(FailingEngine(engine), QUESTION, before, "", {}, *values(max_new_tokens=5)))
     assert len(outs[0][0]) == 4  # it did start streaming
-    history, box, status, _ = outs[-1]
+    history, box, status, _, _ = outs[-1]
     assert history == before and box == QUESTION
     assert "model failed" in status and "device lost" in status
 
@@ -181,7 +191,7 @@ def test_stop_ends_the_reply_within_a_step(engine):
     gen = chat.send(engine, QUESTION, [], "", run, *values(max_new_tokens=50, seed=3, min_new_tokens=50))
     next(gen), next(gen)
     assert chat.stop(run) == chat.STOPPING
-    history, _, status, steps = list(gen)[-1]
+    history, _, status, steps, _ = list(gen)[-1]
     assert "**cancelled**" in status and len(steps) <= 3 and len(history[-1]["content"]) > 0
     assert chat.stopped(chat.STOPPING, steps) == f"**cancelled** · {len(steps)} tokens · stopped by you"
     assert chat.stop(run) == "Nothing is being generated." and chat.stopped("Nothing is being generated.", []) == SKIP
@@ -197,12 +207,12 @@ def test_stop_ends_the_reply_within_a_step(engine):
 def test_regenerate_undo_and_clear(engine):
     greedy = values(do_sample=False, max_new_tokens=5)
     first = last(chat.send(engine, QUESTION, [], "", {}, *greedy))[0]
-    again, box, status, _ = last(chat.regenerate(engine, first, "", {}, *greedy))
+    again, box, status, _, _ = last(chat.regenerate(engine, first, "", {}, *greedy))
     assert again == first and box == SKIP and "tokens/s" in status  # greedy: the same reply again
     longer = last(chat.regenerate(engine, first, "", {}, *values(do_sample=False, max_new_tokens=7)))[0]
     assert longer[0] == first[0] and len(longer) == 2 and longer[1] != first[1]
-    history, box, status, steps = chat.undo(longer, "")
-    assert history == [] and box == QUESTION and steps == []
+    history, box, status, steps, reply = chat.undo(longer, "")
+    assert history == [] and box == QUESTION and steps == [] and reply is None
     assert chat.undo([], "draft")[1] == "draft" and "Nothing to undo" in chat.undo([], "draft")[2]
     assert "no user message" in last(chat.regenerate(engine, [], "", {}, *greedy))[2]
     assert chat.clear()[0] == []
@@ -211,11 +221,11 @@ def test_regenerate_undo_and_clear(engine):
 @pytest.mark.model
 def test_beam_search_shows_the_best_beam_and_the_others_with_scores(engine):
     vals = values(num_beams=3, num_return_sequences=3, max_new_tokens=4)
-    history, _, status, _ = last(chat.send(engine, QUESTION, [], "", {}, *vals))
+    history, _, status, _, reply = last(chat.send(engine, QUESTION, [], "", {}, *vals))
     assert [m["role"] for m in history] == ["user", "assistant", "assistant"]
     others = history[2]
     assert "Other beams (2)" in others["metadata"]["title"] and others["content"].count("(score ") == 2
-    assert "3 beams" in status
+    assert "3 beams" in status and reply is None  # beam search has no token steps to inspect
     assert chat.model_messages(history)[-1]["content"] == html.unescape(history[1]["content"])  # others not sent
 
 
@@ -284,7 +294,7 @@ def test_plot_keeps_the_last_figure_on_bad_input_or_missing_logits(engine, ctx):
 
 @pytest.mark.model
 def test_step_view_marks_the_chosen_token(engine, ctx):
-    history, _, _, steps = last(chat.send(engine, QUESTION, [], "", {}, *values(max_new_tokens=4, seed=5, top_k=20)))
+    history, _, _, steps, _ = last(chat.send(engine, QUESTION, [], "", {}, *values(max_new_tokens=4, seed=5, top_k=20)))
     ctx2, fig, note, selector = plot.refresh(engine, history, "", steps, 30, "linear", *values())
     assert ctx2["ids"] == ctx["ids"]  # after a reply the plot shows that reply's first token
     assert selector["maximum"] == len(steps) and selector["interactive"]

@@ -7,8 +7,12 @@ does not render Markdown. `model_messages` unescapes it again for the model. Mes
 
 Every handler returns the history unchanged, the message kept and a status line naming the field,
 the rule and the value when its input is bad or the model fails. `send` and `regenerate` are
-generators over `Engine.stream` (one token per yield, in the caller's thread); `run["cancel"]` is the
+generators over a `Decoder` (one token per yield, in the caller's thread); `run["cancel"]` is the
 `threading.Event` of the reply in flight: set by Stop, and set when gradio closes the generator.
+
+The last reply is kept as a `Reply` (session state): its Decoder(s), made with `keep_logits=True`
+and `report=True`, so the token inspector (`inspector.py`) can take any of its steps apart, force
+tokens and branch without a forward pass the decode did not make. Only the current reply is kept.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import gradio as gr
 
+from ..decoder import Decoder
 from ..engine import Done, Engine, PromptTooLong
 from ..params import GenerationParams, ParamError
 from .controls import to_params
@@ -76,6 +82,60 @@ def last_user_index(history: list[dict]) -> int:
     return max((i for i, m in enumerate(history) if m["role"] == "user" and not m.get("metadata")), default=-1)
 
 
+# --- the last reply -------------------------------------------------------------------------------
+MAX_BRANCHES = 12
+
+
+@dataclass(eq=False)
+class Reply:
+    """The last reply: the conversation it answers, its branches (Decoders) and which one is shown.
+
+    `origins[b]` is (parent branch, step) for a branch made by `Decoder.branch`, None for the first;
+    `selected` is the step the inspector shows (None: none); `lock` is held while a Decoder steps, so
+    two model events never step the same one at once."""
+
+    convo: list[dict]  # the history before the reply (shown form), ending with the user turn
+    decoders: list[Decoder]
+    labels: list[str]
+    origins: list[tuple[int, int] | None]
+    current: int = 0
+    selected: int | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def start(cls, convo: list[dict], dec: Decoder) -> Reply:
+        return cls(list(convo), [dec], ["1: original"], [None])
+
+    @property
+    def dec(self) -> Decoder:
+        return self.decoders[self.current]
+
+    def add(self, dec: Decoder, label: str, at: int) -> None:
+        """A branch of the shown one from step `at`, shown from now on."""
+        if len(self.decoders) >= MAX_BRANCHES:
+            raise ValueError(f"this reply has {MAX_BRANCHES} branches, the most kept. Send or Regenerate to start anew.")
+        self.decoders.append(dec)
+        self.labels.append(f"{len(self.labels) + 1}: {label}")
+        self.origins.append((self.current, at))
+        self.current = len(self.decoders) - 1
+
+    def owner(self, k: int) -> Decoder:
+        """The Decoder that chose step k of the shown branch (with its own parameters)."""
+        b = self.current
+        while self.origins[b] is not None and k < self.origins[b][1]:
+            b = self.origins[b][0]
+        return self.decoders[b]
+
+    def text(self, dec: Decoder | None = None) -> str:
+        dec = dec or self.dec
+        if dec.done:
+            return dec.result().text
+        return dec.steps[-1].text if dec.steps else ""
+
+    def history(self) -> list[dict]:
+        return self.convo + [{"role": "assistant", "content": shown(self.text())}]
+
+
 # --- status lines ----------------------------------------------------------------------------------
 def problem(text: str) -> str:
     return f"⚠️ {shown(text)}"
@@ -103,15 +163,15 @@ def beams_message(beams) -> dict:
 # --- the handlers ----------------------------------------------------------------------------------
 def send(engine: Engine, message: str | None, history: list | None, system: str | None, run: dict | None,
          *values) -> Iterator[tuple]:
-    """Add the user's message and stream the reply. Yields (history, message box, status, steps)."""
+    """Add the user's message and stream the reply. Yields (history, message box, status, steps, reply)."""
     history = normalize(history)
     if not (message or "").strip():
-        yield history, message, problem("`message` must not be empty, but is ''. Type a message first."), gr.skip()
+        yield history, message, problem("`message` must not be empty, but is ''. Type a message first."), gr.skip(), gr.skip()
         return
     try:
         params = to_params(values)
     except ParamError as e:
-        yield history, message, problem(" ".join(e.messages)), gr.skip()
+        yield history, message, problem(" ".join(e.messages)), gr.skip(), gr.skip()
         return
     convo = history + [{"role": "user", "content": shown(message)}]
     yield from _reply(engine, convo, history, "", message, system, params, run)
@@ -123,47 +183,47 @@ def regenerate(engine: Engine, history: list | None, system: str | None, run: di
     history = normalize(history)
     at = last_user_index(history)
     if at < 0:
-        yield history, gr.skip(), problem("Nothing to regenerate: the conversation has no user message yet."), gr.skip()
+        yield history, gr.skip(), problem("Nothing to regenerate: the conversation has no user message yet."), gr.skip(), gr.skip()
         return
     try:
         params = to_params(values)
     except ParamError as e:
-        yield history, gr.skip(), problem(" ".join(e.messages)), gr.skip()
+        yield history, gr.skip(), problem(" ".join(e.messages)), gr.skip(), gr.skip()
         return
     yield from _reply(engine, history[: at + 1], history, gr.skip(), gr.skip(), system, params, run)
 
 
 def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_error, system: str | None,
            params: GenerationParams, run: dict | None) -> Iterator[tuple]:
-    """Stream (or beam-search) the assistant's answer to `convo`; on failure yield `before` again."""
+    """Stream (or beam-search) the assistant's answer to `convo`; on failure yield `before` again.
+
+    Yields (history, box, status, steps, reply); the reply's Decoder keeps every step's logits."""
     cancel = threading.Event()
     if run is not None:
         run["cancel"] = cancel
-    steps: list = []
     messages, system = model_messages(convo), (system or "").strip() or None
     try:
         if params.mode == "beam":
-            yield convo + [{"role": "assistant", "content": "…"}], box, "Running beam search…", steps
+            yield convo + [{"role": "assistant", "content": "…"}], box, "Running beam search…", [], None
             beams, done = engine.beams(messages, params, system=system, cancel=cancel)
             out = convo + [{"role": "assistant", "content": shown(beams[0].text)}]
             if len(beams) > 1:
                 out.append(beams_message(beams))
-            yield out, box, done_status(done, params, len(beams)), steps
+            yield out, box, done_status(done, params, len(beams)), [], None
             return
-        reply = ""
-        for item in engine.stream(messages, params, system=system, top_n=TOP_N, cancel=cancel):
-            if isinstance(item, Done):
-                yield (convo + [{"role": "assistant", "content": shown(item.text)}], box, done_status(item, params),
-                       steps)
-            else:
-                steps.append(item)
-                reply = item.text
-                yield convo + [{"role": "assistant", "content": shown(reply)}], box, f"Generating… {len(steps)} tokens", steps
+        dec = engine.decoder(messages, params, system=system, top_n=TOP_N, report=True, keep_logits=True)
+        reply = Reply.start(convo, dec)
+        while not dec.done and not cancel.is_set():  # after Stop the Decoder stays open: Step goes on with it
+            with reply.lock:
+                step = dec.step()
+            yield convo + [{"role": "assistant", "content": shown(step.text)}], box, \
+                f"Generating… {len(dec.steps)} tokens", dec.steps, reply
+        yield reply.history(), box, done_status(dec.result(), params), dec.steps, reply
     except (ParamError, PromptTooLong) as e:
-        yield before, box_on_error, problem(str(e)), gr.skip()
+        yield before, box_on_error, problem(str(e)), gr.skip(), gr.skip()
     except Exception as e:  # the model failed: say so, keep the conversation and the message
         yield before, box_on_error, problem(f"The model failed: {type(e).__name__}: {e}. The conversation is unchanged."), \
-            gr.skip()
+            gr.skip(), gr.skip()
     finally:
         cancel.set()  # also runs when gradio closes this generator (Stop): the decode loop ends at once
 
@@ -192,10 +252,10 @@ def undo(history: list | None, message: str | None) -> tuple:
     history = normalize(history)
     at = last_user_index(history)
     if at < 0:
-        return history, message, problem("Nothing to undo: the conversation is empty."), gr.skip()
+        return history, message, problem("Nothing to undo: the conversation is empty."), gr.skip(), gr.skip()
     back = html.unescape(history[at]["content"])
-    return history[:at], back if not (message or "").strip() else message, "Removed the last turn.", []
+    return history[:at], back if not (message or "").strip() else message, "Removed the last turn.", [], None
 
 
 def clear() -> tuple:
-    return [], "", "Cleared the conversation.", []
+    return [], "", "Cleared the conversation.", [], None

@@ -1,8 +1,10 @@
-"""The page: `build_demo(engine)` lays out chat, plot, presets and parameter controls and wires the events.
+"""The page: `build_demo(engine)` lays out chat, plot, presets, parameter controls and the token
+inspector, and wires the events.
 
-Events that run the model (send, regenerate, context refresh) share `concurrency_id="model"` with a
-limit of 1, so one model serves every user in turn. Plot updates from cached logits, the mode-dependent
-greying of controls and Stop use `queue=False` and never wait behind a generation.
+Events that run the model (send, regenerate, context refresh, the inspector's step, force and branch)
+share `concurrency_id="model"` with a limit of 1, so one model serves every user in turn. Plot updates
+from cached logits, the mode-dependent greying of controls, Stop, and opening a token's step or
+switching branches (kept logits) use `queue=False` and never wait behind a generation.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import gradio as gr
 
 from .. import loader, presets
 from ..engine import Engine
-from . import chat, controls, plot, presets_panel
+from . import chat, controls, inspector, plot, presets_panel, step_view, tokens_html
 
 # Raw control values (no gradio range check): `controls.to_params` names the field in its message.
 RAW = dict(preprocess=False)
@@ -24,11 +26,18 @@ QUEUE_SIZE = 16
 CSS = """
 #chat .message-content span.md { white-space: pre-wrap; }
 #status, #plot-note, #preset-info { min-height: 1.5em; }
-"""
+""" + tokens_html.CSS
 INTRO = """# Sampling playground
 Chat with **{model}** ({dtype}, {device}) and watch what every generation parameter does to the next token.
 The plot shows the first token of the assistant's next reply (after a reply: that reply's first token);
 move any slider and it follows at once, from logits already computed."""
+INSPECTOR = """## Token inspector
+Click a token of the reply (under the chat) to take its step apart: the plot of that step, the sampler chain
+stage by stage, the model's distribution beside the one sampled from, and the surviving set under each
+sampler order. Nothing here runs the model again: every step's logits were kept while generating.
+**Step** / **Step ×10** / **Run to end** generate a reply one token at a time (a typed message starts a new
+one); click a candidate row to force it instead of sampling, or force your own text. **Branch** regenerates
+from the selected token with the current parameters; earlier branches stay listed under *Branch*."""
 BUSY = (f"One model serves every visitor: replies run one at a time, at most {QUEUE_SIZE} wait. When the queue is "
         "full the page says so; try again in a moment.")
 
@@ -43,12 +52,14 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
         gr.Markdown(INTRO.format(model=name, dtype=str(loaded.dtype).removeprefix("torch."),
                                  device=loaded.device))
         ctx, steps, run, mode = gr.State(None), gr.State([]), gr.State({}), gr.State(None)
+        reply = gr.State(None)  # chat.Reply: the last reply's Decoders (kept logits), for the inspector
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=360):
                 system = gr.Textbox(label="System prompt", lines=2, elem_id="system",
                                     placeholder="Optional, e.g. You are a concise assistant.")
                 chatbot = gr.Chatbot(elem_id="chat", label="Chat", height=440, render_markdown=False,
                                      sanitize_html=True, feedback_options=None, buttons=["copy"])
+                reply_tokens = gr.HTML(tokens_html.render([]), elem_id="reply-tokens", label="Reply tokens")
                 status = gr.Markdown("", elem_id="status")
                 msg = gr.Textbox(label="Message", lines=2, elem_id="msg", placeholder="Type a message, press Send")
                 with gr.Row():
@@ -58,6 +69,10 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                     regen = gr.Button("Regenerate", size="sm", elem_id="regenerate")
                     undo = gr.Button("Undo last turn", size="sm", elem_id="undo")
                     clear = gr.Button("Clear", size="sm", elem_id="clear")
+                with gr.Row():
+                    step_btn = gr.Button("Step", size="sm", elem_id="step-btn")
+                    step10_btn = gr.Button("Step ×10", size="sm", elem_id="step10-btn")
+                    run_btn = gr.Button("Run to end", size="sm", elem_id="run-btn")
                 gr.Markdown(BUSY, elem_id="busy-hint")
             with gr.Column(scale=3, min_width=480):
                 fig = gr.Plot(elem_id="plot", label="Next-token distribution")
@@ -76,13 +91,46 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                                              placeholder="my-preset")
                     save = gr.Button("Save as preset", elem_id="save-preset", scale=1)
                 params = list(controls.build_controls().values())
-        ui = dict(demo=demo, ctx=ctx, steps=steps, run=run, mode=mode, system=system, chatbot=chatbot, status=status,
+        insp = _inspector_section()
+        ui = dict(reply=reply, reply_tokens=reply_tokens, step_btn=step_btn, step10_btn=step10_btn, run_btn=run_btn,
+                  **insp, demo=demo, ctx=ctx, steps=steps, run=run, mode=mode, system=system, chatbot=chatbot, status=status,
                   msg=msg, send=send, stop=stop, regen=regen, undo=undo, clear=clear, fig=fig, note=note, top_n=top_n,
                   scale=scale, step=step, preset=preset, reset=reset, preset_info=preset_info,
                   preset_name=preset_name, save=save, params=params)
         _wire(engine, folder, ui)
         demo.queue(default_concurrency_limit=4, max_size=queue_size)
     return demo
+
+
+def _inspector_section() -> dict:
+    """The inspector's components, full width under the chat and the plot."""
+    with gr.Column(elem_id="inspector"):
+        gr.Markdown(INSPECTOR)
+        with gr.Row():
+            force_text = gr.Textbox(label="Force text", elem_id="force-text", scale=3, lines=1,
+                                    placeholder="Your own continuation: its tokens are taken in order from the selected step")
+            force_btn = gr.Button("Force text", elem_id="force-btn", scale=1)
+            force_token = gr.Dropdown([], value=None, label="Force token (the candidates of the selected step)",
+                                      elem_id="force-token", scale=2)
+        with gr.Row():
+            branches = gr.Radio([], value=None, label="Branch (switch to show another)", elem_id="branches", scale=3)
+            branch_btn = gr.Button("Branch from the selected token", elem_id="branch-btn", scale=1)
+        inspect_step = gr.Textbox(value="", visible="hidden", elem_id="inspect-step", label="Inspect step")
+        inspect_info = gr.Markdown(step_view.NOTHING, elem_id="inspect-info")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=420):
+                inspect_plot = gr.Plot(elem_id="inspect-plot", label="The selected step")
+            with gr.Column(scale=2, min_width=320):
+                candidates = gr.Dataframe(headers=step_view.CAND_HEADERS, interactive=False, elem_id="candidates",
+                                          label="Candidates", max_height=460)
+        chain = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="chain-table",
+                             label="Sampler chain")
+        with gr.Row(equal_height=False):
+            raw_final = gr.Plot(elem_id="raw-vs-final", label="Before any sampler vs after the chain")
+            order_view = gr.Plot(elem_id="order-view", label="Order matters: survivors under each sampler order")
+    return dict(force_text=force_text, force_btn=force_btn, force_token=force_token, branches=branches,
+                branch_btn=branch_btn, inspect_step=inspect_step, inspect_info=inspect_info, inspect_plot=inspect_plot,
+                candidates=candidates, chain=chain, raw_final=raw_final, order_view=order_view)
 
 
 def _wire(engine: Engine, folder: str, c: dict) -> None:
@@ -95,10 +143,15 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     refresh_in, refresh_out = [chatbot, system, steps, top_n, scale, *P], [ctx, fig, note, step]
     refresh = partial(plot.refresh, engine)
     live_in, live_out = [ctx, top_n, scale, *P], [fig, note, step]
-    reply_out = [chatbot, msg, status, steps]
+    reply = c["reply"]
+    reply_out = [chatbot, msg, status, steps, reply]
+    view = [c[n] for n in ("inspect_info", "inspect_plot", "chain", "raw_final", "order_view", "candidates", "force_token")]
+    shown_in, shown_out = [reply, top_n, scale], [c["reply_tokens"], c["branches"], *view]
+    show_reply = partial(inspector.show_reply, engine)
     hidden = dict(api_visibility="undocumented")
+    after = dict(queue=False, show_progress="hidden", **hidden)
 
-    # Chat: each reply, then one forward pass for the new context.
+    # Chat: each reply, then one forward pass for the new context; the reply's tokens go to the inspector.
     sent = c["send"].click(partial(chat.send, engine), [msg, chatbot, system, run, *P], reply_out, api_name="chat",
                            show_progress="minimal", **MODEL)
     submitted = msg.submit(partial(chat.send, engine), [msg, chatbot, system, run, *P], reply_out,
@@ -108,15 +161,19 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     replies = [sent, submitted, regenerated]
     for ev in replies:
         ev.then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
-    c["stop"].click(chat.stop, [run], [status], cancels=replies, queue=False, api_name="stop") \
-        .then(refresh, refresh_in, refresh_out, **hidden, **MODEL) \
+        ev.then(show_reply, shown_in, shown_out, **after)
+    stepping = _wire_inspector(engine, c, view, refresh, refresh_in, refresh_out)
+    stopped = c["stop"].click(chat.stop, [run], [status], cancels=replies + stepping, queue=False, api_name="stop")
+    stopped.then(refresh, refresh_in, refresh_out, **hidden, **MODEL) \
         .then(chat.stopped, [status, steps], [status], queue=False, **hidden)
-    c["undo"].click(chat.undo, [chatbot, msg], reply_out, queue=False, api_name="undo", **RAW) \
-        .then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
-    c["clear"].click(chat.clear, None, reply_out, queue=False, api_name="clear") \
-        .then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
+    stopped.then(show_reply, shown_in, shown_out, **after)
+    for ev in (c["undo"].click(chat.undo, [chatbot, msg], reply_out, queue=False, api_name="undo", **RAW),
+               c["clear"].click(chat.clear, None, reply_out, queue=False, api_name="clear")):
+        ev.then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
+        ev.then(show_reply, shown_in, shown_out, **after)
     system.blur(refresh, refresh_in, refresh_out, api_name="refresh_plot", **MODEL)
     c["demo"].load(refresh, refresh_in, refresh_out, **hidden, **MODEL)
+    c["demo"].load(None, None, None, js=tokens_html.CLICK_JS)
 
     # The plot follows every control from cached logits (no forward pass, no queue).
     live = partial(plot.live, engine)
@@ -130,7 +187,7 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     gr.on(switches, controls.mode_updates, mode_in, [c["mode"], *P], **hidden, **QUIET)
 
     # Presets and Reset set every control, then grey what is inactive and redraw the plot once.
-    after = dict(queue=False, show_progress="hidden", **hidden, **RAW)
+    after = dict(after, **RAW)
     loaded = c["preset"].input(partial(presets_panel.choose, folder=folder), [c["preset"]], [*P, c["preset_info"]],
                                api_name="load_preset", queue=False)
     reset = c["reset"].click(presets_panel.reset, None, [*P, c["preset_info"], c["preset"]], api_name="reset",
@@ -139,3 +196,30 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
         ev.then(controls.mode_updates, mode_in, [c["mode"], *P], **after).then(live, live_in, live_out, **after)
     c["save"].click(partial(presets_panel.save, folder), [c["preset_name"], *P], [c["preset"], c["preset_info"]],
                     api_name="save_preset", queue=False, **RAW)
+
+
+def _wire_inspector(engine: Engine, c: dict, view: list, refresh, refresh_in: list, refresh_out: list) -> list:
+    """The token inspector's events; returns the model events (Stop cancels them)."""
+    P, reply, run, top_n, scale = c["params"], c["reply"], c["run"], c["top_n"], c["scale"]
+    out = [c["chatbot"], c["msg"], c["status"], c["steps"], reply, c["reply_tokens"], c["branches"], *view]
+    hidden = dict(api_visibility="undocumented")
+    step_in = [c["msg"], c["chatbot"], c["system"], run, reply, top_n, scale, *P]
+    events = [c[btn].click(partial(inspector.step, engine, count), step_in, out, api_name=name, show_progress="minimal",
+                           **MODEL)
+              for btn, count, name in (("step_btn", 1, "step"), ("step10_btn", 10, "step10"), ("run_btn", None, "run_to_end"))]
+    events.append(c["force_btn"].click(partial(inspector.force_text, engine), [c["force_text"], reply, run, top_n, scale],
+                                       out, show_progress="minimal", **hidden, **MODEL))
+    events.append(c["force_token"].input(partial(inspector.force_token, engine), [c["force_token"], reply, run, top_n, scale],
+                                         out, show_progress="minimal", **hidden, **MODEL))
+    events.append(c["candidates"].select(inspector.on_candidate(engine), [reply, run, top_n, scale], out,
+                                         show_progress="minimal", **hidden, **MODEL))
+    events.append(c["branch_btn"].click(partial(inspector.branch, engine), [reply, run, top_n, scale, *P], out,
+                                        show_progress="minimal", **hidden, **MODEL))
+    for ev in events:
+        ev.then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
+    # Kept logits only: no queue, no wait behind a generation.
+    c["branches"].input(partial(inspector.switch, engine), [c["branches"], reply, top_n, scale], out, queue=False,
+                        show_progress="hidden", **hidden).then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
+    c["inspect_step"].change(partial(inspector.inspect, engine), [c["inspect_step"], reply, top_n, scale],
+                            [reply, c["reply_tokens"], *view], queue=False, show_progress="hidden", **hidden)
+    return events

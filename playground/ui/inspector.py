@@ -1,0 +1,254 @@
+"""Token inspector handlers: step mode, forcing tokens, branching, switching branches, opening a step.
+
+All of them work on the last reply (`chat.Reply`, session state): its Decoders keep every step's
+logits, so opening a step (`inspect`), switching branches and the tables and plots of `step_view`
+never run the model. Model events (`step`, `force_*`, `branch`) step a Decoder, each token one forward
+pass with the KV cache, exactly as the decode itself: a forced token replaces the sampled one, and a
+branch from step k reuses the cache and step k's kept logits (`Decoder.branch`). While a reply is
+open the next step's logits are computed at once (the pass its next `step()` reuses) so its
+candidates can be shown and clicked.
+
+Model events yield `OUT`: (history, message box, status, steps, reply, tokens HTML, branches,
+*step_view.VIEW); `inspect` yields (reply, tokens HTML, *VIEW); `show_reply` (tokens HTML, branches,
+*VIEW). Bad input gives a status line naming the field, the rule and the value, and changes nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import gradio as gr
+import torch
+
+from ..engine import Engine, PromptTooLong
+from ..params import SPECS, ParamError
+from ..text import readable
+from . import chat, step_view, tokens_html
+from .chat import Reply, done_status, problem, shown
+from .controls import to_params
+
+OUT = ("history", "box", "status", "steps", "reply", "tokens", "branches") + step_view.VIEW
+SKIP_VIEW = tuple(gr.skip() for _ in step_view.VIEW)
+STEP_HELP = ("The next token's candidates are below: click one (or pick it in Force token) to take it instead of "
+             "sampling, or Step / Step ×10 / Run to end.")
+
+
+# --- what every handler shows ----------------------------------------------------------------------
+def tokens(engine: Engine, reply: Reply | None) -> str:
+    if reply is None:
+        return tokens_html.render([])
+    dec = reply.dec
+    note = "" if dec.done else "Open: the ▸ is the next step."
+    return tokens_html.render(dec.steps, reply.selected, not dec.done, engine.eos_ids, note)
+
+
+def branch_choices(reply: Reply | None):
+    if reply is None:
+        return gr.update(choices=[], value=None)
+    return gr.update(choices=list(reply.labels), value=reply.labels[reply.current])
+
+
+def outputs(engine: Engine, reply: Reply, status: str, box=None, top_n=30, scale="linear", view: bool = True) -> tuple:
+    shown_view = step_view.show(engine, reply, reply.selected, top_n, scale) if view else SKIP_VIEW
+    return (reply.history(), gr.skip() if box is None else box, status, reply.dec.steps, reply, tokens(engine, reply),
+            branch_choices(reply), *shown_view)
+
+
+def fail(message: str) -> tuple:
+    return (gr.skip(), gr.skip(), problem(message), gr.skip(), gr.skip(), gr.skip(), gr.skip(), *SKIP_VIEW)
+
+
+def show_reply(engine: Engine, reply: Reply | None, top_n=30, scale="linear") -> tuple:
+    """After a chat reply (or Stop, Undo, Clear): its tokens, its branches, no step open. (tokens, branches, *VIEW)."""
+    if reply is not None:
+        reply.selected = None
+    return (tokens(engine, reply), branch_choices(reply), *step_view.show(engine, reply, None, top_n, scale))
+
+
+def inspect(engine: Engine, k, reply: Reply | None, top_n=30, scale="linear") -> tuple:
+    """A token was clicked (`k` from `#inspect-step`, "k" or "k@clicks"): open step k. (reply, tokens, *VIEW).
+    Never runs the model."""
+    try:
+        k = int(str(k).split("@")[0].strip())
+    except ValueError:
+        return (gr.skip(), gr.skip(), *SKIP_VIEW)
+    if reply is None:
+        return (gr.skip(), gr.skip(), *step_view.show(engine, None, k, top_n, scale))
+    reply.selected = k
+    return (reply, tokens(engine, reply), *step_view.show(engine, reply, k, top_n, scale))
+
+
+def switch(engine: Engine, choice: str | None, reply: Reply | None, top_n=30, scale="linear") -> tuple:
+    """Show another branch: it replaces the last assistant message. Yields `OUT`; never runs the model."""
+    if reply is None or choice not in reply.labels:
+        return fail(f"`branch` must be one of this reply's branches {reply.labels if reply else []}, but is {choice!r}.")
+    reply.current, reply.selected = reply.labels.index(choice), None
+    return outputs(engine, reply, f"Showing branch {shown(choice)}.", top_n=top_n, scale=scale)
+
+
+# --- the model events --------------------------------------------------------------------------------
+def _peek(reply: Reply) -> None:
+    """The next step's logits, computed now: the forward pass its `step()` would run (it reuses them)."""
+    dec = reply.dec
+    if not dec.done and dec.logits is None:
+        with reply.lock, torch.inference_mode():
+            dec._next_logits()
+
+
+def _advance(engine: Engine, reply: Reply, tokens_to_force: list[int] | None, count: int | None, run: dict | None,
+             top_n, scale, box=None, after: int | None = None) -> Iterator[tuple]:
+    """Step the shown branch (forcing `tokens_to_force` in order, else `count` sampled steps, None = to the end),
+    yielding after each token; then open the next step (or `after`) and show it."""
+    cancel = threading.Event()
+    if run is not None:
+        run["cancel"] = cancel
+    dec = reply.dec
+    todo = list(tokens_to_force) if tokens_to_force is not None else None
+    n = 0
+    try:
+        while not dec.done and not cancel.is_set() and (todo if todo is not None else count is None or n < count):
+            with reply.lock:
+                dec.step(force=todo.pop(0) if todo is not None else None)
+            n += 1
+            if todo or count != 1:
+                yield outputs(engine, reply, f"Generating… {len(dec.steps)} tokens", box, view=False)
+        _peek(reply)
+        if dec.done:
+            reply.selected = after if after is not None and after < len(dec.steps) else None
+            status = done_status(dec.result(), dec.params)
+        else:
+            reply.selected = len(dec.steps)
+            status = f"Step mode: {len(dec.steps)} tokens so far. {STEP_HELP}"
+        yield outputs(engine, reply, status, box, top_n, scale)
+    except Exception as e:  # the model failed: say so; the reply keeps the tokens it has
+        yield fail(f"The model failed: {type(e).__name__}: {e}.")
+    finally:
+        cancel.set()
+
+
+def step(engine: Engine, count: int | None, message: str | None, history: list | None, system: str | None,
+         run: dict | None, reply: Reply | None, top_n, scale, *values) -> Iterator[tuple]:
+    """Step, Step ×10 (`count`), Run to end (None). Goes on with the open reply; a typed message (or an
+    ended reply) starts a new one, with the current parameters, one token at a time. Yields `OUT`."""
+    history, box = chat.normalize(history), None
+    if (message or "").strip() or reply is None or reply.dec.done:
+        try:
+            params = to_params(values)
+        except ParamError as e:
+            yield fail(" ".join(e.messages))
+            return
+        if params.mode == "beam":
+            yield fail(f"`num_beams` must be 1 in step mode, but is {params.num_beams}: beam search does not go "
+                       "token by token. Set num_beams to 1.")
+            return
+        if (message or "").strip():
+            convo, box = history + [{"role": "user", "content": shown(message)}], ""
+        else:
+            at = chat.last_user_index(history)
+            if at < 0:
+                yield fail("`message` must not be empty to start a reply, but is ''. Type a message, then Step.")
+                return
+            convo = history[: at + 1]
+        try:
+            dec = engine.decoder(chat.model_messages(convo), params, system=(system or "").strip() or None,
+                                 top_n=chat.TOP_N, report=True, keep_logits=True)
+        except (ParamError, PromptTooLong) as e:
+            yield fail(str(e))
+            return
+        reply = Reply.start(convo, dec)
+    yield from _advance(engine, reply, None, count, run, top_n, scale, box)
+
+
+def _force(engine: Engine, reply: Reply | None, ids: list[int], what: str, run: dict | None, top_n, scale) -> Iterator[tuple]:
+    """Take `ids` at the open step: the next one of an open reply, else a new branch from the selected step."""
+    if reply is None:
+        yield fail("Nothing to force a token into: start a reply (Send, or Step) first.")
+        return
+    dec = reply.dec
+    k = reply.selected if reply.selected is not None else (None if dec.done else len(dec.steps))
+    if k is None or not 0 <= k <= len(dec.steps) or (k == len(dec.steps) and dec.done):
+        yield fail(f"The selected step must be a token of the reply (0-{len(dec.steps) - 1}), but is {k}: the reply has "
+                   "ended. Click the token to replace, then force.")
+        return
+    if k < len(dec.steps):
+        try:
+            with reply.lock:
+                branch = dec.branch(k)
+                reply.add(branch, f"from step {k}, forced {what}", k)
+        except ValueError as e:
+            yield fail(str(e))
+            return
+    yield from _advance(engine, reply, ids, None, run, top_n, scale)
+
+
+def force_candidate(engine: Engine, row: list | None, reply: Reply | None, run: dict | None, top_n,
+                    scale) -> Iterator[tuple]:
+    """A row of the candidates table was clicked (its values): force that token at the step shown."""
+    try:
+        tid = int(row[step_view.ID_COL])
+    except (IndexError, TypeError, ValueError):
+        yield fail(f"The clicked candidate row must hold a token id in its `id` column, but is {row!r}.")
+        return
+    yield from force_token(engine, tid, reply, run, top_n, scale)
+
+
+def on_candidate(engine: Engine):
+    """The `.select` handler of the candidates table (gradio passes the clicked row as `gr.SelectData`)."""
+
+    def chosen(reply: Reply | None, run: dict | None, top_n, scale, evt: gr.SelectData) -> Iterator[tuple]:
+        yield from force_candidate(engine, evt.row_value, reply, run, top_n, scale)
+
+    return chosen
+
+
+def force_token(engine: Engine, token_id, reply: Reply | None, run: dict | None, top_n, scale) -> Iterator[tuple]:
+    """Force one token id (a candidate) at the step shown."""
+    try:
+        tid = int(token_id)
+    except (TypeError, ValueError):
+        yield fail(f"`force token` must be a token id, but is {token_id!r}.")
+        return
+    if not 0 <= tid < engine.vocab:
+        yield fail(f"`force token` must be a token id in [0, {engine.vocab - 1}], but is {tid}.")
+        return
+    yield from _force(engine, reply, [tid], f"“{readable(engine.label(tid))}”", run, top_n, scale)
+
+
+def force_text(engine: Engine, text: str | None, reply: Reply | None, run: dict | None, top_n, scale) -> Iterator[tuple]:
+    """Tokenize `text` and force its tokens in order from the step shown (your own continuation)."""
+    if not text:
+        yield fail("`force text` must not be empty, but is ''. Type the continuation to force, token by token.")
+        return
+    ids = engine.tokenizer.encode(text, add_special_tokens=False)
+    short = text if len(text) <= 24 else text[:24] + "…"
+    yield from _force(engine, reply, ids, f"the text “{short}” ({len(ids)} tokens)", run, top_n, scale)
+
+
+def branch(engine: Engine, reply: Reply | None, run: dict | None, top_n, scale, *values) -> Iterator[tuple]:
+    """Regenerate from the selected token k with the current parameters, keeping the text before it; the
+    earlier branch stays and can be switched back to. Runs to the end."""
+    try:
+        params = to_params(values)
+    except ParamError as e:
+        yield fail(" ".join(e.messages))
+        return
+    if params.mode == "beam":
+        yield fail(f"`num_beams` must be 1 to branch, but is {params.num_beams}: a branch goes on token by token.")
+        return
+    dec = reply.dec if reply is not None else None
+    k = reply.selected if reply is not None else None
+    if dec is None or k is None or not 0 <= k < len(dec.steps):
+        last = f"0-{len(dec.steps) - 1}" if dec is not None and dec.steps else "none yet"
+        yield fail(f"The step to branch from must be a token of the reply ({last}), but is {k}. Click the token to "
+                   "regenerate from, change parameters, then Branch.")
+        return
+    diff = ", ".join(f"{n} {getattr(params, n)!r}" for n in SPECS if getattr(params, n) != getattr(dec.params, n))
+    try:
+        with reply.lock:
+            new = dec.branch(k, params)
+            reply.add(new, f"from step {k} ({diff or 'same parameters, new sample'})", k)
+    except ValueError as e:
+        yield fail(str(e))
+        return
+    yield from _advance(engine, reply, None, None, run, top_n, scale, after=k)

@@ -1,0 +1,191 @@
+"""One step of the last reply taken apart, from logits the decode already computed (no forward pass).
+
+`show(engine, reply, k, top_n, scale)` returns the values of the inspector's step outputs (`VIEW`):
+a line about the step, the live-style plot (`plot.figure` of `view.from_trace`), the chain table
+(`inspector.chain_table`: per stage, in order, tokens considered/kept/removed, mass removed, top
+before and after), the model's distribution beside the one sampled from, the surviving set under
+each sampler order (`inspector.compare_orders`), and the candidates (a table and a dropdown, both to
+force one). Step k < len(steps) is re-traced from its kept logits with the parameters of the branch
+that chose it; step k == len(steps) of an open reply is the next one, from its pending logits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import gradio as gr
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from .. import inspector, sampling, view
+from ..decoder import Decoder
+from ..params import GenerationParams
+from ..text import readable
+from . import plot
+from .chat import Reply, shown
+
+VIEW = ("info", "plot", "chain", "raw_final", "orders", "candidates", "force_token")
+CHAIN_HEADERS = ["#", "stage", "considered", "kept", "removed", "mass removed", "top before", "top after"]
+CAND_HEADERS = ["token", "id", "model p", "final p", "fate"]
+ID_COL = CAND_HEADERS.index("id")
+N_CANDIDATES = 20
+N_BARS = 15
+ORDER_NAMES = {"transformers": "default order (temperature first)", "temperature_last": "temperature last (llama.cpp)"}
+NOTHING = "Click a token of the reply above (or Step) to see how it was chosen."
+
+
+@dataclass
+class At:
+    """Everything about step k: its chain, the ids before it, its raw logits, the parameters used."""
+
+    k: int
+    trace: sampling.Trace
+    ids: list[int]
+    prompt_len: int
+    logits: torch.Tensor
+    params: GenerationParams
+    chosen: int | None  # None: the next step, not chosen yet
+    step: object | None  # its records.Step
+
+
+def at(reply: Reply, k: int) -> At:
+    """Step k of the shown branch; LookupError when it has no logits (yet)."""
+    dec: Decoder = reply.dec
+    if 0 <= k < len(dec.steps):
+        owner = reply.owner(k)
+        trace = owner.trace_at(k)
+        ids = owner.prompt + owner.token_ids[:k]
+        return At(k, trace, ids, len(owner.prompt), owner.logit_history[k], owner.params, dec.steps[k].token_id,
+                  dec.steps[k])
+    if k == len(dec.steps) and not dec.done and dec.logits is not None:
+        with torch.inference_mode():
+            trace = sampling.run(dec.stages, dec.ids, dec.logits)
+        return At(k, trace, dec.prompt + dec.token_ids, len(dec.prompt), dec.logits, dec.params, None, None)
+    raise LookupError(f"step {k} is not part of this reply (it has {len(dec.steps)} tokens"
+                      f"{'' if dec.done else ', and the next one is computed by Step'}).")
+
+
+# --- the parts -------------------------------------------------------------------------------------
+def info(engine, reply: Reply, a: At) -> str:
+    changed = ", ".join(f"{n} = {v!r}" for n, v in a.params.changed().items()) or "all defaults"
+    about = f"mode {a.params.mode}; parameters: {shown(changed)}; branch {shown(reply.labels[reply.current])}"
+    if a.step is None:
+        return (f"**Step {a.k}: the next token**, not chosen yet. Click a candidate row (or pick one in *Force token*) "
+                f"to take it, or Step to sample one. <br>{about}")
+    s = a.step
+    how = "forced by you" if s.forced else f"chosen with p = {s.prob:.4g}"
+    return (f"**Step {a.k}**: “{shown(readable(s.token))}” (id {s.token_id}), {how}; the model alone gave it "
+            f"p = {s.prob_raw:.4g} (rank {s.rank}). <br>{about}")
+
+
+def step_figure(engine, a: At, top_n: int, log: bool) -> go.Figure:
+    title = f"Step {a.k}" + (" (next token)" if a.chosen is None else "")
+    data = view.from_trace(a.trace, a.params, engine.label, int(top_n or 30), title=title)
+    if a.chosen is not None:
+        data.bars = [dataclasses.replace(b, chosen=b.id == a.chosen) for b in data.bars]
+    return plot.figure(data, log)
+
+
+def chain_rows(engine, a: At) -> pd.DataFrame:
+    def top(items):
+        return ", ".join(f"{t} {p:.3f}" for t, p in items)
+
+    rows = [[i, r.label, r.considered, r.kept, r.removed, round(r.removed_mass, 4), top(r.top_before), top(r.top_after)]
+            for i, r in enumerate(inspector.chain_table(a.trace, engine.label), 1)]
+    if a.params.mode == "greedy":  # greedy keeps the argmax of what the chain left
+        final = torch.softmax(a.trace.final[0], dim=-1)
+        best = int(torch.argmax(final))
+        n = int(torch.isfinite(a.trace.final[0]).sum())
+        label = readable(engine.label(best))
+        rows.append([len(rows) + 1, "greedy (argmax)", n, 1, n - 1, round(1 - float(final[best]), 4),
+                     top(_top(final, engine, 5)), f"{label} 1.000"])
+    return pd.DataFrame(rows, columns=CHAIN_HEADERS)
+
+
+def _top(p: torch.Tensor, engine, n: int) -> list[tuple[str, float]]:
+    v, i = torch.topk(p, min(n, p.shape[-1]))
+    return [(readable(engine.label(int(t))), float(x)) for t, x in zip(i, v) if x > 0]
+
+
+def final_probs(a: At) -> torch.Tensor:
+    if a.params.mode == "greedy":
+        out = torch.zeros_like(a.trace.final[0])
+        out[int(torch.argmax(a.trace.final[0]))] = 1.0
+        return out
+    return torch.softmax(a.trace.final[0], dim=-1)
+
+
+def pair(left: list[tuple[int, float]], right: list[tuple[int, float]], titles: tuple[str, str], engine,
+         chosen: int | None) -> go.Figure:
+    """Two small bar charts side by side; the chosen token in orange."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[shown(t) for t in titles], horizontal_spacing=0.08)
+    for col, items in ((1, left), (2, right)):
+        fig.add_bar(x=[shown(readable(engine.label(i))) for i, _ in items], y=[p for _, p in items], row=1, col=col,
+                    marker_color=["#e8590c" if i == chosen else "#1971c2" for i, _ in items], showlegend=False,
+                    customdata=[i for i, _ in items], hovertemplate="%{x}<br>id %{customdata}<br>p %{y:.4g}<extra></extra>")
+    fig.update_layout(height=300, margin=dict(l=40, r=20, t=50, b=80), bargap=0.15)
+    fig.update_xaxes(tickangle=-60)
+    fig.update_yaxes(rangemode="tozero")
+    return fig
+
+
+def ranked(probs: dict[int, float] | torch.Tensor, n: int = N_BARS) -> list[tuple[int, float]]:
+    if isinstance(probs, torch.Tensor):
+        v, i = torch.topk(probs, min(n, probs.shape[-1]))
+        return [(int(t), float(x)) for t, x in zip(i, v) if x > 0]
+    return sorted(probs.items(), key=lambda kv: -kv[1])[:n]
+
+
+def raw_final(engine, a: At) -> go.Figure:
+    raw = torch.softmax(a.trace.raw[0], dim=-1)
+    final = final_probs(a)
+    kept = 1 if a.params.mode == "greedy" else int(torch.isfinite(a.trace.final[0]).sum())
+    return pair(ranked(raw), ranked(final), ("Before any sampler: the model", f"After the chain: sampled from ({kept} tokens)"),
+                engine, a.chosen)
+
+
+def orders(engine, a: At) -> go.Figure:
+    sets = inspector.compare_orders(engine, a.ids, a.prompt_len, a.params, a.logits)
+    names = list(sampling.ORDERS)
+    titles = []
+    for n in names:
+        this = " (this reply)" if n == a.params.sampler_order else ""
+        size = "greedy: only the argmax" if a.params.mode == "greedy" else f"{len(sets[n])} survive"
+        titles.append(f"{ORDER_NAMES.get(n, n)}{this}: {size}")
+    if a.params.mode == "greedy":
+        best = int(torch.argmax(a.trace.final[0]))
+        sets = {n: {best: 1.0} for n in names}
+    return pair(ranked(sets[names[0]]), ranked(sets[names[1]]), tuple(titles), engine, a.chosen)
+
+
+def candidates(engine, a: At) -> tuple[pd.DataFrame, dict]:
+    data = view.from_trace(a.trace, a.params, engine.label, N_CANDIDATES)
+    rows, choices = [], []
+    for b in data.bars:
+        fate = view.fate_label(b.fate) + (" · chosen" if b.id == a.chosen else "")
+        rows.append([b.label, b.id, round(b.raw, 4), round(b.final, 4), fate])
+        choices.append((f"{b.label}  (id {b.id}, p {b.final:.3f})", b.id))
+    return pd.DataFrame(rows, columns=CAND_HEADERS), gr.update(choices=choices, value=None)
+
+
+# --- the whole view ----------------------------------------------------------------------------------
+def show(engine, reply: Reply | None, k: int | None, top_n=30, scale="linear") -> tuple:
+    """The values for `VIEW` at step k of the shown branch; an empty view (and a reason) otherwise."""
+    if reply is None or k is None:
+        return empty(NOTHING if reply is not None else "This reply has no token steps to inspect (none yet, or beam search).")
+    try:
+        a = at(reply, int(k))
+    except LookupError as e:
+        return empty(shown(str(e)))
+    table, choose = candidates(engine, a)
+    chain = gr.update(value=chain_rows(engine, a), label=f"Sampler chain at step {a.k}, stage by stage")
+    return (info(engine, reply, a), step_figure(engine, a, top_n, scale == "log"), chain, raw_final(engine, a),
+            orders(engine, a), gr.update(value=table, label=f"Candidates at step {a.k}: click a row to force it"), choose)
+
+
+def empty(message: str) -> tuple:
+    return (message, None, gr.update(value=pd.DataFrame([], columns=CHAIN_HEADERS), label="Sampler chain"), None, None,
+            gr.update(value=pd.DataFrame([], columns=CAND_HEADERS), label="Candidates"), gr.update(choices=[], value=None))

@@ -1,0 +1,81 @@
+"""The last reply as coloured token spans: the HTML of the `#reply-tokens` panel, built here.
+
+Every token's text and every attribute is escaped with `html.escape`, so model output always shows as
+text (a reply holding `<script>` or `<img onerror=...>` renders those characters, never elements).
+Each token is a `<span data-step="k">` shaded by the probability it was chosen with (red: unlikely,
+green: likely) with a `title` giving that probability and the model's rank; `CLICK_JS` makes a click
+on a span write "k@n" (n counts clicks, so the same token twice is still a change) into the hidden
+`#inspect-step` box and fire its input event; the box's `.change` opens step k. (Gradio fires
+`.change`, not `.input`, for a value set by a script.)
+"""
+
+from __future__ import annotations
+
+import html
+
+EMPTY = "The tokens of the last reply appear here, coloured by the probability each was chosen with."
+LEGEND = ("Colour = probability the token was chosen with (red: unlikely, green: likely). "
+          "Click a token to take its step apart.")
+
+CSS = """
+#reply-tokens .tokens { white-space: pre-wrap; line-height: 1.9; font-family: ui-monospace, monospace; font-size: 0.9em; }
+#reply-tokens .tok { cursor: pointer; border-radius: 3px; padding: 1px 0; color: #111; }
+#reply-tokens .tok:hover { outline: 1px solid #1971c2; }
+#reply-tokens .tok.sel { outline: 2px solid #1971c2; }
+#reply-tokens .tok.forced { text-decoration: underline dashed; }
+#reply-tokens .tok.special { font-style: italic; opacity: 0.8; }
+#reply-tokens .tok.next { background: #e7f5ff; color: #1971c2; padding: 1px 4px; }
+#reply-tokens .legend { font-size: 0.8em; opacity: 0.75; margin-bottom: 4px; }
+"""
+
+# One delegated listener for the whole page: a click on a token span opens its step.
+CLICK_JS = """() => {
+  if (window.__tokenInspector) return;
+  window.__tokenInspector = true;
+  document.addEventListener('click', (e) => {
+    const span = e.target.closest ? e.target.closest('#reply-tokens [data-step]') : null;
+    if (!span) return;
+    const box = document.querySelector('#inspect-step textarea, #inspect-step input');
+    if (!box) return;
+    window.__tokenClicks = (window.__tokenClicks || 0) + 1;
+    box.value = span.dataset.step + '@' + window.__tokenClicks;
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  });
+}"""
+
+
+def shade(p: float) -> str:
+    """A background colour for probability p: hue 0 (red) at 0, 120 (green) at 1."""
+    p = min(max(float(p), 0.0), 1.0)
+    return f"hsl({round(120 * p)}, 75%, 82%)"
+
+
+def title(step) -> str:
+    parts = [f"step {step.step}", f"p = {step.prob:.4g}", f"rank {step.rank}", f"model p = {step.prob_raw:.4g}",
+             f"id {step.token_id}"]
+    if step.forced:
+        parts.append("forced")
+    return " · ".join(parts)
+
+
+def span(step, selected: bool = False, special: bool = False) -> str:
+    classes = ["tok"] + (["sel"] if selected else []) + (["forced"] if step.forced else []) + \
+        (["special"] if special else [])
+    return (f'<span class="{" ".join(classes)}" data-step="{int(step.step)}" data-id="{int(step.token_id)}" '
+            f'style="background-color: {shade(step.prob)}" title="{html.escape(title(step))}">'
+            f"{html.escape(step.token)}</span>")
+
+
+def render(steps: list, selected: int | None = None, pending: bool = False, special_ids=(), note: str = "") -> str:
+    """The panel: a legend, one span per step, and (while the reply is open) a `▸` span for the next step."""
+    if not steps and not pending:
+        return f'<div class="tokens-empty">{html.escape(note or EMPTY)}</div>'
+    special = set(special_ids)
+    spans = [span(s, selected == s.step, s.token_id in special) for s in steps]
+    if pending:
+        n = len(steps)
+        cls = "tok next sel" if selected == n else "tok next"
+        spans.append(f'<span class="{cls}" data-step="{n}" title="step {n}: the next token, not chosen yet. Click to see '
+                     'its candidates and force one.">▸</span>')
+    head = f'<div class="legend">{html.escape(LEGEND)}{" " + html.escape(note) if note else ""}</div>'
+    return f'{head}<div class="tokens">{"".join(spans)}</div>'
