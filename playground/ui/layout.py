@@ -127,7 +127,7 @@ def _inspector_section() -> dict:
                              label="Sampler chain")
         with gr.Row(equal_height=False):
             raw_final = gr.Plot(elem_id="raw-vs-final", label="Before any sampler vs after the chain")
-            order_view = gr.Plot(elem_id="order-view", label="Order matters: survivors under each sampler order")
+            order_view = gr.Plot(elem_id="order-view", label="Order matters: survivors under each sampler order (* = this reply's)")
     return dict(force_text=force_text, force_btn=force_btn, force_token=force_token, branches=branches,
                 branch_btn=branch_btn, inspect_step=inspect_step, inspect_info=inspect_info, inspect_plot=inspect_plot,
                 candidates=candidates, chain=chain, raw_final=raw_final, order_view=order_view)

@@ -33,7 +33,7 @@ CAND_HEADERS = ["token", "id", "model p", "final p", "fate"]
 ID_COL = CAND_HEADERS.index("id")
 N_CANDIDATES = 20
 N_BARS = 15
-ORDER_NAMES = {"transformers": "default order (temperature first)", "temperature_last": "temperature last (llama.cpp)"}
+ORDER_NAMES = {"transformers": "Default order", "temperature_last": "Temperature last"}
 NOTHING = "Click a token of the reply above (or Step) to see how it was chosen."
 
 
@@ -102,6 +102,10 @@ def chain_rows(engine, a: At) -> pd.DataFrame:
         label = readable(engine.label(best))
         rows.append([len(rows) + 1, "greedy (argmax)", n, 1, n - 1, round(1 - float(final[best]), 4),
                      top(_top(final, engine, 5)), f"{label} 1.000"])
+    elif not rows:  # nothing changes the model's distribution: it is sampled as it is
+        n = int(torch.isfinite(a.trace.raw[0]).sum())
+        raw = top(_top(torch.softmax(a.trace.raw[0], dim=-1), engine, 5))
+        rows.append([0, "(no stage: sampled from the model's own distribution)", n, n, 0, 0.0, raw, raw])
     return pd.DataFrame(rows, columns=CHAIN_HEADERS)
 
 
@@ -121,7 +125,8 @@ def final_probs(a: At) -> torch.Tensor:
 def pair(left: list[tuple[int, float]], right: list[tuple[int, float]], titles: tuple[str, str], engine,
          chosen: int | None) -> go.Figure:
     """Two small bar charts side by side; the chosen token in orange."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=[shown(t) for t in titles], horizontal_spacing=0.08)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[shown(t) for t in titles], horizontal_spacing=0.1)
+    fig.update_annotations(font_size=11)
     for col, items in ((1, left), (2, right)):
         fig.add_bar(x=[shown(readable(engine.label(i))) for i, _ in items], y=[p for _, p in items], row=1, col=col,
                     marker_color=["#e8590c" if i == chosen else "#1971c2" for i, _ in items], showlegend=False,
@@ -143,7 +148,7 @@ def raw_final(engine, a: At) -> go.Figure:
     raw = torch.softmax(a.trace.raw[0], dim=-1)
     final = final_probs(a)
     kept = 1 if a.params.mode == "greedy" else int(torch.isfinite(a.trace.final[0]).sum())
-    return pair(ranked(raw), ranked(final), ("Before any sampler: the model", f"After the chain: sampled from ({kept} tokens)"),
+    return pair(ranked(raw), ranked(final), ("Before any sampler (the model)", f"After the chain ({kept} tokens left)"),
                 engine, a.chosen)
 
 
@@ -152,8 +157,8 @@ def orders(engine, a: At) -> go.Figure:
     names = list(sampling.ORDERS)
     titles = []
     for n in names:
-        this = " (this reply)" if n == a.params.sampler_order else ""
-        size = "greedy: only the argmax" if a.params.mode == "greedy" else f"{len(sets[n])} survive"
+        this = "*" if n == a.params.sampler_order else ""
+        size = "greedy: the argmax" if a.params.mode == "greedy" else f"{len(sets[n])} survive"
         titles.append(f"{ORDER_NAMES.get(n, n)}{this}: {size}")
     if a.params.mode == "greedy":
         best = int(torch.argmax(a.trace.final[0]))
