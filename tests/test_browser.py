@@ -1,0 +1,173 @@
+"""The real app in a real browser: headless Debian chromium (playwright) against the demo served in-process.
+
+One page for the module, used in order: a streamed reply, Stop mid-reply, the plot's kept set under
+top-k and top-p, a preset from the dropdown, and an out-of-range value. Every wait is one of
+playwright's auto-waiting expectations or `wait_for_function` with a generous timeout (the machine is
+small and shared); nothing sleeps. Replies are kept short through the max_new_tokens control.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from playground import presets
+from playground.params import SPECS
+from tests.browser_util import SLOW, bot_messages, bot_texts, kept_count, number_box, send_message, set_number, wait_kept
+
+pytest_plugins = ["tests.browser_util"]  # fixtures: browser, served, page
+
+pytestmark = [pytest.mark.browser, pytest.mark.model]
+
+FINISHED = re.compile(r"^\s*(eos|stop|length) · \d+ tokens · [\d.]+ tokens/s")
+TRACK_JS = """() => {
+  // Record every text the last bot message and the status line show, as the page changes.
+  window.__seen = {bot: [], status: []};
+  const grab = () => {
+    const bots = document.querySelectorAll('#chat [data-testid="bot"]');
+    const bot = bots.length ? bots[bots.length - 1].innerText : null;
+    const status = document.querySelector('#status').innerText;
+    const seen = window.__seen;
+    if (bot !== null && seen.bot[seen.bot.length - 1] !== bot) seen.bot.push(bot);
+    if (seen.status[seen.status.length - 1] !== status) seen.status.push(status);
+  };
+  window.__observer && window.__observer.disconnect();
+  window.__observer = new MutationObserver(grab);
+  window.__observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def status(page):
+    return page.locator("#status")
+
+
+def shown_bars(page) -> int:
+    return int(page.locator("#top-n input[type=number]").input_value())
+
+
+def reset_controls(page) -> None:
+    """Reset, and once a plot exists, wait until it is redrawn: with the defaults every shown bar is kept."""
+    page.locator("#reset").click()
+    expect(page.locator("#preset-info")).to_contain_text("back to their defaults")
+    expect(number_box(page, "top_k")).to_have_value(str(SPECS["top_k"].default))
+    if kept_count(page) >= 0:
+        wait_kept(page, f"n === {shown_bars(page)}")
+
+
+def test_send_streams_a_reply(page):
+    set_number(page, "max_new_tokens", 12)
+    expect(number_box(page, "max_new_tokens")).to_have_value("12")
+    page.evaluate(TRACK_JS)
+    send_message(page, "Name three colours.")
+
+    expect(bot_messages(page)).to_have_count(1, timeout=SLOW)
+    expect(status(page)).to_have_text(FINISHED, timeout=SLOW)
+    expect(page.locator("#msg textarea")).to_have_value("")
+    reply = bot_texts(page)[-1]
+    assert reply
+    seen = page.evaluate("() => window.__seen")
+    # Streamed: the reply grew through several partial texts, each a prefix of the next, while the
+    # status counted tokens.
+    grown = [t for t in seen["bot"] if t.strip()]
+    assert len(grown) >= 2, seen
+    assert all(b.startswith(a.rstrip()) for a, b in zip(grown, grown[1:])), grown
+    assert any(s.startswith("Generating…") for s in seen["status"]), seen["status"]
+    user = page.locator("#chat [data-testid='user']")
+    expect(user).to_have_count(1)
+    expect(user).to_have_text("Name three colours.")
+    # After the reply the plot is drawn for the new context.
+    assert wait_kept(page, "n > 0") > 0
+
+
+def test_stop_halts_the_reply_and_frees_the_model(page):
+    # Long enough that only Stop can end it: no end-of-sequence before 2000 tokens.
+    set_number(page, "max_new_tokens", 2000)
+    set_number(page, "min_new_tokens", 2000)
+    expect(number_box(page, "min_new_tokens")).to_have_value("2000")
+    before = bot_messages(page).count()
+    send_message(page, "Write a long story about a lighthouse keeper.")
+    expect(bot_messages(page)).to_have_count(before + 1, timeout=SLOW)
+    expect(status(page)).to_have_text(re.compile(r"^\s*Generating… ([3-9]|\d\d+) tokens"), timeout=SLOW)
+
+    page.locator("#stop").click()
+    expect(status(page)).to_have_text(re.compile(r"^\s*cancelled · \d+ tokens · stopped by you"), timeout=SLOW)
+    tokens = int(re.search(r"(\d+) tokens", status(page).inner_text()).group(1))
+    assert 3 <= tokens < 2000
+    stopped = bot_texts(page)[-1]
+    assert stopped
+
+    # The model is free: a short reply runs to the end, and the stopped reply has not grown since.
+    reset_controls(page)
+    set_number(page, "max_new_tokens", 6)
+    expect(number_box(page, "max_new_tokens")).to_have_value("6")
+    send_message(page, "Thanks!")
+    expect(bot_messages(page)).to_have_count(before + 2, timeout=SLOW)
+    expect(status(page)).to_have_text(FINISHED, timeout=SLOW)
+    assert bot_texts(page)[-2] == stopped
+
+
+def test_top_k_and_top_p_change_the_kept_set(page):
+    reset_controls(page)
+    shown = shown_bars(page)
+    # Defaults filter nothing: every shown bar is kept.
+    assert wait_kept(page, f"n === {shown}") == shown
+
+    set_number(page, "top_k", 3)
+    assert wait_kept(page, "n === 3") == 3
+    expect(page.locator("#plot-note")).to_contain_text("3 of")
+
+    # top_p = 0.05 after top-k 3: the top token holds at least 1/3 of what is left, so it alone is kept.
+    set_number(page, "top_p", 0.05)
+    assert wait_kept(page, "n === 1") == 1
+    expect(page.locator("#plot-note")).to_contain_text("1 of")
+    names = page.evaluate("() => document.querySelector('#plot .js-plotly-plot').data.map(d => d.name)")
+    assert "removed by top-k" in names and "removed by top-p" in names, names
+    assert any(n.startswith("top_p = 0.05") for n in names), names
+
+    reset_controls(page)
+    assert wait_kept(page, f"n === {shown}") == shown
+
+
+def test_preset_sets_the_controls(page):
+    reset_controls(page)
+    name = "llamacpp-defaults"
+    want = presets.load_preset(name).changed()
+    numbers = {k: v for k, v in want.items() if SPECS[k].kind in ("float", "int")}
+    assert {"temperature", "top_k", "top_p", "min_p"} <= set(numbers)
+
+    page.locator("#preset input").click()
+    page.get_by_role("option", name=name, exact=True).click()
+    expect(page.locator("#preset-info")).to_contain_text(name)
+    for key, value in numbers.items():
+        expect(number_box(page, key)).to_have_value(re.compile(rf"^{re.escape(f'{value:g}')}0*$"))
+    # The plot follows: at most top_k tokens survive, and the min-p line is drawn.
+    wait_kept(page, f"n >= 1 && n <= {numbers['top_k']}")
+    page.wait_for_function("() => document.querySelector('#plot .js-plotly-plot').data"
+                           ".some(d => (d.name || '').startsWith('min-p cut-off'))", timeout=SLOW)
+    reset_controls(page)
+
+
+def test_out_of_range_value_is_named_and_keeps_the_chat(page):
+    reset_controls(page)
+    history = bot_texts(page)
+    assert history, "the earlier tests leave a conversation"
+    kept = kept_count(page)
+    assert kept == shown_bars(page)
+    set_number(page, "top_p", 1.5)
+    expect(page.locator("#plot-note")).to_contain_text(re.compile(r"top_p\W* must be .* but is 1\.5"), timeout=SLOW)
+    assert kept_count(page) == kept  # the last good figure stays
+    assert bot_texts(page) == history
+
+    # A bad value at Send (gradio's slider puts top_p back in range when the box loses focus, so use
+    # the seed box, which has no range of its own): the status names the field, the conversation and
+    # the message stay.
+    reset_controls(page)
+    set_number(page, "seed", -1)
+    send_message(page, "Another question?")
+    expect(status(page)).to_contain_text(re.compile(r"seed\W* must be .* but is -1\b"), timeout=SLOW)
+    assert bot_texts(page) == history
+    expect(page.locator("#msg textarea")).to_have_value("Another question?")
+    reset_controls(page)
+    expect(number_box(page, "seed")).to_have_value("")
