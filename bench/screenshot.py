@@ -1,0 +1,67 @@
+"""The README's screenshot: the real app after a real reply, in headless Debian chromium.
+
+Serves the app in-process (bundled model, app.py's theme and CSS), picks the llama.cpp-defaults
+preset (so the plot shows tokens removed by top-k and min-p), asks one question with a fixed seed,
+waits for the reply and the plot of its first token, and saves the full page.
+
+    python bench/screenshot.py                 # writes assets/screenshot.png
+    python bench/screenshot.py --out /tmp/s.png --tokens 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from playground import loader  # noqa: E402
+from playground.engine import Engine  # noqa: E402
+from tests import browser_util as bu  # noqa: E402
+
+QUESTION = "Name three colours and say in one line why each is special."
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "assets" / "screenshot.png"))
+    ap.add_argument("--tokens", type=int, default=48, help="max_new_tokens of the reply")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--preset", default="llamacpp-defaults")
+    args = ap.parse_args(argv)
+
+    engine = Engine(loader.load(dtype="float32"))
+    demo, url = bu.serve(engine)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=bu.CHROMIUM, args=bu.CHROMIUM_ARGS)
+            page = bu.open_app(browser, url)
+            page.locator("#preset input").click()
+            page.get_by_role("option", name=args.preset, exact=True).click()
+            expect(page.locator("#preset-info")).to_contain_text(args.preset)
+            bu.set_number(page, "max_new_tokens", args.tokens)
+            bu.set_number(page, "seed", args.seed)
+            expect(bu.number_box(page, "seed")).to_have_value(str(args.seed))
+            bu.send_message(page, QUESTION)
+            expect(page.locator("#status")).to_have_text(re.compile(r"^\s*(eos|stop|length) · "), timeout=bu.SLOW)
+            bu.wait_kept(page, "n > 0")
+            page.wait_for_function("() => !document.querySelector('#plot .pending, #plot .generating')")
+            page.mouse.move(0, 0)
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=args.out, full_page=True)
+            print(f"wrote {args.out}: {page.locator('#status').inner_text().strip()}")
+            browser.close()
+    finally:
+        demo.close()
+
+
+if __name__ == "__main__":
+    main()
