@@ -203,6 +203,16 @@ def test_branch_keeps_the_prefix_and_switching_back_restores_the_original(engine
     assert again["history"][-1]["content"] == out["history"][-1]["content"]
 
 
+def test_the_inspector_components_have_their_ids(engine):
+    from playground.ui.layout import build_demo
+
+    demo = build_demo(engine)
+    ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
+    wanted = {"reply-tokens", "inspect-step", "chain-table", "candidates", "step-btn", "step10-btn", "run-btn", "force-text",
+              "force-btn", "force-token", "branch-btn", "branches", "order-view", "inspect-plot", "raw-vs-final"}
+    assert wanted <= ids, wanted - ids
+
+
 def test_bad_inspector_input_is_named_and_changes_nothing(engine, sampled):
     def status(gen):
         out = named(last(gen))

@@ -124,7 +124,7 @@ def _inspector_section() -> dict:
                 candidates = gr.Dataframe(headers=step_view.CAND_HEADERS, interactive=False, elem_id="candidates",
                                           label="Candidates", max_height=460)
         chain = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="chain-table",
-                             label="Sampler chain")
+                             label="Sampler chain", column_widths=["4%", "14%", "9%", "6%", "8%", "9%", "25%", "25%"])
         with gr.Row(equal_height=False):
             raw_final = gr.Plot(elem_id="raw-vs-final", label="Before any sampler vs after the chain")
             order_view = gr.Plot(elem_id="order-view", label="Order matters: survivors under each sampler order (* = this reply's)")
