@@ -66,7 +66,7 @@ class Decoder:
         t = len(self.steps)
         with torch.inference_mode():
             # 1. The raw logits of this step: run the unseen tokens through the model, reusing the cache.
-            logits = self._next_logits()
+            logits = self.next_logits()
             # 2. Pass them through the chain, in order, keeping every stage's scores.
             trace = sampling.run(self.stages, self.ids, logits)
             # 3. Choose: the forced token, else sample with this request's generator, else the argmax.
@@ -102,7 +102,8 @@ class Decoder:
         return Done(self.scanner.final_text(), self.finish or "cancelled", self.token_ids,
                     self.seed if self.sample else None, self.seconds, len(self.prompt), self.notice, self.steps)
 
-    def _next_logits(self) -> torch.Tensor:
+    def next_logits(self) -> torch.Tensor:
+        """The raw logits of the next step; the model runs at most once per step (the step reuses them)."""
         if self.logits is None:
             out = self.model(input_ids=self.fresh, attention_mask=torch.ones_like(self.ids),
                              past_key_values=self.cache, use_cache=True, logits_to_keep=1)

@@ -93,7 +93,7 @@ def _peek(reply: Reply) -> None:
     dec = reply.dec
     if not dec.done and dec.logits is None:
         with reply.lock, torch.inference_mode():
-            dec._next_logits()
+            dec.next_logits()
 
 
 def _advance(engine: Engine, reply: Reply, tokens_to_force: list[int] | None, count: int | None, run: dict | None,
