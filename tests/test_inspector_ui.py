@@ -10,28 +10,14 @@ import gradio as gr
 import pytest
 
 from playground import inspector as core
-from playground.params import build
-from playground.ui import chat, controls, inspector, step_view
+from playground.ui import chat, inspector, step_view
+from tests.ui_util import last, values, with_value
 
 pytestmark = pytest.mark.model
 
 SKIP = gr.skip()
 QUESTION = "Name three colours."
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
-
-
-def values(**kw) -> list:
-    return controls.to_values(build(**kw))
-
-
-def with_value(vals: list, name: str, v) -> list:
-    out = list(vals)
-    out[controls.NAMES.index(name)] = v
-    return out
-
-
-def last(gen):
-    return list(gen)[-1]
 
 
 def named(out) -> dict:

@@ -10,23 +10,10 @@ import pytest
 from playground import presets, view
 from playground.params import SPECS, ParamError, build
 from playground.ui import chat, controls, plot, presets_panel
+from tests.ui_util import last, values, with_value
 
 SKIP = gr.skip()
 QUESTION = "Name three colours."
-
-
-def values(**kw) -> list:
-    return controls.to_values(build(**kw))
-
-
-def with_value(vals: list, name: str, v) -> list:
-    out = list(vals)
-    out[controls.NAMES.index(name)] = v
-    return out
-
-
-def last(gen):
-    return list(gen)[-1]
 
 
 # --- controls (no model) ---------------------------------------------------------------------------
