@@ -120,11 +120,11 @@ class Decoder:
             final[int(torch.argmax(trace.final[0]))] = 1.0
         n = min(self.top_n, pre.shape[0])
         top = torch.topk(pre, n).indices.tolist() if n else []
-        if n:  # also the model's own favourites that a penalty removed (e.g. EOS before min_new_tokens)
+        if n and any(not s.warper for s in trace.stages):  # the raw favourites a processor removed (EOS...)
             seen = set(top)
             top += [i for i in torch.topk(raw, n).indices.tolist() if i not in seen and pre[i] == 0]
-            if tok not in top:
-                top.append(tok)
+        if n and tok not in top:
+            top.append(tok)
         names = [s.name for s in trace.stages]
         removed = trace.removed_by_at(torch.tensor(top, dtype=torch.long, device=pre.device)).tolist()
         cands = []
