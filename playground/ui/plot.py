@@ -9,8 +9,12 @@ safe as `queue=False` handlers beside a generation. Bad parameters keep the last
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from functools import partial
+
 import gradio as gr
 import plotly.graph_objects as go
+import torch
 
 from .. import view
 from ..engine import Engine, PromptTooLong
@@ -28,50 +32,59 @@ WAITING = "The distribution for this conversation is being computed; the plot fo
 
 
 def figure(data: view.PlotData, log: bool = False) -> go.Figure:
-    """Bars coloured by fate (one legend entry per stage), final probabilities, cumulative curve, cut-offs."""
+    """Bars coloured by fate (one legend entry per stage), final probabilities, cumulative curve, cut-offs.
+
+    Built as plain dicts and wrapped without plotly's property validation, which costs ~15 ms per
+    figure, 90% of a slider move on the server (bench/ui_latency.py); the keys here are fixed.
+    """
     bars = data.bars
     x = list(range(len(bars)))
-    fig = go.Figure()
+    traces = []
+    bar, scatter = partial(dict, type="bar"), partial(dict, type="scatter")
     hover = ("%{customdata[0]}<br>id %{customdata[1]}<br>" + data.bar_name + " %{y:.4g}<br>model %{customdata[2]:.4g}"
              "<br>final %{customdata[3]:.4g}<br>%{customdata[4]}<extra></extra>")
     for fate in data.fates:
         idx = [i for i, b in enumerate(bars) if b.fate == fate]
-        fig.add_bar(x=idx, y=[bars[i].prob for i in idx], name=view.fate_label(fate),
-                    marker_color=COLORS.get(fate, "#343a40"), hovertemplate=hover,
-                    customdata=[[shown(bars[i].label), bars[i].id, bars[i].raw, bars[i].final, view.fate_label(fate)]
-                                for i in idx])
+        traces.append(bar(x=idx, y=[bars[i].prob for i in idx], name=view.fate_label(fate),
+                          marker=dict(color=COLORS.get(fate, "#343a40")), hovertemplate=hover,
+                          customdata=[[shown(bars[i].label), bars[i].id, bars[i].raw, bars[i].final,
+                                       view.fate_label(fate)] for i in idx]))
     live = [i for i, b in enumerate(bars) if b.final > 0]
-    fig.add_scatter(x=live, y=[bars[i].final for i in live], mode="markers", name="final probability (renormalised)",
-                    marker=dict(symbol="diamond", size=8, color="#212529"), hovertemplate="final %{y:.4g}<extra></extra>")
+    traces.append(scatter(x=live, y=[bars[i].final for i in live], mode="markers", name="final probability (renormalised)",
+                          marker=dict(symbol="diamond", size=8, color="#212529"),
+                          hovertemplate="final %{y:.4g}<extra></extra>"))
     if data.show_raw:
-        fig.add_scatter(x=x, y=[b.raw for b in bars], mode="markers", name="model probability (before penalties)",
-                        marker=dict(symbol="line-ew-open", size=14, color="#495057"),
-                        hovertemplate="model %{y:.4g}<extra></extra>")
+        traces.append(scatter(x=x, y=[b.raw for b in bars], mode="markers", name="model probability (before penalties)",
+                              marker=dict(symbol="line-ew-open", size=14, color="#495057"),
+                              hovertemplate="model %{y:.4g}<extra></extra>"))
     chosen = [i for i, b in enumerate(bars) if b.chosen]
     if chosen:
-        fig.add_scatter(x=chosen, y=[bars[i].prob for i in chosen], mode="markers+text", name="chosen token",
-                        text=["chosen"] * len(chosen), textposition="top center",
-                        marker=dict(symbol="star", size=16, color="#fab005", line=dict(color="#212529", width=1)))
-    fig.add_scatter(x=x, y=data.cumulative, mode="lines+markers", name=data.cumulative_name, yaxis="y2",
-                    line=dict(color="#1971c2", width=1.5), marker=dict(size=3),
-                    hovertemplate="cumulative %{y:.4f}<extra></extra>")
+        traces.append(scatter(x=chosen, y=[bars[i].prob for i in chosen], mode="markers+text", name="chosen token",
+                              text=["chosen"] * len(chosen), textposition="top center",
+                              marker=dict(symbol="star", size=16, color="#fab005", line=dict(color="#212529", width=1))))
+    traces.append(scatter(x=x, y=data.cumulative, mode="lines+markers", name=data.cumulative_name, yaxis="y2",
+                          line=dict(color="#1971c2", width=1.5), marker=dict(size=3),
+                          hovertemplate="cumulative %{y:.4f}<extra></extra>"))
     ends = [-0.5, len(bars) - 0.5]
     if data.top_p is not None:
-        fig.add_scatter(x=ends, y=[data.top_p] * 2, mode="lines", name=f"top_p = {data.top_p:g} (cumulative axis)",
-                        yaxis="y2", line=dict(color="#1971c2", dash="dash"), hoverinfo="skip")
+        traces.append(scatter(x=ends, y=[data.top_p] * 2, mode="lines", name=f"top_p = {data.top_p:g} (cumulative axis)",
+                              yaxis="y2", line=dict(color="#1971c2", dash="dash"), hoverinfo="skip"))
     if data.min_p_cut is not None:
-        fig.add_scatter(x=ends, y=[data.min_p_cut] * 2, mode="lines",
-                        name=f"min-p cut-off: {data.min_p:g} × top probability", line=dict(color="#9c36b5", dash="dot"),
-                        hovertemplate=f"min-p cut-off {data.min_p_cut:.4g}<extra></extra>")
-    fig.update_layout(
+        traces.append(scatter(x=ends, y=[data.min_p_cut] * 2, mode="lines",
+                              name=f"min-p cut-off: {data.min_p:g} × top probability",
+                              line=dict(color="#9c36b5", dash="dot"),
+                              hovertemplate=f"min-p cut-off {data.min_p_cut:.4g}<extra></extra>"))
+    layout = dict(
         barmode="overlay", height=460, margin=dict(l=50, r=50, t=60, b=90), title=dict(text=shown(data.title), x=0.01),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, font=dict(size=11)),
+        # ticklabeloverflow "allow": no bounding box per label per draw (~15% of a redraw in chromium).
         xaxis=dict(tickmode="array", tickvals=x, ticktext=[shown(b.label) for b in bars], tickangle=-60,
-                   range=[-0.6, max(len(bars), 1) - 0.4]),
-        yaxis=dict(title=data.bar_name + (" (log)" if log else ""), type="log" if log else "linear", rangemode="tozero"),
-        yaxis2=dict(title="cumulative", overlaying="y", side="right", range=[0, 1.02], showgrid=False),
+                   range=[-0.6, max(len(bars), 1) - 0.4], ticklabeloverflow="allow"),
+        yaxis=dict(title=dict(text=data.bar_name + (" (log)" if log else "")), type="log" if log else "linear",
+                   rangemode="tozero"),
+        yaxis2=dict(title=dict(text="cumulative"), overlaying="y", side="right", range=[0, 1.02], showgrid=False),
     )
-    return fig
+    return go.Figure(dict(data=traces, layout=layout), _validate=False)
 
 
 def note(data: view.PlotData, about: str = "") -> str:
@@ -99,14 +112,36 @@ def context(engine: Engine, history: list | None, system: str | None) -> dict | 
     return {"ids": ids, "about": f"{about} ({len(ids)} prompt tokens)"}
 
 
+@contextmanager
+def one_torch_thread():
+    """Run this thread's torch ops on one thread, then restore its count.
+
+    The live view's ops are on one vocabulary-sized row (~50k floats): OpenMP's fork/join costs more
+    than the work, and on a busy 2-core machine the handler took 30-80 ms with 2 threads against
+    ~4 ms with 1 (bench/ui_latency.py). OpenMP keeps the count per thread, so a generation already
+    running in another thread keeps its own (only a thread whose first torch op falls inside this
+    block would start with one).
+    """
+    n = torch.get_num_threads()
+    if n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 def live_data(engine: Engine, ctx: dict | None, top_n, values) -> view.PlotData:
     """The live view under `values`; raises ParamError, or LookupError when the logits are not cached."""
     params = to_params(values)
     logits = engine.cached_logits(ctx["ids"]) if ctx else None
     if logits is None:
         raise LookupError(WAITING)
-    trace = engine.trace(ctx["ids"], params, logits=logits)
-    return view.from_trace(trace, params, engine.label, int(top_n or 30), title="Next token")
+    with one_torch_thread():
+        trace = engine.trace(ctx["ids"], params, logits=logits)
+        return view.from_trace(trace, params, engine.label, int(top_n or 30), title="Next token")
 
 
 def live(engine: Engine, ctx: dict | None, top_n, scale, *values) -> tuple:
