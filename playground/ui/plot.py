@@ -77,7 +77,8 @@ def figure(data: view.PlotData, log: bool = False) -> go.Figure:
     layout = dict(
         # Margins wide enough for the axis titles and tick labels: when they push a margin, Plotly draws
         # everything twice per update (half of a redraw in chromium; gradio forces margin.autoexpand).
-        barmode="overlay", height=460, margin=dict(l=70, r=60, t=60, b=100), title=dict(text=shown(data.title), x=0.01),
+        barmode="overlay", height=460, margin=dict(l=70, r=60, t=60, b=100),
+        title=dict(text=shown(data.title), x=0.99, xanchor="right", y=0.985, yanchor="top"),  # clear of legend and label
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, font=dict(size=11)),
         # ticklabeloverflow "allow": no bounding box per label per draw (~15% of a redraw in chromium).
         xaxis=dict(tickmode="array", tickvals=x, ticktext=[shown(b.label) for b in bars], tickangle=-60,
