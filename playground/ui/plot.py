@@ -9,12 +9,10 @@ safe as `queue=False` handlers beside a generation. Bad parameters keep the last
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from functools import partial
 
 import gradio as gr
 import plotly.graph_objects as go
-import torch
 
 from .. import view
 from ..engine import Engine, PromptTooLong
@@ -115,36 +113,14 @@ def context(engine: Engine, history: list | None, system: str | None) -> dict | 
     return {"ids": ids, "about": f"{about} ({len(ids)} prompt tokens)"}
 
 
-@contextmanager
-def one_torch_thread():
-    """Run this thread's torch ops on one thread, then restore its count.
-
-    The live view's ops are on one vocabulary-sized row (~50k floats): OpenMP's fork/join costs more
-    than the work, and on a busy 2-core machine the handler took 30-80 ms with 2 threads against
-    ~4 ms with 1 (bench/ui_latency.py). OpenMP keeps the count per thread, so a generation already
-    running in another thread keeps its own (only a thread whose first torch op falls inside this
-    block would start with one).
-    """
-    n = torch.get_num_threads()
-    if n == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
-
-
 def live_data(engine: Engine, ctx: dict | None, top_n, values) -> view.PlotData:
     """The live view under `values`; raises ParamError, or LookupError when the logits are not cached."""
     params = to_params(values)
     logits = engine.cached_logits(ctx["ids"]) if ctx else None
     if logits is None:
         raise LookupError(WAITING)
-    with one_torch_thread():
-        trace = engine.trace(ctx["ids"], params, logits=logits)
-        return view.from_trace(trace, params, engine.label, int(top_n or 30), title="Next token")
+    trace = engine.trace(ctx["ids"], params, logits=logits)
+    return view.from_trace(trace, params, engine.label, int(top_n or 30), title="Next token")
 
 
 def live(engine: Engine, ctx: dict | None, top_n, scale, *values) -> tuple:
