@@ -91,12 +91,18 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                                              placeholder="my-preset")
                     save = gr.Button("Save as preset", elem_id="save-preset", scale=1)
                 params = list(controls.build_controls().values())
+                with gr.Accordion("Export as code", open=False, elem_id="group-export"):
+                    export_btn = gr.Button("Show code for these settings", elem_id="export-btn", size="sm")
+                    export_note = gr.Markdown("", elem_id="export-note")
+                    export_py = gr.Code(language="python", label="transformers (generate)", elem_id="export-python")
+                    export_oa = gr.Code(language="json", label="OpenAI Chat Completions request", elem_id="export-openai")
         insp = _inspector_section()
         ui = dict(reply=reply, reply_tokens=reply_tokens, step_btn=step_btn, step10_btn=step10_btn, run_btn=run_btn,
                   **insp, demo=demo, ctx=ctx, steps=steps, run=run, mode=mode, system=system, chatbot=chatbot, status=status,
                   msg=msg, send=send, stop=stop, regen=regen, undo=undo, clear=clear, fig=fig, note=note, top_n=top_n,
                   scale=scale, step=step, preset=preset, reset=reset, preset_info=preset_info,
-                  preset_name=preset_name, save=save, params=params)
+                  preset_name=preset_name, save=save, params=params, export_btn=export_btn,
+                  export_out=[export_py, export_oa, export_note])
         _wire(engine, folder, ui)
         demo.queue(default_concurrency_limit=4, max_size=queue_size)
     return demo
@@ -194,6 +200,8 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
                              queue=False)
     for ev in (loaded, reset):
         ev.then(controls.mode_updates, mode_in, [c["mode"], *P], **after).then(live, live_in, live_out, **after)
+    c["export_btn"].click(presets_panel.export_code, [chatbot, system, *P], c["export_out"], api_name="export",
+                          queue=False, **RAW)
     c["save"].click(partial(presets_panel.save, folder), [c["preset_name"], *P], [c["preset"], c["preset_info"]],
                     api_name="save_preset", queue=False, **RAW)
 

@@ -1,4 +1,5 @@
-"""Preset handlers: load one into every control, save the current controls, reset to defaults.
+"""Settings handlers: load a preset into every control, save the current controls, reset to
+defaults, and export the current settings as code (a transformers script and an OpenAI request).
 
 A preset sets every control (the defaults, overridden by what the file holds). A bad file changes
 nothing: every control gets `gr.skip()` and the message names the file and the key.
@@ -10,9 +11,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import presets
+from .. import export, presets
 from ..params import GenerationParams, ParamError
-from .chat import problem, shown
+from .chat import model_messages, normalize, problem, shown
 from .controls import NAMES, to_params, to_values
 
 
@@ -53,3 +54,20 @@ def choices(folder: str | Path = presets.PRESETS_DIR) -> list[str]:
         return presets.list_presets(folder)
     except OSError:
         return []
+
+
+EXAMPLE = [{"role": "user", "content": "Hello!"}]
+
+
+def export_code(history: list | None, system: str | None, *values) -> tuple:
+    """(transformers script, OpenAI request body, message) for the current settings and conversation
+    (a placeholder user turn when the chat is empty); on bad settings the code stays and the message says why."""
+    try:
+        params = to_params(values)
+    except ParamError as e:
+        return gr.skip(), gr.skip(), problem("Not exported: " + " ".join(e.messages))
+    messages = model_messages(normalize(history)) or EXAMPLE
+    system = (system or "").strip() or None
+    dropped = params.openai_unsupported()
+    note = f"The OpenAI body cannot carry: {', '.join(dropped)}." if dropped else "Both carry every setting."
+    return export.python_snippet(params, messages, system), export.openai_snippet(params, messages, system), shown(note)
