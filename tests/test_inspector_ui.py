@@ -211,6 +211,8 @@ def test_bad_inspector_input_is_named_and_changes_nothing(engine, sampled):
     assert "`top_p`" in status(inspector.branch(engine, sampled, {}, 30, "linear", *with_value(values(), "top_p", 2)))
     assert "`num_beams`" in status(inspector.step(engine, 1, QUESTION, [], "", {}, None, 30, "linear",
                                                   *values(num_beams=2)))
+    beams = with_value(with_value(values(), "num_beams", 2), "do_sample", False)
+    assert "`num_beams` must be 1 to branch, but is 2" in status(inspector.branch(engine, sampled, {}, 30, "linear", *beams))
     assert "`message`" in status(inspector.step(engine, 1, "", [], "", {}, None, 30, "linear", *values()))
     assert "`force token`" in status(inspector.force_token(engine, engine.vocab, sampled, {}, 30, "linear"))
     assert "`branch`" in named(inspector.switch(engine, "9: nope", sampled, 30, "linear"))["status"]

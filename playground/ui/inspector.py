@@ -22,7 +22,7 @@ import gradio as gr
 import torch
 
 from ..engine import Engine, PromptTooLong
-from ..params import SPECS, ParamError
+from ..params import SPECS, GenerationParams, ParamError
 from ..text import readable
 from . import chat, step_view, tokens_html
 from .chat import Reply, done_status, problem, shown
@@ -127,6 +127,15 @@ def _advance(engine: Engine, reply: Reply, tokens_to_force: list[int] | None, co
         cancel.set()
 
 
+def token_by_token(values, where: str) -> GenerationParams:
+    """The controls as params for decoding one token at a time; beam search is refused (ParamError)."""
+    params = to_params(values)
+    if params.mode == "beam":
+        raise ParamError([f"`num_beams` must be 1 {where}, but is {params.num_beams}: beam search does not go "
+                          "token by token. Set num_beams to 1."])
+    return params
+
+
 def step(engine: Engine, count: int | None, message: str | None, history: list | None, system: str | None,
          run: dict | None, reply: Reply | None, top_n, scale, *values) -> Iterator[tuple]:
     """Step, Step ×10 (`count`), Run to end (None). Goes on with the open reply; a typed message (or an
@@ -134,13 +143,9 @@ def step(engine: Engine, count: int | None, message: str | None, history: list |
     history, box = chat.normalize(history), None
     if (message or "").strip() or reply is None or reply.dec.done:
         try:
-            params = to_params(values)
+            params = token_by_token(values, "in step mode")
         except ParamError as e:
             yield fail(" ".join(e.messages))
-            return
-        if params.mode == "beam":
-            yield fail(f"`num_beams` must be 1 in step mode, but is {params.num_beams}: beam search does not go "
-                       "token by token. Set num_beams to 1.")
             return
         if (message or "").strip():
             convo, box = history + [{"role": "user", "content": shown(message)}], ""
@@ -229,12 +234,9 @@ def branch(engine: Engine, reply: Reply | None, run: dict | None, top_n, scale, 
     """Regenerate from the selected token k with the current parameters, keeping the text before it; the
     earlier branch stays and can be switched back to. Runs to the end."""
     try:
-        params = to_params(values)
+        params = token_by_token(values, "to branch")
     except ParamError as e:
         yield fail(" ".join(e.messages))
-        return
-    if params.mode == "beam":
-        yield fail(f"`num_beams` must be 1 to branch, but is {params.num_beams}: a branch goes on token by token.")
         return
     dec = reply.dec if reply is not None else None
     k = reply.selected if reply is not None else None
