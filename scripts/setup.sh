@@ -14,5 +14,7 @@ if [ ! -e "$stamp" ]; then
   touch "$stamp"
 fi
 if [ $dev = 1 ] && [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null; else sudo apt-get install -y -q chromium >/dev/null; fi
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  # Debian's chromium for the browser tests (never a downloaded browser); refresh the lists if needed.
+  $sudo apt-get install -y -q chromium >/dev/null || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q chromium >/dev/null; }
 fi
