@@ -29,9 +29,7 @@ if TYPE_CHECKING:
 class Decoder:
     def __init__(self, engine: Engine, prompt: list[int], params: GenerationParams, top_n: int = 50,
                  report: bool = False, keep_logits: bool = False):
-        if len(prompt) >= engine.context:
-            raise PromptTooLong(f"the prompt is {len(prompt)} tokens but the model's context is {engine.context}. "
-                                "Shorten the conversation or the system prompt (Undo or Clear).")
+        PromptTooLong.check(len(prompt), engine.context)
         self.engine, self.model, self.params = engine, engine.model, params
         self.prompt, self.top_n, self.report, self.keep_logits = list(prompt), top_n, report, keep_logits
         self.budget = min(params.max_new_tokens, engine.context - len(prompt))

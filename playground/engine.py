@@ -19,7 +19,7 @@ from .decoder import Decoder
 from .loader import Loaded
 from .params import GenerationParams, ParamError
 from .records import Beam, Candidate, Done, PromptTooLong, Step  # noqa: F401  (re-exported)
-from .text import token_label
+from .text import token_text
 
 
 class Engine:
@@ -83,7 +83,7 @@ class Engine:
         return kw
 
     def label(self, token_id: int) -> str:
-        return token_label(self.tokenizer, token_id)
+        return token_text(self.tokenizer, token_id)
 
     # --- the next-token view (the plot) -----------------------------------------------------------
     def next_logits(self, ids: list[int]) -> torch.Tensor:
@@ -93,9 +93,7 @@ class Engine:
             if key in self._logits_cache:
                 self._logits_cache[key] = self._logits_cache.pop(key)  # most recently used last
                 return self._logits_cache[key]
-        if len(ids) >= self.context:
-            raise PromptTooLong(f"the prompt is {len(ids)} tokens but the model's context is {self.context}. "
-                                "Shorten the conversation or the system prompt (Undo or Clear).")
+        PromptTooLong.check(len(ids), self.context)
         with torch.inference_mode():
             t = torch.tensor([ids], device=self.device)
             out = self.model(input_ids=t, attention_mask=torch.ones_like(t), use_cache=False, logits_to_keep=1)

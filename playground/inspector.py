@@ -29,14 +29,18 @@ class StageRow:
     top_after: list[tuple[str, float]]
 
 
+def top_tokens(p: torch.Tensor, label, n: int) -> list[tuple[str, float]]:
+    """The n most likely tokens of a distribution as (readable text, probability), zeros left out."""
+    v, i = torch.topk(p, min(n, p.shape[-1]))
+    return [(readable(label(int(t))), float(x)) for t, x in zip(i, v) if x > 0]
+
+
 def chain_table(trace: sampling.Trace, label, top: int = 5) -> list[StageRow]:
     """Per stage, in order: tokens considered, kept and removed, the mass removed, and the top
     candidates before and after it. `label(token_id)` names a token. kept + removed == considered."""
 
     def best(scores: torch.Tensor) -> list[tuple[str, float]]:
-        p = torch.softmax(scores[0], dim=-1)
-        v, i = torch.topk(p, top)
-        return [(readable(label(int(t))), float(x)) for t, x in zip(i, v) if x > 0]
+        return top_tokens(torch.softmax(scores[0], dim=-1), label, top)
 
     rows = []
     for s, r in enumerate(trace.stage_report()):

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 
 class PromptTooLong(ValueError):
     """The prompt alone does not fit the model's context."""
+
+    @classmethod
+    def check(cls, n: int, context: int) -> None:
+        if n >= context:
+            raise cls(f"the prompt is {n} tokens but the model's context is {context}. "
+                      "Shorten the conversation or the system prompt (Undo or Clear).")
 
 
 @dataclass
@@ -31,11 +37,6 @@ class Step:
     text: str  # the reply so far, safe to show (no half stop string, no half character)
     forced: bool = False
     stages: list[dict] | None = None  # per-stage counts and removed mass (Trace.stage_report), when asked for
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d.pop("text")
-        return d
 
 
 @dataclass

@@ -45,10 +45,6 @@ def _token_text(tokenizer, token_id: int) -> str:
     return text
 
 
-def token_label(tokenizer, token_id: int) -> str:
-    return token_text(tokenizer, token_id)
-
-
 def readable(text: str) -> str:
     """Whitespace made visible for a plot axis or a table: ' a\\n' -> '␣a↵'. Empty -> '∅'."""
     if text == "":

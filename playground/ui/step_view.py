@@ -110,8 +110,7 @@ def chain_rows(engine, a: At) -> pd.DataFrame:
 
 
 def _top(p: torch.Tensor, engine, n: int) -> list[tuple[str, float]]:
-    v, i = torch.topk(p, min(n, p.shape[-1]))
-    return [(readable(engine.label(int(t))), float(x)) for t, x in zip(i, v) if x > 0]
+    return inspector.top_tokens(p, engine.label, n)
 
 
 def final_probs(a: At) -> torch.Tensor:
