@@ -14,13 +14,9 @@ import sys
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import gradio as gr  # noqa: E402
-
 from playground import loader  # noqa: E402
 from playground.engine import Engine  # noqa: E402
-from playground.ui.layout import CSS, build_demo  # noqa: E402
-
-THEME = gr.themes.Soft()
+from playground.ui.layout import LAUNCH, build_demo  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     except loader.ModelLoadError as e:
         sys.exit(f"error: {e}")
     demo = build_demo(engine)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **LAUNCH)
 
 
 if __name__ == "__main__":

@@ -35,8 +35,8 @@ import torch  # noqa: E402
 
 from playground import loader, view  # noqa: E402
 from playground.engine import Engine  # noqa: E402
-from playground.params import build  # noqa: E402
 from playground.ui import controls, plot  # noqa: E402
+from playground.ui.figure_view import encode  # noqa: E402
 
 HISTORY = [{"role": "user", "content": "Name three colours."}]
 TOP_N = 30
@@ -75,21 +75,21 @@ def ms(xs: list[float]) -> str:
 
 
 def server_side(engine: Engine, moves: int) -> dict[str, list[float]]:
-    """Times (ms) of `plot.live` and of its parts over `moves` top-k moves on a cached context."""
+    """Times (ms) of `plot.moved` (what a control's event runs) and of its parts over `moves` top-k moves."""
     ctx = plot.context(engine, HISTORY, None)
     engine.next_logits(ctx["ids"])  # the forward pass happens once, when the context changes
-    out = {k: [] for k in ("live (handler)", "to_params", "engine.trace", "view.from_trace", "figure",
-                           "Plot.postprocess (JSON)")}
-    component = gr.Plot()
+    settings = controls.mirror()
+    out = {k: [] for k in ("moved (handler)", "to_params", "engine.trace", "view.from_trace", "figure",
+                           "encode (JSON)")}
     for n in range(moves + 5):
-        values = controls.to_values(build(top_k=KS[n % len(KS)]))
+        k = KS[n % len(KS)]
         t0 = time.perf_counter()
-        fig, note, _ = plot.live(engine, ctx, TOP_N, "linear", *values)
+        fig, note, _ = plot.moved(engine, "top_k", ctx, TOP_N, "linear", settings, k)
         t1 = time.perf_counter()
-        assert not isinstance(fig, dict) and "survive" in note, note
+        assert isinstance(fig, str) and f"**{k}** of" in note, note
         # The parts, one by one.
         a = time.perf_counter()
-        params = controls.to_params(values)
+        params = controls.to_params([settings[name] for name in controls.NAMES])
         b = time.perf_counter()
         trace = engine.trace(ctx["ids"], params, logits=engine.cached_logits(ctx["ids"]))
         c = time.perf_counter()
@@ -97,7 +97,7 @@ def server_side(engine: Engine, moves: int) -> dict[str, list[float]]:
         d = time.perf_counter()
         fig = plot.figure(data)
         e = time.perf_counter()
-        component.postprocess(fig)
+        encode(fig)
         f = time.perf_counter()
         if n < 5:
             continue  # warm-up

@@ -2,7 +2,7 @@
 
 Fixtures (import them into a test module, or list this module in `pytest_plugins`):
 `browser` (session: one chromium, driven by Python playwright), `served` (module: the real app on a
-free port, with app.py's theme and CSS, presets from the shipped folder), `page` (module: a page
+free port, served as app.py serves it, presets from the shipped folder), `page` (module: a page
 with the app loaded and its first plot drawn). Chromium is Debian's /usr/bin/chromium and is never
 downloaded; when it is missing the fixture fails (not skips) and says how to install it.
 
@@ -54,14 +54,12 @@ def launch_chromium(playwright):
 
 def serve(engine, presets_folder=None):
     """(demo, url): the real app launched in-process on a free port, styled as app.py serves it."""
-    import app
     from playground import presets
-    from playground.ui.layout import CSS, build_demo
+    from playground.ui.layout import LAUNCH, build_demo
 
     demo = build_demo(engine, presets_folder=presets_folder or presets.PRESETS_DIR)
     port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, show_error=True,
-                theme=app.THEME, css=CSS)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, show_error=True, **LAUNCH)
     return demo, f"http://127.0.0.1:{port}/"
 
 

@@ -41,8 +41,8 @@ def client(engine, tmp_path_factory):
 
 
 def kept_tokens(plot) -> list:
-    """The x positions of the 'kept' bars in a gr.Plot value returned over the API."""
-    fig = json.loads(plot["plot"]) if isinstance(plot, dict) and "plot" in plot else plot
+    """The x positions of the 'kept' bars in a plot value returned over the API (the figure as JSON)."""
+    fig = json.loads(plot)
     kept = [t for t in fig["data"] if t.get("name") == "kept"]
     return list(kept[0]["x"]) if kept else []
 

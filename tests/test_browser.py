@@ -138,6 +138,15 @@ def test_top_k_and_top_p_change_the_kept_set(page):
     names = page.evaluate("() => document.querySelector('#plot .js-plotly-plot').data.map(d => d.name)")
     assert "removed by top-k" in names and "removed by top-p" in names, names
     assert any(n.startswith("top_p = 0.05") for n in names), names
+    # The legend is the page's own (buttons above the plot); a click hides that trace, a second shows it.
+    legend = page.locator("#plot .figure-legend button")
+    expect(legend.filter(has_text="removed by top-k")).to_have_count(1)
+    assert set(legend.all_text_contents()) >= {"kept", "removed by top-k", "removed by top-p"}
+    visible = "() => document.querySelector('#plot .js-plotly-plot').data.find(d => d.name === 'removed by top-k').visible"
+    legend.filter(has_text="removed by top-k").click()
+    page.wait_for_function(f"() => ({visible})() === 'legendonly'")
+    legend.filter(has_text="removed by top-k").click()
+    page.wait_for_function(f"() => ({visible})() !== 'legendonly'")
 
     reset_controls(page)
     assert wait_kept(page, f"n === {shown}") == shown
@@ -159,6 +168,11 @@ def test_preset_sets_the_controls(page):
     wait_kept(page, f"n >= 1 && n <= {numbers['top_k']}")
     page.wait_for_function("() => document.querySelector('#plot .js-plotly-plot').data"
                            ".some(d => (d.name || '').startsWith('min-p cut-off'))", timeout=SLOW)
+    # A slider moved after the preset keeps the preset's other settings (the min-p line stays).
+    set_number(page, "top_k", 2)
+    wait_kept(page, "n >= 1 && n <= 2")
+    assert page.evaluate("() => document.querySelector('#plot .js-plotly-plot').data"
+                         ".some(d => (d.name || '').startsWith('min-p cut-off'))")
     reset_controls(page)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from playground import inspector as core
 from playground.ui import chat, inspector, step_view
-from tests.ui_util import last, values, with_value
+from tests.ui_util import figure, last, values, with_value
 
 pytestmark = pytest.mark.model
 
@@ -115,18 +115,18 @@ def test_a_step_opens_from_kept_logits_and_its_chain_adds_up(engine, sampled, mo
     assert list(chain["kept"])[:-1] == list(chain["considered"])[1:]  # each stage gets what the last one kept
     assert [(r["kept"], r["removed"]) for r in sampled.dec.steps[k].stages] == list(zip(chain["kept"], chain["removed"]))
     # the plot of the step marks the token chosen there
-    fig = v["plot"]
-    star = [t for t in fig.data if t.name == "chosen token"][0]
-    assert html.unescape(fig.layout.xaxis.ticktext[star.x[0]]) == step_view.readable(sampled.dec.steps[k].token)
+    fig = figure(v["plot"])
+    star = [t for t in fig["data"] if t["name"] == "chosen token"][0]
+    assert html.unescape(fig["layout"]["xaxis"]["ticktext"][star["x"][0]]) == step_view.readable(sampled.dec.steps[k].token)
     # raw beside final: the final side holds only survivors, and as many as the chain kept (up to 15 shown)
-    raw, final = v["raw_final"].data
+    raw, final = figure(v["raw_final"])["data"]
     kept = int(list(chain["kept"])[-1])
-    assert len(final.x) == min(kept, step_view.N_BARS) and sum(raw.y) <= 1 + 1e-6
+    assert len(final["x"]) == min(kept, step_view.N_BARS) and sum(raw["y"]) <= 1 + 1e-6
     # the order view: one chart per order, as many bars as each order's survivors (up to 15)
     trace = sampled.dec.trace_at(k)
     sets = core.compare_orders(engine, sampled.dec.prompt + sampled.dec.token_ids[:k], len(sampled.dec.prompt),
                                sampled.dec.params, sampled.dec.logit_history[k])
-    assert [len(t.x) for t in v["orders"].data] == [min(len(sets[o]), step_view.N_BARS) for o in sets]
+    assert [len(t["x"]) for t in figure(v["orders"])["data"]] == [min(len(sets[o]), step_view.N_BARS) for o in sets]
     assert set(core.survivors(trace)) == set(sets["transformers"])
     # the candidates: the chosen one is marked, the fates are the chain's
     cands = v["candidates"]["value"]

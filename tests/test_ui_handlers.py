@@ -10,7 +10,7 @@ import pytest
 from playground import presets, view
 from playground.params import SPECS, ParamError, build
 from playground.ui import chat, controls, plot, presets_panel
-from tests.ui_util import last, values, with_value
+from tests.ui_util import figure, last, values, with_value
 
 SKIP = gr.skip()
 QUESTION = "Name three colours."
@@ -80,6 +80,23 @@ def test_out_of_range_values_are_named(name, value, words):
     with pytest.raises(ParamError) as e:
         controls.to_params(with_value(values(), name, value))
     assert all(w in str(e.value) for w in words), str(e.value)
+
+
+def test_figures_travel_as_json_strings():
+    import math
+
+    import plotly.graph_objects as go
+
+    from playground.ui import figure_view
+
+    assert figure_view.encode(None) is None
+    fig = figure(figure_view.encode({"data": [{"type": "bar", "x": [0, 1], "y": [0.5, math.nan]}], "layout": {}}))
+    assert fig["data"][0]["y"] == [0.5, None]  # NaN is not JSON: it travels as null
+    fig = figure(figure_view.encode(go.Figure(go.Bar(x=["a"], y=[1.0]))))
+    assert fig["data"][0]["type"] == "bar" and fig["data"][0]["x"] == ["a"]
+    assert figure_view.PLOTLY_JS.is_file()  # the page loads plotly.js from the installed package
+    view = figure_view.FigureView(label="A plot", elem_id="a-plot")
+    assert f"gradio_api/file={figure_view.PLOTLY_JS.as_posix()}" in view.head and "Plotly.react" in view.js_on_load
 
 
 def test_inactive_controls_follow_the_mode():
@@ -226,7 +243,7 @@ def ctx(engine):
 
 
 def bars(fig, name="kept") -> int:
-    return sum(len(t.x) for t in fig.data if t.name == name)
+    return sum(len(t["x"]) for t in figure(fig)["data"] if t["name"] == name)
 
 
 @pytest.mark.model
@@ -235,7 +252,31 @@ def test_plot_kept_set_follows_top_k_without_a_forward_pass(engine, ctx, monkeyp
     fig, note, step = plot.live(engine, ctx, 30, "linear", *values())
     assert bars(fig) == 30 and step == 0
     fig5 = plot.live(engine, ctx, 30, "log", *values(top_k=5))[0]
-    assert bars(fig5) == 5 and bars(fig5, "removed by top-k") == 25 and fig5.layout.yaxis.type == "log"
+    assert bars(fig5) == 5 and bars(fig5, "removed by top-k") == 25 and figure(fig5)["layout"]["yaxis"]["type"] == "log"
+
+
+@pytest.mark.model
+def test_each_control_updates_the_settings_mirror_the_plot_reads(engine, ctx):
+    settings = controls.mirror()
+    assert settings == dict(zip(controls.NAMES, values()))
+    # A preset (all controls at once), then one slider: the plot applies both, from the mirror.
+    fig = plot.resync(engine, ctx, 30, "linear", settings, *values(top_k=5, temperature=0.7))[0]
+    assert bars(fig) == 5 and settings["top_k"] == 5 and settings["temperature"] == 0.7
+    fig, note, step = plot.moved(engine, "top_p", ctx, 30, "linear", settings, 0.05)
+    assert settings["top_p"] == 0.05 and settings["top_k"] == 5 and step == 0
+    want = plot.live(engine, ctx, 30, "linear", *values(top_k=5, temperature=0.7, top_p=0.05))[0]
+    assert fig == want and bars(fig, "removed by top-k") == 25 and bars(fig, "removed by top-p") > 0
+    # A bad value is remembered as typed (the note names it); the next good one replaces it.
+    fig, note, _ = plot.moved(engine, "top_p", ctx, 30, "linear", settings, 1.5)
+    assert fig == SKIP and "`top_p`" in note and "but is 1.5" in note and settings["top_p"] == 1.5
+    fig, note, _ = plot.moved(engine, "top_p", ctx, 30, "linear", settings, 1)
+    assert bars(fig) == 5
+    # A mode switch greys the controls from the mirror too.
+    greedy = controls.mode_moved("temperature", "sample", settings, 0)
+    assert greedy[0] == "greedy" and settings["temperature"] == 0
+    # The step selector and top N read the mirror.
+    fig, note = plot.show(engine, ctx, [], 0, 12, "linear", settings)
+    assert len(figure(fig)["layout"]["xaxis"]["tickvals"]) == 12
 
 
 @pytest.mark.model
@@ -285,10 +326,10 @@ def test_step_view_marks_the_chosen_token(engine, ctx):
     ctx2, fig, note, selector = plot.refresh(engine, history, "", steps, 30, "linear", *values())
     assert ctx2["ids"] == ctx["ids"]  # after a reply the plot shows that reply's first token
     assert selector["maximum"] == len(steps) and selector["interactive"]
-    fig, note = plot.show(engine, ctx2, steps, 2, 30, "linear", *values())
-    chosen = [t for t in fig.data if t.name == "chosen token"][0]
-    labels = fig.layout.xaxis.ticktext
-    assert html.unescape(labels[chosen.x[0]]) == view.readable(steps[1].token)
+    fig, note = plot.show(engine, ctx2, steps, 2, 30, "linear", controls.mirror(values()))
+    chosen = [t for t in figure(fig)["data"] if t["name"] == "chosen token"][0]
+    labels = figure(fig)["layout"]["xaxis"]["ticktext"]
+    assert html.unescape(labels[chosen["x"][0]]) == view.readable(steps[1].token)
     assert bars(fig, "removed by top-k") > 0 and "Generated token 2" in note
 
 

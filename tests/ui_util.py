@@ -1,6 +1,8 @@
-"""Helpers shared by the UI handler tests: control values from params, and a generator's last output."""
+"""Helpers shared by the UI handler tests: control values from params, figures, and a generator's last output."""
 
 from __future__ import annotations
+
+import json
 
 from playground.params import build
 from playground.ui import controls
@@ -15,6 +17,12 @@ def with_value(vals: list, name: str, v) -> list:
     out = list(vals)
     out[controls.NAMES.index(name)] = v
     return out
+
+
+def figure(value: str) -> dict:
+    """A `FigureView` value (the figure as a JSON string) as a dict; fails on anything else."""
+    assert isinstance(value, str), f"expected a figure as a JSON string, got {type(value).__name__}"
+    return json.loads(value)
 
 
 def last(gen):

@@ -6,6 +6,11 @@
 `preprocess=False`: gradio's own range check would say only "Value 1.5 is greater than maximum
 value 1." without the field); `to_values(params)` is the reverse, for
 presets and Reset; `activity(values)` says which controls are inactive in the current mode.
+
+The settings mirror: each session keeps its controls' raw values in a dict (a `gr.State`) that every
+control's own event updates with its new value (`remember`). The plot's events read the mirror
+instead of taking all 25 controls as inputs: in gradio 6's page each input of an event costs about a
+millisecond to collect and update around the request, which was a fifth of a slider move.
 """
 
 from __future__ import annotations
@@ -199,6 +204,22 @@ def mode_updates(last_mode: str | None, *values) -> list:
     if params.mode == last_mode:
         return [last_mode] + [gr.skip() for _ in NAMES]
     return [params.mode] + [gr.update(**a) for a in activity(params)]
+
+
+def mirror(values: list | tuple | None = None) -> dict:
+    """A settings mirror (name -> raw control value) for these values; the defaults when None."""
+    return dict(zip(NAMES, reset_values() if values is None else values))
+
+
+def remember(settings: dict, name: str, value) -> list:
+    """Record one control's new value in the session's mirror (in place); returns all values in order."""
+    settings[name] = value
+    return [settings[n] for n in NAMES]
+
+
+def mode_moved(name: str, last_mode: str | None, settings: dict, value) -> list:
+    """A mode switch moved: `mode_updates` for the mirror with its new value."""
+    return mode_updates(last_mode, *remember(settings, name, value))
 
 
 def reset_values() -> list:

@@ -16,7 +16,8 @@ import gradio as gr
 
 from .. import loader, presets
 from ..engine import Engine
-from . import chat, controls, inspector, plot, presets_panel, step_view, tokens_html
+from . import chat, controls, figure_view, inspector, plot, presets_panel, step_view, tokens_html
+from .figure_view import FigureView
 
 # Raw control values (no gradio range check): `controls.to_params` names the field in its message.
 RAW = dict(preprocess=False)
@@ -26,7 +27,11 @@ QUEUE_SIZE = 16
 CSS = """
 #chat .message-content span.md { white-space: pre-wrap; }
 #status, #plot-note, #preset-info { min-height: 1.5em; }
-""" + tokens_html.CSS
+""" + tokens_html.CSS + figure_view.CSS
+# How the app is served (app.py, the tests): gradio 6's run history is off, because it stores every
+# call's inputs and outputs (each plot's figure) in the browser's localStorage, re-reading and
+# re-writing up to 100 of them per slider move (~30 ms a move in chromium here; bench/ui_latency.py).
+LAUNCH = dict(theme=gr.themes.Soft(), css=CSS, run_history=False)
 INTRO = """# Sampling playground
 Chat with **{model}** ({dtype}, {device}) and watch what every generation parameter does to the next token.
 The plot shows the first token of the assistant's next reply (after a reply: that reply's first token);
@@ -44,7 +49,7 @@ BUSY = (f"One model serves every visitor: replies run one at a time, at most {QU
 
 def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                queue_size: int = QUEUE_SIZE) -> gr.Blocks:
-    """The whole app for one engine; call `.launch(theme=..., css=CSS)` on the result (see app.py)."""
+    """The whole app for one engine; call `.launch(**LAUNCH)` on the result (see app.py)."""
     folder = str(presets_folder)
     loaded = engine.loaded
     with gr.Blocks(title="Sampling playground") as demo:
@@ -52,6 +57,7 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
         gr.Markdown(INTRO.format(model=name, dtype=str(loaded.dtype).removeprefix("torch."),
                                  device=loaded.device))
         ctx, steps, run, mode = gr.State(None), gr.State([]), gr.State({}), gr.State(None)
+        settings = gr.State(controls.mirror())  # the controls' values, kept by their own events (controls.py)
         reply = gr.State(None)  # chat.Reply: the last reply's Decoders (kept logits), for the inspector
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=360):
@@ -75,7 +81,7 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                     run_btn = gr.Button("Run to end", size="sm", elem_id="run-btn")
                 gr.Markdown(BUSY, elem_id="busy-hint")
             with gr.Column(scale=3, min_width=480):
-                fig = gr.Plot(elem_id="plot", label="Next-token distribution")
+                fig = FigureView(elem_id="plot", label="Next-token distribution")
                 note = gr.Markdown("", elem_id="plot-note")
                 with gr.Row():
                     top_n = gr.Slider(5, 100, value=30, step=1, label="Tokens shown (top N)", elem_id="top-n", scale=2)
@@ -97,7 +103,7 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                     export_py = gr.Code(language="python", label="transformers (generate)", elem_id="export-python")
                     export_oa = gr.Code(language="json", label="OpenAI Chat Completions request", elem_id="export-openai")
         insp = _inspector_section()
-        ui = dict(reply=reply, reply_tokens=reply_tokens, step_btn=step_btn, step10_btn=step10_btn, run_btn=run_btn,
+        ui = dict(settings=settings, reply=reply, reply_tokens=reply_tokens, step_btn=step_btn, step10_btn=step10_btn, run_btn=run_btn,
                   **insp, demo=demo, ctx=ctx, steps=steps, run=run, mode=mode, system=system, chatbot=chatbot, status=status,
                   msg=msg, send=send, stop=stop, regen=regen, undo=undo, clear=clear, fig=fig, note=note, top_n=top_n,
                   scale=scale, step=step, preset=preset, reset=reset, preset_info=preset_info,
@@ -125,15 +131,15 @@ def _inspector_section() -> dict:
         inspect_info = gr.Markdown(step_view.NOTHING, elem_id="inspect-info")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
-                inspect_plot = gr.Plot(elem_id="inspect-plot", label="The selected step")
+                inspect_plot = FigureView(elem_id="inspect-plot", label="The selected step")
             with gr.Column(scale=2, min_width=320):
                 candidates = gr.Dataframe(headers=step_view.CAND_HEADERS, interactive=False, elem_id="candidates",
                                           label="Candidates", max_height=460)
         chain = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="chain-table",
                              label="Sampler chain", column_widths=["4%", "14%", "9%", "6%", "8%", "9%", "25%", "25%"])
         with gr.Row(equal_height=False):
-            raw_final = gr.Plot(elem_id="raw-vs-final", label="Before any sampler vs after the chain")
-            order_view = gr.Plot(elem_id="order-view", label="Order matters: survivors under each sampler order (* = this reply's)")
+            raw_final = FigureView(elem_id="raw-vs-final", label="Before any sampler vs after the chain")
+            order_view = FigureView(elem_id="order-view", label="Order matters: survivors under each sampler order (* = this reply's)")
     return dict(force_text=force_text, force_btn=force_btn, force_token=force_token, branches=branches,
                 branch_btn=branch_btn, inspect_step=inspect_step, inspect_info=inspect_info, inspect_plot=inspect_plot,
                 candidates=candidates, chain=chain, raw_final=raw_final, order_view=order_view)
@@ -148,7 +154,7 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
 
     refresh_in, refresh_out = [chatbot, system, steps, top_n, scale, *P], [ctx, fig, note, step]
     refresh = partial(plot.refresh, engine)
-    live_in, live_out = [ctx, top_n, scale, *P], [fig, note, step]
+    live_out = [fig, note, step]
     reply = c["reply"]
     reply_out = [chatbot, msg, status, steps, reply]
     view = [c[n] for n in ("inspect_info", "inspect_plot", "chain", "raw_final", "order_view", "candidates", "force_token")]
@@ -181,16 +187,18 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     c["demo"].load(refresh, refresh_in, refresh_out, **hidden, **MODEL)
     c["demo"].load(None, None, None, js=tokens_html.CLICK_JS)
 
-    # The plot follows every control from cached logits (no forward pass, no queue).
-    live = partial(plot.live, engine)
-    instant = [x.input for x in P if not isinstance(x, gr.Textbox)] + [x.blur for x in P if isinstance(x, gr.Textbox)]
-    gr.on(instant, live, live_in, live_out, api_name="plot", **QUIET)
-    show_in = [ctx, steps, step, top_n, scale, *P]
+    # The plot follows every control from cached logits (no forward pass, no queue). Each control has its
+    # own event with five inputs (itself and the session's settings mirror, not all 25 controls).
+    settings = c["settings"]
+    for name, x in by_name.items():
+        moved = x.blur if isinstance(x, gr.Textbox) else x.input
+        moved(partial(plot.moved, engine, name), [ctx, top_n, scale, settings, x], live_out, **hidden, **QUIET)
+        if name in controls.MODE_SWITCHES:
+            moved(partial(controls.mode_moved, name), [c["mode"], settings, x], [c["mode"], *P], **hidden, **QUIET)
+    show_in = [ctx, steps, step, top_n, scale, settings]
     gr.on([step.input, top_n.input, scale.input], partial(plot.show, engine), show_in, [fig, note],
           api_name="show_step", **QUIET)
     mode_in = [c["mode"], *P]
-    switches = [by_name[n].input for n in controls.MODE_SWITCHES]
-    gr.on(switches, controls.mode_updates, mode_in, [c["mode"], *P], **hidden, **QUIET)
 
     # Presets and Reset set every control, then grey what is inactive and redraw the plot once.
     after = dict(after, **RAW)
@@ -198,8 +206,10 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
                                api_name="load_preset", queue=False)
     reset = c["reset"].click(presets_panel.reset, None, [*P, c["preset_info"], c["preset"]], api_name="reset",
                              queue=False)
-    for ev in (loaded, reset):
-        ev.then(controls.mode_updates, mode_in, [c["mode"], *P], **after).then(live, live_in, live_out, **after)
+    resync, resync_in = partial(plot.resync, engine), [ctx, top_n, scale, settings, *P]
+    for ev, api in ((loaded, dict(api_name="plot", api_visibility="public")), (reset, hidden)):
+        ev.then(controls.mode_updates, mode_in, [c["mode"], *P], **after) \
+            .then(resync, resync_in, live_out, **dict(after, **api))
     c["export_btn"].click(presets_panel.export_code, [chatbot, system, *P], c["export_out"], api_name="export",
                           queue=False, **RAW)
     c["save"].click(partial(presets_panel.save, folder), [c["preset_name"], *P], [c["preset"], c["preset_info"]],

@@ -12,13 +12,13 @@ from __future__ import annotations
 from functools import partial
 
 import gradio as gr
-import plotly.graph_objects as go
 
 from .. import view
 from ..engine import Engine, PromptTooLong
 from ..params import ParamError
 from .chat import plot_messages, problem, shown
-from .controls import to_params
+from .controls import NAMES, remember, to_params
+from .figure_view import TEMPLATE, encode
 
 COLORS = {"kept": "#2f9e44", "greedy": "#adb5bd", "top_k": "#e8590c", "top_p": "#1971c2", "min_p": "#9c36b5",
           "typical_p": "#f08c00", "epsilon": "#c2255c", "eta": "#5c940d", "temperature": "#868e96",
@@ -29,11 +29,12 @@ STEP_LABEL = "Step: after a reply, pick one of its tokens to see how it was chos
 WAITING = "The distribution for this conversation is being computed; the plot follows when the model is free."
 
 
-def figure(data: view.PlotData, log: bool = False) -> go.Figure:
+def figure(data: view.PlotData, log: bool = False) -> dict:
     """Bars coloured by fate (one legend entry per stage), final probabilities, cumulative curve, cut-offs.
 
-    Built as plain dicts and wrapped without plotly's property validation, which costs ~15 ms per
-    figure, 90% of a slider move on the server (bench/ui_latency.py); the keys here are fixed.
+    A plain dict (handlers send `encode(figure(...))` to a `FigureView`): plotly's figure objects
+    validate every property, which cost ~15 ms per figure, 90% of a slider move on the server
+    (bench/ui_latency.py); the keys here are fixed.
     """
     bars = data.bars
     x = list(range(len(bars)))
@@ -60,8 +61,8 @@ def figure(data: view.PlotData, log: bool = False) -> go.Figure:
         traces.append(scatter(x=chosen, y=[bars[i].prob for i in chosen], mode="markers+text", name="chosen token",
                               text=["chosen"] * len(chosen), textposition="top center",
                               marker=dict(symbol="star", size=16, color="#fab005", line=dict(color="#212529", width=1))))
-    traces.append(scatter(x=x, y=data.cumulative, mode="lines+markers", name=data.cumulative_name, yaxis="y2",
-                          line=dict(color="#1971c2", width=1.5), marker=dict(size=3),
+    traces.append(scatter(x=x, y=data.cumulative, mode="lines", name=data.cumulative_name, yaxis="y2",
+                          line=dict(color="#1971c2", width=1.5),
                           hovertemplate="cumulative %{y:.4f}<extra></extra>"))
     ends = [-0.5, len(bars) - 0.5]
     if data.top_p is not None:
@@ -75,9 +76,10 @@ def figure(data: view.PlotData, log: bool = False) -> go.Figure:
     layout = dict(
         # Margins wide enough for the axis titles and tick labels: when they push a margin, Plotly draws
         # everything twice per update (half of a redraw in chromium; gradio forces margin.autoexpand).
-        barmode="overlay", height=460, margin=dict(l=70, r=60, t=60, b=100),
-        title=dict(text=shown(data.title), x=0.99, xanchor="right", y=0.985, yanchor="top"),  # clear of legend and label
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, font=dict(size=11)),
+        barmode="overlay", height=440, margin=dict(l=70, r=60, t=40, b=100),
+        title=dict(text=shown(data.title), x=0.99, xanchor="right", y=0.985, yanchor="top"),  # clear of the label
+        # The legend is drawn by the page (FigureView), not by Plotly: a quarter of each redraw.
+        showlegend=False, meta=dict(legend="html"),
         # ticklabeloverflow "allow": no bounding box per label per draw (~15% of a redraw in chromium).
         xaxis=dict(tickmode="array", tickvals=x, ticktext=[shown(b.label) for b in bars], tickangle=-60,
                    range=[-0.6, max(len(bars), 1) - 0.4], ticklabeloverflow="allow"),
@@ -85,7 +87,7 @@ def figure(data: view.PlotData, log: bool = False) -> go.Figure:
                    rangemode="tozero"),
         yaxis2=dict(title=dict(text="cumulative"), overlaying="y", side="right", range=[0, 1.02], showgrid=False),
     )
-    return go.Figure(dict(data=traces, layout=layout), _validate=False)
+    return dict(data=traces, layout=dict(layout, template=TEMPLATE))
 
 
 def note(data: view.PlotData, about: str = "") -> str:
@@ -131,16 +133,28 @@ def live(engine: Engine, ctx: dict | None, top_n, scale, *values) -> tuple:
         return gr.skip(), problem("Plot not updated: " + " ".join(e.messages)), gr.skip()
     except LookupError as e:
         return gr.skip(), shown(str(e) if ctx else EMPTY), gr.skip()
-    return figure(data, scale == "log"), note(data, ctx.get("about", "")), 0
+    return encode(figure(data, scale == "log")), note(data, ctx.get("about", "")), 0
 
 
-def show(engine: Engine, ctx: dict | None, steps: list | None, step, top_n, scale, *values) -> tuple:
+def moved(engine: Engine, name: str, ctx: dict | None, top_n, scale, settings: dict, value) -> tuple:
+    """Control `name` moved to `value`: remember it in the session's settings mirror, then `live`."""
+    return live(engine, ctx, top_n, scale, *remember(settings, name, value))
+
+
+def resync(engine: Engine, ctx: dict | None, top_n, scale, settings: dict, *values) -> tuple:
+    """Every control was set (a preset, Reset, an API call): the mirror takes all values, then `live`."""
+    settings.update(zip(NAMES, values))
+    return live(engine, ctx, top_n, scale, *values)
+
+
+def show(engine: Engine, ctx: dict | None, steps: list | None, step, top_n, scale, settings: dict) -> tuple:
     """The step selector, top N or scale changed: a generated step (step >= 1) or the live view. (figure, note)."""
+    values = [settings[n] for n in NAMES]
     step = int(step or 0)
     if steps and 1 <= step <= len(steps):
         s = steps[step - 1]
         data = view.from_step(s, int(top_n or 30), title=f"Generated token {step} of {len(steps)}")
-        return figure(data, scale == "log"), note(data)
+        return encode(figure(data, scale == "log")), note(data)
     fig, msg, _ = live(engine, ctx, top_n, scale, *values)
     return fig, msg
 

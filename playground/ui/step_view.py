@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import gradio as gr
 import pandas as pd
-import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
@@ -26,6 +25,7 @@ from ..params import GenerationParams
 from ..text import readable
 from . import plot
 from .chat import Reply, shown
+from .figure_view import TEMPLATE, encode
 
 VIEW = ("info", "plot", "chain", "raw_final", "orders", "candidates", "force_token")
 CHAIN_HEADERS = ["#", "stage", "considered", "kept", "removed", "mass removed", "top before", "top after"]
@@ -81,12 +81,12 @@ def info(engine, reply: Reply, a: At) -> str:
             f"p = {s.prob_raw:.4g} (rank {s.rank}). <br>{about}")
 
 
-def step_figure(engine, a: At, top_n: int, log: bool) -> go.Figure:
+def step_figure(engine, a: At, top_n: int, log: bool) -> str:
     title = f"Step {a.k}" + (" (next token)" if a.chosen is None else "")
     data = view.from_trace(a.trace, a.params, engine.label, int(top_n or 30), title=title)
     if a.chosen is not None:
         data.bars = [dataclasses.replace(b, chosen=b.id == a.chosen) for b in data.bars]
-    return plot.figure(data, log)
+    return encode(plot.figure(data, log))
 
 
 def chain_rows(engine, a: At) -> pd.DataFrame:
@@ -122,7 +122,7 @@ def final_probs(a: At) -> torch.Tensor:
 
 
 def pair(left: list[tuple[int, float]], right: list[tuple[int, float]], titles: tuple[str, str], engine,
-         chosen: int | None) -> go.Figure:
+         chosen: int | None) -> str:
     """Two small bar charts side by side; the chosen token in orange."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=[shown(t) for t in titles], horizontal_spacing=0.1)
     fig.update_annotations(font_size=11)
@@ -130,10 +130,10 @@ def pair(left: list[tuple[int, float]], right: list[tuple[int, float]], titles: 
         fig.add_bar(x=[shown(readable(engine.label(i))) for i, _ in items], y=[p for _, p in items], row=1, col=col,
                     marker_color=["#e8590c" if i == chosen else "#1971c2" for i, _ in items], showlegend=False,
                     customdata=[i for i, _ in items], hovertemplate="%{x}<br>id %{customdata}<br>p %{y:.4g}<extra></extra>")
-    fig.update_layout(height=300, margin=dict(l=40, r=20, t=50, b=80), bargap=0.15)
+    fig.update_layout(height=300, margin=dict(l=40, r=20, t=50, b=80), bargap=0.15, template=TEMPLATE)
     fig.update_xaxes(tickangle=-60)
     fig.update_yaxes(rangemode="tozero")
-    return fig
+    return encode(fig)
 
 
 def ranked(probs: dict[int, float] | torch.Tensor, n: int = N_BARS) -> list[tuple[int, float]]:
@@ -143,7 +143,7 @@ def ranked(probs: dict[int, float] | torch.Tensor, n: int = N_BARS) -> list[tupl
     return sorted(probs.items(), key=lambda kv: -kv[1])[:n]
 
 
-def raw_final(engine, a: At) -> go.Figure:
+def raw_final(engine, a: At) -> str:
     raw = torch.softmax(a.trace.raw[0], dim=-1)
     final = final_probs(a)
     kept = 1 if a.params.mode == "greedy" else int(torch.isfinite(a.trace.final[0]).sum())
@@ -151,7 +151,7 @@ def raw_final(engine, a: At) -> go.Figure:
                 engine, a.chosen)
 
 
-def orders(engine, a: At) -> go.Figure:
+def orders(engine, a: At) -> str:
     sets = inspector.compare_orders(engine, a.ids, a.prompt_len, a.params, a.logits)
     names = list(sampling.ORDERS)
     titles = []
