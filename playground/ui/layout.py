@@ -4,7 +4,9 @@ inspector, and wires the events.
 Events that run the model (send, regenerate, context refresh, the inspector's step, force and branch)
 share `concurrency_id="model"` with a limit of 1, so one model serves every user in turn. Plot updates
 from cached logits, the mode-dependent greying of controls, Stop, and opening a token's step or
-switching branches (kept logits) use `queue=False` and never wait behind a generation.
+switching branches (kept logits) use `queue=False` and never wait behind a generation. Each control
+has its own plot event whose inputs are itself and the session's settings mirror (controls.py), and
+the plots are `FigureView`s (figure_view.py): both for the slider-to-plot latency (bench/RESULTS.md).
 """
 
 from __future__ import annotations

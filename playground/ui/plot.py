@@ -1,9 +1,10 @@
 """The next-token plot: a Plotly figure from `view.PlotData`, and the handlers that feed it.
 
 `refresh` runs the model once for a new context (`Engine.next_logits`, in the model's concurrency
-group) and stores the context's token ids in the `ctx` state. `live` and `show` never run the model:
-they re-trace the cached logits (`Engine.cached_logits`) under the current controls, so they are
-safe as `queue=False` handlers beside a generation. Bad parameters keep the last figure
+group) and stores the context's token ids in the `ctx` state. `live` (and `moved`, `resync` and
+`show`, which feed it from the session's settings mirror) never run the model: they re-trace the
+cached logits (`Engine.cached_logits`) under the current controls, so they are safe as `queue=False`
+handlers beside a generation. Figures leave as JSON strings (`figure_view.encode`). Bad parameters keep the last figure
 (`gr.skip()`) and return the message for the plot's note.
 """
 
