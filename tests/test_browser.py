@@ -182,10 +182,16 @@ def test_out_of_range_value_is_named_and_keeps_the_chat(page):
     assert history, "the earlier tests leave a conversation"
     kept = kept_count(page)
     assert kept == shown_bars(page)
-    set_number(page, "top_p", 1.5)
+    set_number(page, "top_p", 1.5)  # typed, Enter, then the box loses focus: gradio puts it back to 1
     expect(page.locator("#plot-note")).to_contain_text(re.compile(r"top_p\W* must be .* but is 1\.5"), timeout=SLOW)
-    assert kept_count(page) == kept  # the last good figure stays
+    expect(page.locator("#plot-note")).to_contain_text("put top_p back to 1", timeout=SLOW)
+    expect(number_box(page, "top_p")).to_have_value("1")
+    assert kept_count(page) == kept  # top_p = 1 keeps what the defaults keep
     assert bot_texts(page) == history
+    # The plot goes on with the value the slider shows (the settings mirror took it on release).
+    set_number(page, "top_k", 7)
+    assert wait_kept(page, "n === 7") == 7
+    expect(page.locator("#plot-note")).not_to_contain_text("⚠️")
 
     # A bad value at Send (gradio's slider puts top_p back in range when the box loses focus, so use
     # the seed box, which has no range of its own): the status names the field, the conversation and

@@ -271,9 +271,20 @@ def test_each_control_updates_the_settings_mirror_the_plot_reads(engine, ctx):
     assert fig == SKIP and "`top_p`" in note and "but is 1.5" in note and settings["top_p"] == 1.5
     fig, note, _ = plot.moved(engine, "top_p", ctx, 30, "linear", settings, 1)
     assert bars(fig) == 5
+    # Released (gradio clamped the typed 1.5 to 1 when the box lost focus): the mirror takes 1, the
+    # plot follows and the note says what happened; a release with the value already drawn does nothing.
+    plot.moved(engine, "top_p", ctx, 30, "linear", settings, 1.5)
+    fig, note, _ = plot.released(engine, "top_p", ctx, 30, "linear", settings, 1)
+    assert settings["top_p"] == 1 and bars(fig) == 5 and "but is 1.5" in note and "back to 1" in note
+    assert plot.released(engine, "top_p", ctx, 30, "linear", settings, 1) == (SKIP, SKIP, SKIP)
+    fig, note, _ = plot.released(engine, "top_k", ctx, 30, "linear", settings, 0)  # its reset button
+    assert settings["top_k"] == 0 and bars(fig) == 30 and "⚠️" not in note
+    plot.moved(engine, "top_k", ctx, 30, "linear", settings, 5)
     # A mode switch greys the controls from the mirror too.
     greedy = controls.mode_moved("temperature", "sample", settings, 0)
-    assert greedy[0] == "greedy" and settings["temperature"] == 0
+    assert greedy[0] == "greedy" and settings["temperature"] == 0.7  # the plot's event records the value
+    assert controls.mode_moved("temperature", "sample", settings, -3, released=True)[0] == "greedy"  # clamped to 0
+    assert controls.released_value("top_k", "") == 0 and controls.released_value("top_p", 7) == 1
     # The step selector and top N read the mirror.
     fig, note = plot.show(engine, ctx, [], 0, 12, "linear", settings)
     assert len(figure(fig)["layout"]["xaxis"]["tickvals"]) == 12

@@ -8,7 +8,8 @@ value 1." without the field); `to_values(params)` is the reverse, for
 presets and Reset; `activity(values)` says which controls are inactive in the current mode.
 
 The settings mirror: each session keeps its controls' raw values in a dict (a `gr.State`) that every
-control's own event updates with its new value (`remember`). The plot's events read the mirror
+control's own plot event updates with its new value (`remember`; a slider's `release` too, with the
+value gradio clamps it to, `released_value`). The plot's events read the mirror
 instead of taking all 25 controls as inputs: in gradio 6's page each input of an event costs about a
 millisecond to collect and update around the request, which was a fifth of a slider move.
 """
@@ -211,15 +212,30 @@ def mirror(values: list | tuple | None = None) -> dict:
     return dict(zip(NAMES, reset_values() if values is None else values))
 
 
+def released_value(name: str, value):
+    """What a slider holds once let go: gradio's slider sends `release` with the value as typed, then
+    puts it into [minimum, maximum] (an empty box counts as 0) without an `input` event."""
+    s = SPECS[name]
+    try:
+        v = float(value or 0)
+    except (TypeError, ValueError):
+        return value
+    v = min(max(v, s.ui_min), s.ui_max)
+    return int(v) if s.kind == "int" and v == int(v) else v
+
+
 def remember(settings: dict, name: str, value) -> list:
     """Record one control's new value in the session's mirror (in place); returns all values in order."""
     settings[name] = value
     return [settings[n] for n in NAMES]
 
 
-def mode_moved(name: str, last_mode: str | None, settings: dict, value) -> list:
-    """A mode switch moved: `mode_updates` for the mirror with its new value."""
-    return mode_updates(last_mode, *remember(settings, name, value))
+def mode_moved(name: str, last_mode: str | None, settings: dict, value, released: bool = False) -> list:
+    """A mode switch moved (or, `released`, was let go): `mode_updates` for the mirror with its new value.
+    Reads the mirror without writing it: the plot's event for the same move records the value."""
+    values = [settings[n] for n in NAMES]
+    values[NAMES.index(name)] = released_value(name, value) if released else value
+    return mode_updates(last_mode, *values)
 
 
 def reset_values() -> list:

@@ -192,14 +192,22 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     # The plot follows every control from cached logits (no forward pass, no queue). Each control has its
     # own event with five inputs (itself and the session's settings mirror, not all 25 controls).
     settings = c["settings"]
+    # A slider's `release` (drag ended, its reset button, its number box left: gradio then clamps a
+    # typed value without an `input` event) keeps the mirror equal to what the slider shows.
     for name, x in by_name.items():
         moved = x.blur if isinstance(x, gr.Textbox) else x.input
         moved(partial(plot.moved, engine, name), [ctx, top_n, scale, settings, x], live_out, **hidden, **QUIET)
+        if isinstance(x, gr.Slider):
+            x.release(partial(plot.released, engine, name), [ctx, top_n, scale, settings, x], live_out, **hidden,
+                      **QUIET)
         if name in controls.MODE_SWITCHES:
-            moved(partial(controls.mode_moved, name), [c["mode"], settings, x], [c["mode"], *P], **hidden, **QUIET)
+            switch_in, switch_out = [c["mode"], settings, x], [c["mode"], *P]
+            moved(partial(controls.mode_moved, name), switch_in, switch_out, **hidden, **QUIET)
+            if isinstance(x, gr.Slider):
+                x.release(partial(controls.mode_moved, name, released=True), switch_in, switch_out, **hidden, **QUIET)
     show_in = [ctx, steps, step, top_n, scale, settings]
-    gr.on([step.input, top_n.input, scale.input], partial(plot.show, engine), show_in, [fig, note],
-          api_name="show_step", **QUIET)
+    gr.on([step.input, step.release, top_n.input, top_n.release, scale.input], partial(plot.show, engine), show_in,
+          [fig, note], api_name="show_step", **QUIET)
     mode_in = [c["mode"], *P]
 
     # Presets and Reset set every control, then grey what is inactive and redraw the plot once.

@@ -18,7 +18,7 @@ from .. import view
 from ..engine import Engine, PromptTooLong
 from ..params import ParamError
 from .chat import plot_messages, problem, shown
-from .controls import NAMES, remember, to_params
+from .controls import NAMES, released_value, remember, to_params
 from .figure_view import TEMPLATE, encode
 
 COLORS = {"kept": "#2f9e44", "greedy": "#adb5bd", "top_k": "#e8590c", "top_p": "#1971c2", "min_p": "#9c36b5",
@@ -140,6 +140,26 @@ def live(engine: Engine, ctx: dict | None, top_n, scale, *values) -> tuple:
 def moved(engine: Engine, name: str, ctx: dict | None, top_n, scale, settings: dict, value) -> tuple:
     """Control `name` moved to `value`: remember it in the session's settings mirror, then `live`."""
     return live(engine, ctx, top_n, scale, *remember(settings, name, value))
+
+
+def released(engine: Engine, name: str, ctx: dict | None, top_n, scale, settings: dict, value) -> tuple:
+    """A slider let go: a drag ended, its ↺ button reset it, or its number box lost focus, where gradio
+    puts a typed value back into the slider's range without an `input` event. The mirror takes the
+    slider's value; the plot follows when that differs from what it last drew (no redraw otherwise), and
+    a value the slider had to correct is named in the note."""
+    before, value = settings.get(name), released_value(name, value)
+    if before == value:
+        return gr.skip(), gr.skip(), gr.skip()
+    try:
+        to_params([settings[n] for n in NAMES])
+        bad = []
+    except ParamError as e:
+        bad = [m for m in e.messages if f"`{name}`" in m]
+    fig, msg, step = moved(engine, name, ctx, top_n, scale, settings, value)
+    if bad and not isinstance(fig, dict):  # drawn: say what the slider did to the value typed
+        now = f"{value:g}" if isinstance(value, (int, float)) else repr(value)
+        msg = problem(" ".join(bad) + f" The slider put `{name}` back to {now}; the plot shows that.") + "<br>" + msg
+    return fig, msg, step
 
 
 def resync(engine: Engine, ctx: dict | None, top_n, scale, settings: dict, *values) -> tuple:
