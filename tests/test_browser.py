@@ -1,7 +1,7 @@
 """The real app in a real browser: headless Debian chromium (playwright) against the demo served in-process.
 
 One page for the module, used in order: a streamed reply, Stop mid-reply, the plot's kept set under
-top-k and top-p, a preset from the dropdown, and an out-of-range value. Every wait is one of
+top-k and top-p, a mouse drag on a slider, a preset from the dropdown, and an out-of-range value. Every wait is one of
 playwright's auto-waiting expectations or `wait_for_function` with a generous timeout (the machine is
 small and shared); nothing sleeps. Replies are kept short through the max_new_tokens control.
 """
@@ -149,6 +149,29 @@ def test_top_k_and_top_p_change_the_kept_set(page):
     page.wait_for_function(f"() => ({visible})() !== 'legendonly'")
 
     reset_controls(page)
+    assert wait_kept(page, f"n === {shown}") == shown
+
+
+def test_dragging_a_slider_ends_on_its_last_value(page):
+    """A real mouse drag on top_k's range: many input events, the latest wins; the figure ends at the
+    value the slider shows, and the slider's reset button brings the plot back too."""
+    reset_controls(page)
+    shown = shown_bars(page)
+    rng = page.locator("#param-top_k input[type=range]")
+    rng.scroll_into_view_if_needed()
+    box = rng.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + 2, y)
+    page.mouse.down()
+    for i in range(1, 16):  # about 2% of the range's width: top_k ends somewhere in 1-30
+        page.mouse.move(box["x"] + 2 + i * box["width"] * 0.0013, y)
+    page.mouse.up()
+    k = int(float(number_box(page, "top_k").input_value()))
+    assert 0 < k <= shown, k
+    assert wait_kept(page, f"n === {k}") == k
+    expect(page.locator("#plot-note")).to_contain_text(f"{k} of")
+    page.locator("#param-top_k [data-testid='reset-button']").click()
+    expect(number_box(page, "top_k")).to_have_value("0")
     assert wait_kept(page, f"n === {shown}") == shown
 
 
