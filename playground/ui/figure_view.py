@@ -1,19 +1,21 @@
 """`FigureView`: a Plotly figure drawn in the page with one `Plotly.react` per update.
 
 gradio 6's `gr.Plot` redraws every new figure twice (two `Plotly.react` calls, 40-60 ms each in
-chromium on this project's 2-core machines; bench/ui_latency.py), which alone spent the slider-to-plot
-budget. This component is a `gr.HTML` with a fixed template (a label and an empty div that gradio never
-re-renders) whose `js_on_load` draws the figure once on load and once per new value, with the
-plotly.js that ships inside the Python `plotly` package (served by gradio as a static file, so the page
-needs no network beyond the app).
+chromium on this project's 2-core machines; bench/ui_latency.py), which alone spent the
+slider-to-plot budget. This component is a `gr.HTML` with a fixed template (a label, a legend and an
+empty div, which gradio never re-renders) whose `js_on_load` draws the figure on load and on each new
+value, with the plotly.js that ships inside the Python `plotly` package (served by gradio as a static
+file, so the page needs no network beyond the app).
 
-Its value is a figure as a JSON string (`encode`), which the page and the API both receive: gradio's
-page deep-copies every object value of an event's outputs twice per update (its loading status), which
-for a figure dict cost ~30 ms a slider move; a string is copied for free and parsed in ~0.2 ms.
-`TEMPLATE` is the layout part of plotly's default template (the look `go.Figure` gives), without the
-defaults for trace types this app never draws. The drawn element keeps Plotly's usual `.js-plotly-plot` class and
-`el.data`, which the browser tests read. A `ResizeObserver` redraws at the new width when the column
-changes size (e.g. an accordion opens), so a figure first drawn while hidden is not stuck at 700 px.
+- Its value is the figure as a JSON string (`encode`), which the page and the API both receive:
+  gradio's page deep-copies every object value of an event's outputs twice per update (its loading
+  status), which for a figure dict cost ~30 ms a slider move; a string costs nothing to copy.
+- `TEMPLATE` is the layout part of plotly's default template (the look `go.Figure` gives), without
+  the defaults for trace types this app never draws.
+- A figure whose `layout.meta.legend` is "html" gets its legend drawn by the page, as buttons above
+  the plot (a click hides that trace): Plotly's own legend took a quarter of each redraw.
+- The drawn element keeps Plotly's `.js-plotly-plot` class and `el.data`, which the browser tests
+  read. A `ResizeObserver` redraws at the new width when the column changes size.
 """
 
 from __future__ import annotations
@@ -49,9 +51,7 @@ CSS = """
 .figure-legend .swatch.dash { border-top-style: dashed; }
 .figure-legend .swatch.dot { border-top-style: dotted; }
 """
-# Runs once per component when the page loads (gradio passes element, props and watch). A figure whose
-# layout.meta.legend is "html" gets its legend drawn here, as buttons above the plot (click: hide the
-# trace): Plotly's own legend took a quarter of each redraw (bench/ui_latency.py).
+# Runs once per component when the page loads (gradio passes element, props and watch).
 JS = """
 const box = element.querySelector('.figure-plot');
 const legend = element.querySelector('.figure-legend');
