@@ -1,7 +1,8 @@
 """The real app in a real browser: headless Debian chromium (playwright) against the demo served in-process.
 
 One page for the module, used in order: a streamed reply, Stop mid-reply, the plot's kept set under
-top-k and top-p, a mouse drag on a slider, a preset from the dropdown, and an out-of-range value. Every wait is one of
+top-k and top-p, a mouse drag on a slider, a second visitor's own settings, a preset from the dropdown,
+and an out-of-range value. Every wait is one of
 playwright's auto-waiting expectations or `wait_for_function` with a generous timeout (the machine is
 small and shared); nothing sleeps. Replies are kept short through the max_new_tokens control.
 """
@@ -15,7 +16,7 @@ from playwright.sync_api import expect
 
 from playground import presets
 from playground.params import SPECS
-from tests.browser_util import SLOW, bot_messages, bot_texts, kept_count, number_box, send_message, set_number, wait_kept
+from tests.browser_util import SLOW, bot_messages, bot_texts, kept_count, number_box, open_app, send_message, set_number, wait_kept
 
 pytest_plugins = ["tests.browser_util"]  # fixtures: browser, served, page
 
@@ -173,6 +174,31 @@ def test_dragging_a_slider_ends_on_its_last_value(page):
     page.locator("#param-top_k [data-testid='reset-button']").click()
     expect(number_box(page, "top_k")).to_have_value("0")
     assert wait_kept(page, f"n === {shown}") == shown
+
+
+def test_two_visitors_have_their_own_settings(page, browser, served):
+    """A workshop: two tabs on one app. Each tab's plot follows its own controls only (the settings
+    mirror is per session), while both read the same cached logits."""
+    reset_controls(page)
+    shown = shown_bars(page)
+    set_number(page, "top_k", 3)
+    assert wait_kept(page, "n === 3") == 3
+    other = open_app(browser, served)
+    try:
+        send_message(other, "Name three colours.")  # its own chat, so its own context and plot
+        expect(other.locator("#status")).to_contain_text("tokens/s", timeout=SLOW)
+        wait_kept(other, "n > 0")
+        set_number(other, "top_p", 0.05)  # top_k is still off in this tab
+        n = wait_kept(other, "n >= 1")
+        assert "removed by top-k" not in other.evaluate(
+            "() => document.querySelector('#plot .js-plotly-plot').data.map(d => d.name)")
+        expect(number_box(other, "top_k")).to_have_value("0")
+        assert n < shown
+    finally:
+        other.context.close()
+    set_number(page, "temperature", 0.9)  # the first tab still has its top_k = 3
+    assert wait_kept(page, "n === 3") == 3
+    reset_controls(page)
 
 
 def test_preset_sets_the_controls(page):
