@@ -190,10 +190,10 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     c["demo"].load(None, None, None, js=tokens_html.CLICK_JS)
 
     # The plot follows every control from cached logits (no forward pass, no queue). Each control has its
-    # own event with five inputs (itself and the session's settings mirror, not all 25 controls).
+    # own event with five inputs (itself and the session's settings mirror, not all 25 controls). A
+    # slider's `release` (drag ended, its reset button, its number box left: gradio then clamps a typed
+    # value without an `input` event) keeps the mirror equal to what the slider shows.
     settings = c["settings"]
-    # A slider's `release` (drag ended, its reset button, its number box left: gradio then clamps a
-    # typed value without an `input` event) keeps the mirror equal to what the slider shows.
     for name, x in by_name.items():
         moved = x.blur if isinstance(x, gr.Textbox) else x.input
         moved(partial(plot.moved, engine, name), [ctx, top_n, scale, settings, x], live_out, **hidden, **QUIET)
@@ -216,6 +216,7 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
                                api_name="load_preset", queue=False)
     reset = c["reset"].click(presets_panel.reset, None, [*P, c["preset_info"], c["preset"]], api_name="reset",
                              queue=False)
+    # The redraw after a preset is also the public `/plot` API (every control's value in, the figure out).
     resync, resync_in = partial(plot.resync, engine), [ctx, top_n, scale, settings, *P]
     for ev, api in ((loaded, dict(api_name="plot", api_visibility="public")), (reset, hidden)):
         ev.then(controls.mode_updates, mode_in, [c["mode"], *P], **after) \
