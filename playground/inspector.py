@@ -53,7 +53,7 @@ def survivors(trace: sampling.Trace) -> dict[int, float]:
     """Token id -> final probability, for every token the chain kept."""
     p = torch.softmax(trace.final[0], dim=-1)
     kept = torch.nonzero(torch.isfinite(trace.final[0])).flatten()
-    return {int(i): float(p[i]) for i in kept}
+    return dict(zip(kept.tolist(), p[kept].tolist()))  # whole tensors: the vocabulary can all survive
 
 
 def compare_orders(engine, ids: list[int], prompt_len: int, params: GenerationParams,
