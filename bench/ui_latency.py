@@ -10,7 +10,8 @@ the `input` event and polls (every animation frame) until the Plotly figure on t
 (`.js-plotly-plot`'s `el.data`) has exactly top_k kept bars, and until Plotly reports the redraw
 (`plotly_afterplot`); also when the request left and when the server's answer had arrived. Timed in
 the page with `performance.now()`; median over the moves. Scenarios: top-k moves after one reply,
-temperature moves, top-k moves after a longer chat.
+temperature moves, top-k moves after a longer chat; then clicks on the last reply's tokens (the
+token inspector opening that step: its plot, chain table, candidates and two side charts).
 
 Baseline, in the same process and browser, its moves interleaved with the app's first scenario: the
 stock gradio way this app used before, a page with the 25 controls, a `gr.Plot` and one event taking
@@ -80,6 +81,39 @@ MOVE_JS = """async ([name, value, kept_want, timeout]) => {
   const last = answer.length ? answer[answer.length - 1] : {startTime: NaN, responseEnd: NaN};
   return [data, window.__afterplot - t0, last.startTime - t0, last.responseEnd - t0];
 }"""
+
+
+CLICK_JS = """async ([k, timeout]) => {
+  // Click token k of the reply on an idle page; ms until the inspector's plot is redrawn for step k,
+  // and until the page is idle again (tables and the other two charts done), or null on timeout.
+  await new Promise(r => requestIdleCallback(r, {timeout: 2000}));
+  const el = document.querySelector('#inspect-plot .figure-plot');
+  if (!el.__timed) { el.on('plotly_afterplot', () => { window.__inspected = performance.now(); }); el.__timed = true; }
+  const t0 = performance.now();
+  document.querySelector(`#reply-tokens span[data-step="${k}"]`).click();
+  while (!(window.__inspected > t0) || !document.querySelector('#inspect-info').innerText.includes(`Step ${k}`)) {
+    if (performance.now() - t0 > timeout) return null;
+    await new Promise(r => requestAnimationFrame(r));
+  }
+  await new Promise(r => requestIdleCallback(r, {timeout: 1000}));
+  return [window.__inspected - t0, performance.now() - t0];
+}"""
+CLICKS = [3, 7, 2, 9, 5, 11, 4, 8, 6, 10, 12, 13]
+
+
+def token_clicks(page, timeout: int) -> dict[str, list[float]]:
+    """Clicks on the reply's tokens (the first one opens the inspector; 2 more warm up)."""
+    page.locator('#reply-tokens span[data-step="1"]').click()
+    page.wait_for_function("() => document.querySelector('#inspect-info').innerText.includes('Step 1')", timeout=timeout)
+    out = {"inspector plot drawn": [], "page idle again": []}
+    for n, k in enumerate([14, 15] + CLICKS):
+        got = page.evaluate(CLICK_JS, [k, timeout])
+        if got is None:
+            raise SystemExit(f"clicking token {k} did not open its step within {timeout} ms")
+        if n >= 2:
+            out["inspector plot drawn"].append(got[0])
+            out["page idle again"].append(got[1])
+    return out
 
 
 def ms(xs: list[float]) -> str:
@@ -198,6 +232,7 @@ def browser_side(engine: Engine, moves: int, long_chat: bool = True) -> dict[str
                 page.wait_for_timeout(2000)  # the reply's refresh and inspector updates settle
                 out[f"top_k moves, after {len(LONG_CHAT) + 1} replies"] = moves_on([page], "top_k", KS, True, moves,
                                                                                     bu.SLOW)[0]
+                out["token clicks: the inspector opens a step of the 48-token reply"] = token_clicks(page, bu.SLOW)
             browser.close()
     finally:
         demo.close()
