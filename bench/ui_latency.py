@@ -135,7 +135,7 @@ def server_side(engine: Engine, moves: int) -> dict[str, list[float]]:
         assert isinstance(fig, str) and f"**{k}** of" in note, note
         # The parts, one by one.
         a = time.perf_counter()
-        params = controls.to_params([settings[name] for name in controls.NAMES])
+        params = controls.to_params(controls.values_of(settings))
         b = time.perf_counter()
         trace = engine.trace(ctx["ids"], params, logits=engine.cached_logits(ctx["ids"]))
         c = time.perf_counter()

@@ -212,6 +212,11 @@ def mirror(values: list | tuple | None = None) -> dict:
     return dict(zip(NAMES, reset_values() if values is None else values))
 
 
+def values_of(settings: dict) -> list:
+    """A settings mirror's values in `NAMES` order (what `to_params` takes)."""
+    return [settings[n] for n in NAMES]
+
+
 def released_value(name: str, value):
     """What a slider holds once let go: gradio's slider sends `release` with the value as typed, then
     puts it into [minimum, maximum] (an empty box counts as 0) without an `input` event."""
@@ -227,13 +232,13 @@ def released_value(name: str, value):
 def remember(settings: dict, name: str, value) -> list:
     """Record one control's new value in the session's mirror (in place); returns all values in order."""
     settings[name] = value
-    return [settings[n] for n in NAMES]
+    return values_of(settings)
 
 
 def mode_moved(name: str, last_mode: str | None, settings: dict, value, released: bool = False) -> list:
     """A mode switch moved (or, `released`, was let go): `mode_updates` for the mirror with its new value.
     Reads the mirror without writing it: the plot's event for the same move records the value."""
-    values = [settings[n] for n in NAMES]
+    values = values_of(settings)
     values[NAMES.index(name)] = released_value(name, value) if released else value
     return mode_updates(last_mode, *values)
 

@@ -1,11 +1,11 @@
 """The next-token plot: a Plotly figure from `view.PlotData`, and the handlers that feed it.
 
 `refresh` runs the model once for a new context (`Engine.next_logits`, in the model's concurrency
-group) and stores the context's token ids in the `ctx` state. `live` (and `moved`, `resync` and
-`show`, which feed it from the session's settings mirror) never run the model: they re-trace the
-cached logits (`Engine.cached_logits`) under the current controls, so they are safe as `queue=False`
-handlers beside a generation. Figures leave as JSON strings (`figure_view.encode`). Bad parameters keep the last figure
-(`gr.skip()`) and return the message for the plot's note.
+group) and stores the context's token ids in the `ctx` state. `live` (and `moved`, `released`,
+`resync` and `show`, which feed it from the session's settings mirror) never run the model: they
+re-trace the cached logits (`Engine.cached_logits`) under the current controls, so they are safe as
+`queue=False` handlers beside a generation. Figures leave as JSON strings (`figure_view.encode`).
+Bad parameters keep the last figure (`gr.skip()`) and return the message for the plot's note.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .. import view
 from ..engine import Engine, PromptTooLong
 from ..params import ParamError
 from .chat import plot_messages, problem, shown
-from .controls import NAMES, released_value, remember, to_params
+from .controls import mirror, released_value, remember, to_params, values_of
 from .figure_view import TEMPLATE, encode
 
 COLORS = {"kept": "#2f9e44", "greedy": "#adb5bd", "top_k": "#e8590c", "top_p": "#1971c2", "min_p": "#9c36b5",
@@ -151,7 +151,7 @@ def released(engine: Engine, name: str, ctx: dict | None, top_n, scale, settings
     if before == value:
         return gr.skip(), gr.skip(), gr.skip()
     try:
-        to_params([settings[n] for n in NAMES])
+        to_params(values_of(settings))
         bad = []
     except ParamError as e:
         bad = [m for m in e.messages if f"`{name}`" in m]
@@ -164,19 +164,18 @@ def released(engine: Engine, name: str, ctx: dict | None, top_n, scale, settings
 
 def resync(engine: Engine, ctx: dict | None, top_n, scale, settings: dict, *values) -> tuple:
     """Every control was set (a preset, Reset, an API call): the mirror takes all values, then `live`."""
-    settings.update(zip(NAMES, values))
+    settings.update(mirror(values))
     return live(engine, ctx, top_n, scale, *values)
 
 
 def show(engine: Engine, ctx: dict | None, steps: list | None, step, top_n, scale, settings: dict) -> tuple:
     """The step selector, top N or scale changed: a generated step (step >= 1) or the live view. (figure, note)."""
-    values = [settings[n] for n in NAMES]
     step = int(step or 0)
     if steps and 1 <= step <= len(steps):
         s = steps[step - 1]
         data = view.from_step(s, int(top_n or 30), title=f"Generated token {step} of {len(steps)}")
         return encode(figure(data, scale == "log")), note(data)
-    fig, msg, _ = live(engine, ctx, top_n, scale, *values)
+    fig, msg, _ = live(engine, ctx, top_n, scale, *values_of(settings))
     return fig, msg
 
 
