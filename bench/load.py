@@ -5,17 +5,16 @@ Every simulated user is its own `gradio_client.Client` (its own session) and sen
 the public `/chat` API: its own prompt and seed, `max_new_tokens = min_new_tokens = --tokens` (every
 reply is exactly that long), the other parameters at the app's defaults.
 
-1. Solo: one warm-up chat (not counted), then every prompt alone, one after another (the 1-user row:
-   aggregate tok/s = all tokens / all their latencies). These replies are the references.
-2. Rounds at each `--users` count > 1: all users submit at once (a barrier), then per round: aggregate
-   tok/s (all tokens / wall time from the first submit to the last reply), its ratio to the 1-user
-   row, time to first token (submit to the first streamed update with a non-empty assistant reply)
-   p50/p95, total latency (submit to done) p50/p95, failures (exceptions such as "Queue is full",
-   warning statuses, empty replies), crossed replies (the user turn is not the user's own prompt, or
-   the reply shares a longer prefix with another user's solo reply than with its own), replies that
-   differ from their solo run without being crossed, and the server's RSS (the app and its children).
-3. `--sessions N`: N sessions (a few at a time) each getting a `--session-tokens` reply; server RSS
-   before, after all of them (sessions still open), and `--session-wait` seconds after closing them.
+1. Solo: a warm-up chat (not counted), then each prompt alone in turn: the 1-user row (tok/s = all
+   tokens / the sum of their latencies) and the reference replies.
+2. A round per `--users` count > 1, all users submitting at once (a barrier): aggregate tok/s (tokens /
+   first submit to last reply) and its ratio to the 1-user row, time to first token (submit to the
+   first streamed update with a non-empty reply) and total latency p50/p95, failures (exceptions such
+   as "Queue is full", warning statuses, empty replies), crossed replies (another user's prompt in the
+   history, or a reply nearer another user's solo reply than its own), replies that differ from their
+   solo run without being crossed, and the server's RSS (the app and its children) after the round.
+3. `--sessions N`: N sessions (a few at a time), a `--session-tokens` reply each; server RSS before,
+   after (sessions open) and `--session-wait` seconds after closing them.
 
 Only `/chat` runs: a browser would also run the plot refresh after each reply; the client does not.
 
@@ -38,7 +37,7 @@ import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,8 +53,7 @@ def percentile(xs: list[float], q: float) -> float | None:
     if not xs:
         return None
     at = (len(xs) - 1) * q / 100
-    lo = int(at)
-    hi = min(lo + 1, len(xs) - 1)
+    lo, hi = int(at), min(int(at) + 1, len(xs) - 1)
     return xs[lo] + (xs[hi] - xs[lo]) * (at - lo)
 
 
@@ -91,8 +89,8 @@ def classify(i: int, user_turn: str, reply: str, refs: dict[int, str]) -> str:
     reply) or 'differs' (not equal, but nearest to its own)."""
     if user_turn != prompt(i):
         return "crossed"
-    if reply == refs.get(i):
-        return "ok"
+    if reply == refs.get(i) or i not in refs:  # no solo reply (it failed): nothing to compare with
+        return "ok" if i in refs else "differs"
     own = common_prefix(reply, refs.get(i, ""))
     return "crossed" if any(common_prefix(reply, r) > own for j, r in refs.items() if j != i) else "differs"
 
@@ -221,16 +219,15 @@ def summarize(n: int, results: list[Result], refs: dict[int, str], rss: float, s
     good = [r for r in results if r.error is None]
     kinds = [classify(r.user, r.user_turn, r.reply, refs) for r in good]
     tokens = sum(r.tokens for r in good)
-    if solo:  # one at a time: the time spent is the sum of the latencies
-        wall = sum(r.end - r.start for r in results)
-    else:
-        wall = max(r.end for r in results) - min(r.start for r in results)
+    # one at a time: the time spent is the sum of the latencies; at once: first submit to last reply
+    wall = sum(r.end - r.start for r in results) if solo else max(r.end for r in results) - min(r.start for r in results)
     ttfts = [r.ttft for r in good if r.ttft is not None]
     totals = [r.end - r.start for r in good]
-    return dict(users=n, replies=len(results), tokens=tokens, wall_s=round(wall, 2), tok_s=tokens / wall if wall else None,
-                ratio=None, ttft_p50=percentile(ttfts, 50), ttft_p95=percentile(ttfts, 95), total_p50=percentile(totals, 50),
-                total_p95=percentile(totals, 95), failures=len(results) - len(good), crossed=kinds.count("crossed"),
-                differs=kinds.count("differs"), rss_mb=round(rss, 1),
+    r3 = lambda x: None if x is None else round(x, 3)  # noqa: E731
+    return dict(users=n, replies=len(results), tokens=tokens, wall_s=round(wall, 2), tok_s=r3(tokens / wall if wall else None),
+                ratio=None, ttft_p50=r3(percentile(ttfts, 50)), ttft_p95=r3(percentile(ttfts, 95)),
+                total_p50=r3(percentile(totals, 50)), total_p95=r3(percentile(totals, 95)), failures=len(results) - len(good),
+                crossed=kinds.count("crossed"), differs=kinds.count("differs"), rss_mb=round(rss, 1),
                 errors=sorted({r.error for r in results if r.error})[:3])
 
 
@@ -251,6 +248,19 @@ def concurrent(url: str, n: int, tokens: int, offset: int = 0, at_once: int | No
             keep.extend(clients)
 
 
+def sessions_phase(url: str, a: argparse.Namespace, pid: int) -> dict:
+    """N sessions, `at_once` at a time; server RSS before, after (still open) and a wait after closing them."""
+    before, kept = tree_rss_mb(pid), []
+    res = concurrent(url, a.sessions, a.session_tokens, offset=1000, at_once=a.session_at_once, keep=kept)
+    after = tree_rss_mb(pid)
+    for c in kept:
+        c.close()
+    time.sleep(a.session_wait)
+    return dict(count=a.sessions, tokens=a.session_tokens, failures=sum(r.error is not None for r in res),
+                rss_before_mb=round(before, 1), rss_after_mb=round(after, 1), rss_after_wait_mb=round(tree_rss_mb(pid), 1),
+                wait_s=a.session_wait, per_session_mb=round((after - before) / a.sessions, 2))
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--users", default="1,4,8,16", help="concurrent users per round (1 = the solo phase, always run)")
@@ -264,17 +274,15 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", help="also write the JSON summary here")
     a = p.parse_args(argv)
     counts = sorted({int(x) for x in a.users.split(",") if x.strip()} - {1})
-    solo_n = max(counts, default=1)
-
     sys.path.insert(0, str(ROOT))
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     log = tempfile.NamedTemporaryFile("w+", prefix="load-app-", suffix=".log", delete=False)
     proc = start_app(port, a.app_args, log)
-    meta = dict(cpus=os.cpu_count(), load_avg_start=os.getloadavg()[0], tokens=a.tokens, app_args=a.app_args,
-                commit=subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                      text=True).stdout.strip())
-    rows, sessions = [], None
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    summary = dict(cpus=os.cpu_count(), load_avg_start=round(os.getloadavg()[0], 2), tokens=a.tokens, app_args=a.app_args,
+                   commit=git, rounds=[], sessions=None)
+    rows = summary["rounds"]
     say = lambda *x: print(*x, file=sys.stderr, flush=True)  # noqa: E731
     try:
         wait_ready(url, proc, a.start_timeout)
@@ -283,50 +291,49 @@ def main(argv: list[str] | None = None) -> dict:
         want = 3 + len(values_for(a.tokens, 0))
         if len(params) != want:
             raise RuntimeError(f"/chat takes {len(params)} parameters, but the bench sends {want}: update bench/load.py")
-        say(f"app up on {url} (log {log.name}); warm-up")
+        say(f"app up on {url}; warm-up")
         chat(c, len(TOPICS) * 10, a.tokens)
         c.close()
-        say(f"solo: {solo_n} prompts one at a time")
-        solo = [concurrent(url, 1, a.tokens, offset=i)[0] for i in range(solo_n)]
+        say(f"solo: {max(counts, default=1)} prompts one at a time")
+        solo = [concurrent(url, 1, a.tokens, offset=i)[0] for i in range(max(counts, default=1))]
         refs = {r.user: r.reply for r in solo if r.error is None}
         rows.append(summarize(1, solo, refs, tree_rss_mb(proc.pid), solo=True))
         for n in counts:
             say(f"round: {n} users at once")
             rows.append(summarize(n, concurrent(url, n, a.tokens), refs, tree_rss_mb(proc.pid)))
         for r in rows:
-            r["ratio"] = r["tok_s"] / rows[0]["tok_s"] if r["tok_s"] and rows[0]["tok_s"] else None
+            r["ratio"] = round(r["tok_s"] / rows[0]["tok_s"], 3) if r["tok_s"] and rows[0]["tok_s"] else None
         if a.sessions:
             say(f"sessions: {a.sessions} x {a.session_tokens} tokens, {a.session_at_once} at a time")
-            before = tree_rss_mb(proc.pid)
-            kept: list = []
-            res = concurrent(url, a.sessions, a.session_tokens, offset=1000, at_once=a.session_at_once, keep=kept)
-            after = tree_rss_mb(proc.pid)
-            for c in kept:
-                c.close()
-            time.sleep(a.session_wait)
-            sessions = dict(count=a.sessions, tokens=a.session_tokens, failures=sum(r.error is not None for r in res),
-                            rss_before_mb=round(before, 1), rss_after_mb=round(after, 1),
-                            rss_after_wait_mb=round(tree_rss_mb(proc.pid), 1), wait_s=a.session_wait,
-                            per_session_mb=round((after - before) / a.sessions, 2))
+            summary["sessions"] = sessions_phase(url, a, proc.pid)
+    except BaseException:
+        log.flush()
+        say(f"the app's log ({log.name}), last lines:\n" + "".join(Path(log.name).read_text().splitlines(True)[-20:]))
+        raise
     finally:
         proc.terminate()
         try:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
-    meta["load_avg_end"] = os.getloadavg()[0]
-    summary = dict(meta, rounds=rows, sessions=sessions)
-    print(table(rows))
-    if sessions:
-        print(f"\nsessions: {sessions['count']} x {sessions['tokens']} tokens, {sessions['failures']} failed; server RSS "
-              f"{sessions['rss_before_mb']:.0f} MB before, {sessions['rss_after_mb']:.0f} MB after "
-              f"({sessions['per_session_mb']:.1f} MB/session), {sessions['rss_after_wait_mb']:.0f} MB "
-              f"{sessions['wait_s']:.0f} s after closing them")
-    line = json.dumps(summary, default=lambda o: asdict(o) if isinstance(o, Result) else str(o))
-    print(line)
-    if a.out:
-        Path(a.out).write_text(line + "\n")
+    os.unlink(log.name)
+    summary["load_avg_end"] = round(os.getloadavg()[0], 2)
+    report(summary, a.out)
     return summary
+
+
+def report(summary: dict, out: str | None) -> None:
+    """The table, the sessions line, the JSON line (also to `out`)."""
+    print(table(summary["rounds"]))
+    s = summary["sessions"]
+    if s:
+        print(f"\nsessions: {s['count']} x {s['tokens']} tokens, {s['failures']} failed; server RSS {s['rss_before_mb']:.0f} MB "
+              f"before, {s['rss_after_mb']:.0f} MB after ({s['per_session_mb']:.1f} MB/session), "
+              f"{s['rss_after_wait_mb']:.0f} MB {s['wait_s']:.0f} s after closing them")
+    line = json.dumps(summary)
+    print(line)
+    if out:
+        Path(out).write_text(line + "\n")
 
 
 if __name__ == "__main__":
