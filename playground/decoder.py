@@ -10,6 +10,7 @@ cache (and, when kept, the step's logits, so that no forward pass is repeated).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import secrets
 import time
 from typing import TYPE_CHECKING
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 import torch
 from transformers import DynamicCache
 
-from . import sampling
+from . import inspector, sampling
 from .params import GenerationParams
 from .records import Candidate, Done, PromptTooLong, Step
 from .text import StopScanner
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 class Decoder:
     def __init__(self, engine: Engine, prompt: list[int], params: GenerationParams, top_n: int = 50,
-                 report: bool = False, keep_logits: bool = False):
+                 report: bool = False, keep_logits: bool | int = False):
         PromptTooLong.check(len(prompt), engine.context)
         self.engine, self.model, self.params = engine, engine.model, params
         self.prompt, self.top_n, self.report, self.keep_logits = list(prompt), top_n, report, keep_logits
@@ -87,8 +88,10 @@ class Decoder:
             # 4. Record the step: the chosen token and the top candidates with their fate.
             step = self._record(t, tok, trace, force is not None, self.scanner.feed(tok))
             self.steps.append(step)
-            if self.keep_logits:
+            if self.keep_logits:  # True: every step's; a number: only the latest steps' (the rest become None)
                 self.logit_history.append(logits)
+                if self.keep_logits is not True and len(self.logit_history) > self.keep_logits:
+                    self.logit_history[-self.keep_logits - 1] = None
             # 5. Append the token; the model sees it at the next step.
             self.ids = torch.cat([self.ids, torch.tensor([[tok]], device=self.ids.device)], dim=-1)
             self.fresh, self.logits = self.ids[:, -1:], None
@@ -149,14 +152,18 @@ class Decoder:
             cands.append(Candidate(i, self.engine.label(i), pr, pf, by is None, by))
         rank = int((raw > raw[tok]).sum()) + 1
         prob = float(final[tok] if self.sample else pre[tok])
-        report = trace.stage_report() if self.report else None
+        report = [dataclasses.asdict(r) for r in inspector.chain_table(trace, self.engine.label)] if self.report else None
         return Step(t, tok, self.engine.label(tok), prob, float(raw[tok]), rank, cands, text, forced, report)
 
     # --- looking back and branching ---------------------------------------------------------------
+    def has_logits(self, k: int) -> bool:
+        return 0 <= k < len(self.logit_history) and self.logit_history[k] is not None
+
     def trace_at(self, k: int, params: GenerationParams | None = None) -> sampling.Trace:
         """The chain at step k (needs keep_logits), with this reply's or other parameters; no forward pass."""
-        if k >= len(self.logit_history):
-            raise IndexError(f"step {k} has no kept logits (keep_logits=True keeps them; {len(self.logit_history)} kept)")
+        if not self.has_logits(k):
+            raise IndexError(f"step {k} has no kept logits (keep_logits={self.keep_logits!r} keeps "
+                             f"{'every step' if self.keep_logits is True else f'the latest {int(self.keep_logits)} steps'})")
         params = params or self.params
         ids = self.ids[:, : len(self.prompt) + k]
         stages = self.engine.stages(params, len(self.prompt))
@@ -173,7 +180,7 @@ class Decoder:
         new.logit_history = list(self.logit_history[:k])
         for s in new.steps:
             new.scanner.feed(s.token_id)
-        known = k < len(self.logit_history)  # the logits of step k are kept: no forward pass for it
+        known = self.has_logits(k)  # the logits of step k are kept: no forward pass for it
         if self.cache is None:  # released: the next forward pass runs every kept token again
             new.release()
         else:

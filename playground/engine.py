@@ -120,7 +120,7 @@ class Engine:
 
     # --- the decode loop --------------------------------------------------------------------------
     def decoder(self, messages: list[dict], params: GenerationParams, system: str | None = None, top_n: int = 50,
-                prompt: list[int] | None = None, report: bool = False, keep_logits: bool = False) -> Decoder:
+                prompt: list[int] | None = None, report: bool = False, keep_logits: bool | int = False) -> Decoder:
         """A reply ready to decode step by step (see `Decoder`)."""
         if params.mode == "beam":
             raise ParamError(["`num_beams` > 1 runs beam search, which does not stream; use Engine.beams."])

@@ -15,7 +15,7 @@ class PromptTooLong(ValueError):
                       "Shorten the conversation or the system prompt (Undo or Clear).")
 
 
-@dataclass
+@dataclass(slots=True)  # a reply keeps ~100 a step: no per-instance dict
 class Candidate:
     id: int
     token: str
@@ -36,7 +36,7 @@ class Step:
     candidates: list[Candidate]
     text: str  # the reply so far, safe to show (no half stop string, no half character)
     forced: bool = False
-    stages: list[dict] | None = None  # per-stage counts and removed mass (Trace.stage_report), when asked for
+    stages: list[dict] | None = None  # the chain table's rows (inspector.chain_table as dicts), when asked for
 
 
 @dataclass

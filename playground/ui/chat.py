@@ -10,9 +10,11 @@ the rule and the value when its input is bad or the model fails. `send` and `reg
 generators over a `Decoder` (one token per yield, in the caller's thread); `run["cancel"]` is the
 `threading.Event` of the reply in flight: set by Stop, and set when gradio closes the generator.
 
-The last reply is kept as a `Reply` (session state): its Decoder(s), made with `keep_logits=True`
-and `report=True`, so the token inspector (`inspector.py`) can take any of its steps apart, force
-tokens and branch without a forward pass the decode did not make. Only the current reply is kept.
+The last reply is kept as a `Reply` (session state): its Decoder(s), made with `report=True` (every
+step records its candidates and its chain table) and the full logits of the latest `KEPT_LOGITS`
+steps, so the token inspector (`inspector.py`) can take any step apart, force tokens and branch. Only
+the current reply is kept, and an ended reply keeps no KV cache: memory stays bounded per session.
+Streamed replies are decoded by the engine's `Scheduler`, batched with every other visitor's.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from . import sessions
 from .controls import to_params
 
 TOP_N = 100  # candidates recorded per generated step (the plot shows up to this many)
+KEPT_LOGITS = 32  # a reply keeps the full logits (196 KB each) of its latest 32 steps; every step keeps its record
 
 
 # --- the history ---------------------------------------------------------------------------------
@@ -233,7 +236,7 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
                 out.append(beams_message(beams))
             yield out, box, done_status(done, params, len(beams)), [], None
             return
-        dec = engine.decoder(messages, params, system=system, top_n=TOP_N, report=True, keep_logits=True)
+        dec = engine.decoder(messages, params, system=system, top_n=TOP_N, report=True, keep_logits=KEPT_LOGITS)
         reply = Reply.start(convo, dec)
         reply.job = engine.scheduler.submit(dec, str(run.get("user") or id(run)), cancel)
         sessions.remember(run, reply)

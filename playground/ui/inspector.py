@@ -160,7 +160,7 @@ def step(engine: Engine, count: int | None, message: str | None, history: list |
             convo = history[: at + 1]
         try:
             dec = engine.decoder(chat.model_messages(convo), params, system=(system or "").strip() or None,
-                                 top_n=chat.TOP_N, report=True, keep_logits=True)
+                                 top_n=chat.TOP_N, report=True, keep_logits=chat.KEPT_LOGITS)
         except (ParamError, PromptTooLong) as e:
             yield fail(str(e))
             return

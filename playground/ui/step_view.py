@@ -35,6 +35,8 @@ N_CANDIDATES = 20
 N_BARS = 15
 ORDER_NAMES = {"transformers": "Default order", "temperature_last": "Temperature last"}
 NOTHING = "Click a token of the reply above (or Step) to see how it was chosen."
+RECORD_ONLY = ("Shown from the record made while generating (the candidates and the chain, exact). A reply keeps the "
+               "full logits of its latest steps only (memory), so the order comparison is not drawn for this step.")
 
 
 @dataclass
@@ -42,10 +44,10 @@ class At:
     """Everything about step k: its chain, the ids before it, its raw logits, the parameters used."""
 
     k: int
-    trace: sampling.Trace
+    trace: sampling.Trace | None  # None: the step's logits are no longer kept, only its record
     ids: list[int]
     prompt_len: int
-    logits: torch.Tensor
+    logits: torch.Tensor | None
     params: GenerationParams
     chosen: int | None  # None: the next step, not chosen yet
     step: object | None  # its records.Step
@@ -56,10 +58,10 @@ def at(reply: Reply, k: int) -> At:
     dec: Decoder = reply.dec
     if 0 <= k < len(dec.steps):
         owner = reply.owner(k)
-        trace = owner.trace_at(k)
+        kept = owner.has_logits(k)
+        trace, logits = (owner.trace_at(k), owner.logit_history[k]) if kept else (None, None)
         ids = owner.prompt + owner.token_ids[:k]
-        return At(k, trace, ids, len(owner.prompt), owner.logit_history[k], owner.params, dec.steps[k].token_id,
-                  dec.steps[k])
+        return At(k, trace, ids, len(owner.prompt), logits, owner.params, dec.steps[k].token_id, dec.steps[k])
     if k == len(dec.steps) and not dec.done and dec.logits is not None:
         with torch.inference_mode():
             trace = sampling.run(dec.stages, dec.ids, dec.logits)
@@ -77,12 +79,15 @@ def info(engine, reply: Reply, a: At) -> str:
                 f"to take it, or Step to sample one. <br>{about}")
     s = a.step
     how = "forced by you" if s.forced else f"chosen with p = {s.prob:.4g}"
+    record = "" if a.trace is not None else f"<br>{RECORD_ONLY}"
     return (f"**Step {a.k}**: “{shown(readable(s.token))}” (id {s.token_id}), {how}; the model alone gave it "
-            f"p = {s.prob_raw:.4g} (rank {s.rank}). <br>{about}")
+            f"p = {s.prob_raw:.4g} (rank {s.rank}). <br>{about}{record}")
 
 
 def step_figure(engine, a: At, top_n: int, log: bool) -> str:
     title = f"Step {a.k}" + (" (next token)" if a.chosen is None else "")
+    if a.trace is None:
+        return encode(plot.figure(view.from_step(a.step, int(top_n or 30), title=title), log))
     data = view.from_trace(a.trace, a.params, engine.label, int(top_n or 30), title=title)
     if a.chosen is not None:
         data.bars = [dataclasses.replace(b, chosen=b.id == a.chosen) for b in data.bars]
@@ -93,6 +98,16 @@ def chain_rows(engine, a: At) -> pd.DataFrame:
     def top(items):
         return ", ".join(f"{t} {p:.3f}" for t, p in items)
 
+    if a.trace is None:  # the rows recorded while generating
+        rows = [[i, r["label"], r["considered"], r["kept"], r["removed"], round(r["removed_mass"], 4), top(r["top_before"]),
+                 top(r["top_after"])] for i, r in enumerate(a.step.stages or [], 1)]
+        if a.params.mode == "greedy":
+            n = rows[-1][3] if rows else engine.vocab
+            best = readable(a.step.token)
+            rows.append([len(rows) + 1, "greedy (argmax)", n, 1, n - 1, round(1 - a.step.prob, 4),
+                         rows[-1][7] if rows else top((readable(c.token), c.prob_raw) for c in a.step.candidates[:5]),
+                         f"{best} 1.000"])
+        return pd.DataFrame(rows, columns=CHAIN_HEADERS)
     rows = [[i, r.label, r.considered, r.kept, r.removed, round(r.removed_mass, 4), top(r.top_before), top(r.top_after)]
             for i, r in enumerate(inspector.chain_table(a.trace, engine.label), 1)]
     if a.params.mode == "greedy":  # greedy keeps the argmax of what the chain left
@@ -149,6 +164,10 @@ def ranked(probs: dict[int, float] | torch.Tensor, n: int = N_BARS) -> list[tupl
 
 
 def raw_final(engine, a: At) -> str:
+    if a.trace is None:  # the recorded candidates: the model's top ones and what the chain gave them
+        cands = a.step.candidates
+        return pair(ranked({c.id: c.prob_raw for c in cands}), ranked({c.id: c.prob_final for c in cands if c.prob_final > 0}),
+                    ("Before any sampler (the model)", "After the chain (recorded candidates)"), engine, a.chosen)
     raw = torch.softmax(a.trace.raw[0], dim=-1)
     final = final_probs(a)
     kept = 1 if a.params.mode == "greedy" else int(torch.isfinite(a.trace.final[0]).sum())
@@ -156,7 +175,9 @@ def raw_final(engine, a: At) -> str:
                 engine, a.chosen)
 
 
-def orders(engine, a: At) -> str:
+def orders(engine, a: At) -> str | None:
+    if a.trace is None:
+        return None
     sets = inspector.compare_orders(engine, a.ids, a.prompt_len, a.params, a.logits)
     names = list(sampling.ORDERS)
     titles = []
@@ -171,7 +192,10 @@ def orders(engine, a: At) -> str:
 
 
 def candidates(engine, a: At) -> tuple[pd.DataFrame, dict]:
-    data = view.from_trace(a.trace, a.params, engine.label, N_CANDIDATES)
+    if a.trace is None:
+        data = view.from_step(a.step, N_CANDIDATES)
+    else:
+        data = view.from_trace(a.trace, a.params, engine.label, N_CANDIDATES)
     rows, choices = [], []
     for b in data.bars:
         fate = view.fate_label(b.fate) + (" · chosen" if b.id == a.chosen else "")
