@@ -14,8 +14,9 @@ import json
 import sys
 import textwrap
 
-from .params import GROUPS, MAX_STOP, SPECS, GenerationParams, ParamError, build, parse_assignment
+from .params import GROUPS, MAX_STOP, MAX_STOP_CHARS, SPECS, GenerationParams, ParamError, build, parse_assignment
 from .presets import list_presets, load_preset, read_preset
+from .text import brief, surrogate_at
 
 USAGE_ERROR = 2
 
@@ -29,6 +30,22 @@ def params_from_args(preset: str | None, sets: list[str], seed: int | None = Non
     if seed is not None:
         values["seed"] = seed
     return build(values)
+
+
+def utf8(flag: str, value: str | None) -> str | None:
+    """A text argument; Python hands over a byte that is not UTF-8 as a lone surrogate (surrogateescape)."""
+    at = surrogate_at(value or "")
+    if at >= 0:
+        code = ord(value[at])
+        what = f"byte 0x{code - 0xDC00:02X}" if 0xDC80 <= code <= 0xDCFF else brief(value[at])
+        raise ParamError([f"`{flag}` must be UTF-8 text, but {what} at character {at} is not. Check the encoding of "
+                          "the terminal or the file it came from."])
+    return value
+
+
+def _stdin() -> str:
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8", "surrogateescape")
+    return data.decode("utf-8", "surrogateescape")
 
 
 def _g(x: float) -> float:
@@ -66,7 +83,8 @@ def cmd_generate(args) -> int:
     params = params_from_args(args.preset, args.set, args.seed)  # before any model is loaded
     if args.top_n < 0:
         raise ParamError([f"`--top-n` must be >= 0, but is {args.top_n}."])
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    prompt = utf8("--prompt", _stdin() if args.prompt == "-" else args.prompt)
+    system = utf8("--system", args.system)
     from . import loader
     from .engine import Engine, PromptTooLong
 
@@ -75,7 +93,7 @@ def cmd_generate(args) -> int:
         engine.bias_ids(params)  # a logit_bias key that is several tokens fails here, before generating
         messages = [{"role": "user", "content": prompt}]
         if params.mode == "beam":
-            beams, done = engine.beams(messages, params, system=args.system)
+            beams, done = engine.beams(messages, params, system=system)
             if args.json:
                 _emit(done_json(done, params, beams))
             else:
@@ -84,7 +102,7 @@ def cmd_generate(args) -> int:
                 print(_summary(done), file=sys.stderr)
             return 0
         shown = ""
-        for item in engine.stream(messages, params, system=args.system, top_n=args.top_n if args.json else 0):
+        for item in engine.stream(messages, params, system=system, top_n=args.top_n if args.json else 0):
             if args.json:
                 _emit(step_json(item) if hasattr(item, "candidates") else done_json(item, params))
                 continue
@@ -118,7 +136,8 @@ def range_text(name: str) -> str:
         return s.range_text
     if s.kind == "bias":
         return f"token -> {s.range_text}"
-    return {"bool": "true/false", "choice": " | ".join(s.choices), "stop": f"up to {MAX_STOP} strings"}[s.kind]
+    stop = f"up to {MAX_STOP} strings of {MAX_STOP_CHARS} chars"
+    return {"bool": "true/false", "choice": " | ".join(s.choices), "stop": stop}[s.kind]
 
 
 def params_table() -> str:

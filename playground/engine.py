@@ -17,10 +17,10 @@ import torch
 from . import sampling
 from .decoder import Decoder
 from .loader import Loaded
-from .params import GenerationParams, ParamError
+from .params import GenerationParams, ParamError, token_id
 from .records import Beam, Candidate, Done, PromptTooLong, Step  # noqa: F401  (re-exported)
 from .scheduler import Scheduler
-from .text import token_text
+from .text import brief, token_text
 
 
 class Engine:
@@ -49,16 +49,16 @@ class Engine:
         """`logit_bias` keys (a token id, or a text that is exactly one token) mapped to token ids."""
         out = {}
         for key, bias in params.logit_bias.items():
-            if key.strip().isdigit():
-                tid = int(key)
+            tid = token_id(key)  # ASCII digits (params bounds their length); "²" or "٣" is a token's text
+            if tid is not None:
                 if tid >= self.vocab:
                     raise ParamError([f"`logit_bias` token ids must be below the vocabulary size {self.vocab}, "
-                                      f"but {key!r} is not."])
+                                      f"but {brief(key)} is not."])
             else:
                 ids = self.tokenizer.encode(key, add_special_tokens=False)
                 if len(ids) != 1:
-                    raise ParamError([f"`logit_bias` keys must be exactly one token, but {key!r} is {len(ids)} "
-                                      f"tokens {ids}. Use one of those ids, or a shorter text (mind the leading "
+                    raise ParamError([f"`logit_bias` keys must be exactly one token, but {brief(key)} is {len(ids)} "
+                                      f"tokens {brief(ids)}. Use one of those ids, or a shorter text (mind the leading "
                                       "space: ' cat' and 'cat' are different tokens)."])
                 tid = ids[0]
             out[tid] = bias

@@ -123,7 +123,8 @@ def python_snippet(params: GenerationParams, messages: list[dict], system: str |
                 f"logit_bias = {_literal(dict(params.logit_bias))}",
                 "sequence_bias = []",
                 "for key, bias in logit_bias.items():",
-                "    ids = [int(key)] if key.strip().isdigit() else tokenizer.encode(key, add_special_tokens=False)",
+                "    is_id = key.strip().isascii() and key.strip().isdigit()  # '²' is a token's text, not an id",
+                "    ids = [int(key)] if is_id else tokenizer.encode(key, add_special_tokens=False)",
                 '    assert len(ids) == 1, f"logit_bias key {key!r} is {len(ids)} tokens {ids}; use one token"',
                 "    sequence_bias.append([ids, bias])",
                 'generate_kwargs["sequence_bias"] = sequence_bias']

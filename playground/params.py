@@ -17,13 +17,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .text import brief, surrogate_at
+
 ALL_MODES = ("sample", "greedy", "beam")
 GROUPS = ("Sampling", "Penalties", "Length and stopping", "Beam search", "Advanced")
 SAMPLER_ORDERS = {
     "transformers": "penalties, temperature, top-k, top-p, min-p, typical, epsilon, eta (transformers)",
     "temperature_last": "penalties, top-k, typical, top-p, min-p, epsilon, eta, temperature (llama.cpp)",
 }
-MAX_STOP = 4
+MAX_STOP = 4  # stop strings
+MAX_STOP_CHARS = 200  # characters in one stop string (the stream holds back up to this many)
+MAX_BIAS = 300  # logit_bias entries (OpenAI's limit too)
+MAX_BIAS_KEY_CHARS = 200  # characters in one logit_bias key (no token is that long)
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,11 @@ class Spec:
 
 
 def _num(x: float | None) -> str:
-    return "" if x is None else (str(int(x)) if float(x).is_integer() else f"{x:g}")
+    if x is None:
+        return ""
+    if isinstance(x, int):
+        return brief(x)
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
 def P(default, kind, group, help, formula="", lo=None, hi=None, lo_open=False, hi_open=False,
@@ -130,8 +139,9 @@ class GenerationParams(BaseModel):
                          "", 0, 2**32 - 1, step=1, modes=SAMPLE)
     logit_bias: dict[str, float] = P({}, "bias", "Advanced", "Token (text or id) -> bias added to its logit first; -100 bans it",
                                      "z_i += bias_i", -100.0, 100.0, step=1.0)
-    stop: tuple[str, ...] = P((), "stop", "Advanced", f"Up to {MAX_STOP} strings that end the reply; they are cut from the text",
-                              modes=NOT_BEAM)
+    stop: tuple[str, ...] = P((), "stop", "Advanced",
+                              f"Up to {MAX_STOP} strings of up to {MAX_STOP_CHARS} characters that end the reply; they are "
+                              "cut from the text", modes=NOT_BEAM)
     sampler_order: Literal["transformers", "temperature_last"] = P(
         "transformers", "choice", "Advanced", "Where temperature sits in the chain of filters",
         "", modes=SAMPLE, choices=tuple(SAMPLER_ORDERS))
@@ -145,7 +155,23 @@ class GenerationParams(BaseModel):
     @field_validator("logit_bias", mode="before")
     @classmethod
     def _bias_keys(cls, v):
-        return {str(k): b for k, b in v.items()} if isinstance(v, dict) else v
+        if not isinstance(v, dict):
+            return v
+        if len(v) > MAX_BIAS:
+            raise ValueError(f"`logit_bias` must hold at most {MAX_BIAS} tokens, but has {len(v)}. Remove some.")
+        for k, b in v.items():
+            if isinstance(b, bool) or isinstance(k, bool) or not isinstance(k, (str, int)) or \
+                    (isinstance(k, int) and k.bit_length() > 1000):
+                raise ValueError(f"`logit_bias` must map a token (text or id) to a number, but has {brief(k)}: {brief(b)}.")
+        return {str(k): b for k, b in v.items()}
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_bool(cls, v, info):
+        s = SPECS[info.field_name]
+        if isinstance(v, bool) and s.kind in ("float", "int", "seed"):
+            raise ValueError(f"`{s.name}` must be a number in {s.range_text}, but is {v} (true/false). {_fix_hint(s)}")
+        return v
 
     @field_validator("*", mode="after")
     @classmethod
@@ -159,12 +185,21 @@ class GenerationParams(BaseModel):
                 raise ValueError(f"`stop` must hold at most {MAX_STOP} strings, but has {len(v)}. Remove some.")
             if any(x == "" for x in v):
                 raise ValueError("`stop` strings must be non-empty, but one is ''. Remove the empty entry.")
+            for x in v:
+                if len(x) > MAX_STOP_CHARS:
+                    raise ValueError(f"`stop` strings must be at most {MAX_STOP_CHARS} characters, but one is {len(x)} "
+                                     f"characters long: {brief(x)}. Shorten it.")
+                _text("`stop` strings", x)
         elif s.kind == "bias":
             for k, b in v.items():
                 if k == "":
                     raise ValueError("`logit_bias` keys must be a token text or id, but one is ''.")
+                if len(k) > MAX_BIAS_KEY_CHARS:
+                    raise ValueError(f"`logit_bias` keys must be at most {MAX_BIAS_KEY_CHARS} characters (one token's text "
+                                     f"or id), but one is {len(k)} characters long: {brief(k)}.")
+                _text("`logit_bias` keys", k)
                 if not s.contains(b):
-                    raise ValueError(f"`logit_bias` values must be in {s.range_text}, but {k!r} has {_num(b)}. "
+                    raise ValueError(f"`logit_bias` values must be in {s.range_text}, but {brief(k)} has {_num(b)}. "
                                      "Use -100 to ban a token, +100 to force it.")
         return v
 
@@ -249,9 +284,9 @@ class GenerationParams(BaseModel):
             body["stop"] = list(self.stop)
         if self.seed is not None:
             body["seed"] = self.seed
-        ids = {k: v for k, v in self.logit_bias.items() if k.strip().isdigit()}
+        ids = {str(token_id(k)): v for k, v in self.logit_bias.items() if token_id(k) is not None}
         if ids:
-            body["logit_bias"] = {k.strip(): v for k, v in ids.items()}
+            body["logit_bias"] = ids
         return body
 
     def openai_unsupported(self) -> list[str]:
@@ -259,9 +294,22 @@ class GenerationParams(BaseModel):
         carried = {"do_sample", "temperature", "top_p", "max_new_tokens", "presence_penalty", "frequency_penalty",
                    "stop", "seed"}
         out = [k for k in self.changed() if k not in carried and k != "logit_bias"]
-        if any(not k.strip().isdigit() for k in self.logit_bias):
+        if any(token_id(k) is None for k in self.logit_bias):
             out.append("logit_bias (text keys; OpenAI takes token ids of its own tokenizer)")
         return out
+
+
+def token_id(key: str) -> int | None:
+    """The token id a `logit_bias` key names (ASCII digits, spaces around allowed), or None for a token's text."""
+    k = key.strip()
+    return int(k) if k.isascii() and k.isdigit() and len(k) <= MAX_BIAS_KEY_CHARS else None
+
+
+def _text(what: str, x: str) -> None:
+    at = surrogate_at(x)
+    if at >= 0:
+        raise ValueError(f"{what} must be text, but {brief(x)} holds a lone surrogate {brief(x[at])} at character {at} "
+                         "(half of a character: a bad paste?). Remove it.")
 
 
 def _fix_hint(s: Spec) -> str:
@@ -298,7 +346,8 @@ def _message(err: dict) -> str:
     if err["type"] == "extra_forbidden":
         close = difflib.get_close_matches(name, SPECS, n=1)
         hint = f" Did you mean `{close[0]}`?" if close else f" Known parameters: {', '.join(SPECS)}."
-        return f"`{name}` is not a parameter, but was given {err.get('input')!r}.{hint}"
+        label = f"`{name}`" if len(name) <= 60 else brief(name)
+        return f"{label} is not a parameter, but was given {brief(err.get('input'))}.{hint}"
     if err["type"] == "value_error":
         return err["msg"].removeprefix("Value error, ")
     s = SPECS.get(name)
@@ -307,7 +356,7 @@ def _message(err: dict) -> str:
     want = _TYPE_WORDS[s.kind]
     if s.kind == "choice":
         want += " " + ", ".join(repr(c) for c in s.choices)
-    return f"`{name}` must be {want}, but is {err.get('input')!r}."
+    return f"`{name}` must be {want}, but is {brief(err.get('input'))}."
 
 
 def build(values: dict[str, Any] | None = None, source: str | None = None, **kw) -> GenerationParams:
@@ -327,6 +376,6 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     key, raw = text.split("=", 1)
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: an integer of over 4300 digits
         value = raw
     return key.strip(), value

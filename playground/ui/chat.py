@@ -32,6 +32,7 @@ from ..params import GenerationParams, ParamError
 from ..scheduler import Job, QueueFull, Waiting
 from . import sessions
 from .controls import to_params
+from .inputs import checked
 
 TOP_N = 100  # candidates recorded per generated step (the plot shows up to this many)
 KEPT_LOGITS = 32  # a reply keeps the full logits (196 KB each) of its latest 32 steps; every step keeps its record
@@ -182,6 +183,12 @@ def beams_message(beams) -> dict:
 
 
 # --- the handlers ----------------------------------------------------------------------------------
+def refused(message: str) -> tuple:
+    """A bad input: every output kept as the page has it (the message box too), and why."""
+    return gr.skip(), gr.skip(), problem(message), gr.skip(), gr.skip()
+
+
+@checked(refused)
 def send(engine: Engine, message: str | None, history: list | None, system: str | None, run: dict | None,
          *values) -> Iterator[tuple]:
     """Add the user's message and stream the reply. Yields (history, message box, status, steps, reply)."""
@@ -198,6 +205,7 @@ def send(engine: Engine, message: str | None, history: list | None, system: str 
     yield from _reply(engine, convo, history, "", message, system, params, run)
 
 
+@checked(refused)
 def regenerate(engine: Engine, history: list | None, system: str | None, run: dict | None,
                *values) -> Iterator[tuple]:
     """Drop the replies after the last user turn and answer it again. Yields like `send` (box untouched)."""
@@ -284,6 +292,7 @@ def stopped(status: str | None, steps: list | None):
     return f"**cancelled** · {len(steps or [])} tokens · stopped by you"
 
 
+@checked(refused)
 def undo(history: list | None, message: str | None) -> tuple:
     """Remove the last turn (the last user message and what follows); its text goes back into the box."""
     history = normalize(history)

@@ -17,11 +17,14 @@ millisecond to collect and update around the request, which was a fifth of a sli
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import gradio as gr
 
-from ..params import GROUPS, SAMPLER_ORDERS, SPECS, GenerationParams, ParamError, build
+from ..params import GROUPS, MAX_STOP, MAX_STOP_CHARS, SAMPLER_ORDERS, SPECS, GenerationParams, ParamError, build
+from ..text import brief
+from . import inputs
 
 NAMES: tuple[str, ...] = tuple(SPECS)
 # The controls that decide the mode: they stay usable even when the mode makes them moot.
@@ -30,6 +33,7 @@ OPEN_GROUPS = ("Sampling",)
 
 BIAS_HELP = ' One per line as `token: bias` (quote a token with spaces: `" cat": -100`), or JSON {"42": 5}.'
 STOP_HELP = " One per line, or a JSON list such as [\"\\n\\n\", \"User:\"]."
+STOP_TEXT = MAX_STOP * (12 * MAX_STOP_CHARS + 8)  # the longest text that can hold valid stop strings (JSON-escaped)
 
 
 def help_text(name: str) -> str:
@@ -71,9 +75,9 @@ def build_controls() -> dict[str, gr.components.Component]:
 
 
 # --- text fields -----------------------------------------------------------------------------------
-def parse_bias(text: str | None) -> dict[str, float]:
+def parse_bias(raw: str | None) -> dict[str, float]:
     """`token: bias` lines or a JSON object -> {token: bias}; errors name `logit_bias` and the line."""
-    text = (text or "").strip()
+    text = inputs.text("logit_bias", raw).strip()
     if not text:
         return {}
     if text.startswith("{"):
@@ -81,9 +85,9 @@ def parse_bias(text: str | None) -> dict[str, float]:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise ParamError([f"`logit_bias` must be valid JSON when it starts with '{{', but {e.msg} at "
-                              f"character {e.pos}: {text!r}."]) from None
+                              f"character {e.pos}: {brief(text)}."]) from None
         if not isinstance(data, dict):
-            raise ParamError([f"`logit_bias` must be a JSON object, but is {text!r}."])
+            raise ParamError([f"`logit_bias` must be a JSON object, but is {brief(text)}."])
         items = list(data.items())
     else:
         items = []
@@ -92,35 +96,38 @@ def parse_bias(text: str | None) -> dict[str, float]:
                 continue
             key, sep, value = line.rpartition(":")
             if not sep or not key.strip():
-                raise ParamError([f"`logit_bias` line {n} must be `token: bias`, but is {line!r}."])
+                raise ParamError([f"`logit_bias` line {n} must be `token: bias`, but is {brief(line)}."])
             key = key.strip()
             if key.startswith('"'):
                 try:
                     key = json.loads(key)
                 except json.JSONDecodeError:
-                    raise ParamError([f"`logit_bias` line {n} has a badly quoted token: {key!r}. "
+                    raise ParamError([f"`logit_bias` line {n} has a badly quoted token: {brief(key)}. "
                                       'Write it like `" cat": -100`.']) from None
             items.append((key, value.strip()))
     out = {}
     for key, value in items:
         try:
-            out[str(key)] = float(value)
-        except (TypeError, ValueError):
-            raise ParamError([f"`logit_bias` values must be numbers, but {key!r} has {value!r}."]) from None
+            out[str(key)] = inputs.number("logit_bias", value)
+        except ParamError:
+            raise ParamError([f"`logit_bias` values must be finite numbers, but {brief(key)} has {brief(value)}."]) from None
     return out
 
 
-def parse_stop(text: str | None) -> list[str]:
+def parse_stop(raw: str | None) -> list[str]:
     """One stop string per line, or a JSON list (for strings with newlines or edge spaces)."""
-    text = text or ""
+    if isinstance(raw, str) and len(raw) > STOP_TEXT:  # a paste of a page: say the rule that it breaks
+        raise ParamError([f"`stop` strings must be at most {MAX_STOP_CHARS} characters (at most {MAX_STOP} of them), "
+                          f"but the text is {len(raw)} characters long: {brief(raw)}. Shorten it."])
+    text = inputs.text("stop", raw)
     if text.strip().startswith("["):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise ParamError([f"`stop` must be valid JSON when it starts with '[', but {e.msg} at character "
-                              f"{e.pos}: {text!r}."]) from None
+                              f"{e.pos}: {brief(text)}."]) from None
         if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
-            raise ParamError([f"`stop` must be a JSON list of strings, but is {text!r}."])
+            raise ParamError([f"`stop` must be a JSON list of strings, but is {brief(text)}."])
         return data
     return [line for line in text.splitlines() if line.strip()]
 
@@ -141,22 +148,14 @@ def _number(name: str, v: Any) -> Any:
         if s.kind == "seed":
             return None
         raise ParamError([f"`{name}` must be a number in {s.range_text}, but is empty."])
-    if isinstance(v, str):
-        try:
-            v = float(v)
-        except ValueError:
-            raise ParamError([f"`{name}` must be a number in {s.range_text}, but is {v!r}."]) from None
-    if s.kind in ("int", "seed"):
-        if float(v) != int(float(v)):
-            raise ParamError([f"`{name}` must be a whole number, but is {v:g}."])
-        return int(v)
-    return float(v)
+    return inputs.number(name, v, f"a number in {s.range_text}", whole=s.kind in ("int", "seed"))
 
 
 def to_params(values: list | tuple) -> GenerationParams:
     """The controls' values (in `NAMES` order) as parameters; `ParamError` lists every bad field."""
     if len(values) != len(NAMES):
-        raise ValueError(f"expected {len(NAMES)} control values, got {len(values)}")
+        raise ParamError([f"`controls` must be {len(NAMES)} values (one per parameter: {', '.join(NAMES)}), "
+                          f"but are {len(values)}."])
     out, problems = {}, []
     for name, v in zip(NAMES, values):
         kind = SPECS[name].kind
@@ -223,8 +222,10 @@ def released_value(name: str, value):
     s = SPECS[name]
     try:
         v = float(value or 0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return value
+    if isinstance(value, bool) or not math.isfinite(v):
+        return value  # `to_params` names it
     v = min(max(v, s.ui_min), s.ui_max)
     return int(v) if s.kind == "int" and v == int(v) else v
 

@@ -23,10 +23,11 @@ import torch
 
 from ..engine import Engine, PromptTooLong
 from ..params import SPECS, GenerationParams, ParamError
-from ..text import readable
+from ..text import brief, readable
 from . import chat, sessions, step_view, tokens_html
 from .chat import Reply, done_status, problem, shown
 from .controls import to_params
+from .inputs import checked, token
 
 OUT = ("history", "box", "status", "steps", "reply", "tokens", "branches") + step_view.VIEW
 SKIP_VIEW = tuple(gr.skip() for _ in step_view.VIEW)
@@ -59,6 +60,12 @@ def fail(message: str) -> tuple:
     return (gr.skip(), gr.skip(), problem(message), gr.skip(), gr.skip(), gr.skip(), gr.skip(), *SKIP_VIEW)
 
 
+def unseen(message: str) -> tuple:
+    """A bad input to `show_reply` or `inspect` (two outputs, then `VIEW`): the reason in the step's line."""
+    return (gr.skip(), gr.skip(), problem(message), *SKIP_VIEW[1:])
+
+
+@checked(unseen)
 def show_reply(engine: Engine, reply: Reply | None, top_n=30, scale="linear") -> tuple:
     """After a chat reply (or Stop, Undo, Clear): its tokens, its branches, no step open. (tokens, branches, *VIEW)."""
     if reply is not None:
@@ -66,19 +73,17 @@ def show_reply(engine: Engine, reply: Reply | None, top_n=30, scale="linear") ->
     return (tokens(engine, reply), branch_choices(reply), *step_view.show(engine, reply, None, top_n, scale))
 
 
+@checked(unseen)
 def inspect(engine: Engine, k, reply: Reply | None, top_n=30, scale="linear") -> tuple:
     """A token was clicked (`k` from `#inspect-step`, "k" or "k@clicks"): open step k. (reply, tokens, *VIEW).
     Never runs the model."""
-    try:
-        k = int(str(k).split("@")[0].strip())
-    except ValueError:
-        return (gr.skip(), gr.skip(), *SKIP_VIEW)
     if reply is None:
         return (gr.skip(), gr.skip(), *step_view.show(engine, None, k, top_n, scale))
     reply.selected = k
     return (reply, tokens(engine, reply), *step_view.show(engine, reply, k, top_n, scale))
 
 
+@checked(fail)
 def switch(engine: Engine, choice: str | None, reply: Reply | None, top_n=30, scale="linear") -> tuple:
     """Show another branch: it replaces the last assistant message. Yields `OUT`; never runs the model."""
     if reply is None or choice not in reply.labels:
@@ -139,6 +144,7 @@ def token_by_token(values, where: str) -> GenerationParams:
     return params
 
 
+@checked(fail)
 def step(engine: Engine, count: int | None, message: str | None, history: list | None, system: str | None,
          run: dict | None, reply: Reply | None, top_n, scale, *values) -> Iterator[tuple]:
     """Step, Step ×10 (`count`), Run to end (None). Goes on with the open reply; a typed message (or an
@@ -195,12 +201,10 @@ def _force(engine: Engine, reply: Reply | None, ids: list[int], what: str, run: 
 def force_candidate(engine: Engine, row: list | None, reply: Reply | None, run: dict | None, top_n,
                     scale) -> Iterator[tuple]:
     """A row of the candidates table was clicked (its values): force that token at the step shown."""
-    try:
-        tid = int(row[step_view.ID_COL])
-    except (IndexError, TypeError, ValueError):
-        yield fail(f"The clicked candidate row must hold a token id in its `id` column, but is {row!r}.")
+    if not isinstance(row, list) or len(row) <= step_view.ID_COL:
+        yield fail(f"The clicked candidate row must hold a token id in its `id` column, but is {brief(row)}.")
         return
-    yield from force_token(engine, tid, reply, run, top_n, scale)
+    yield from force_token(engine, row[step_view.ID_COL], reply, run, top_n, scale)
 
 
 def on_candidate(engine: Engine):
@@ -212,21 +216,21 @@ def on_candidate(engine: Engine):
     return chosen
 
 
+@checked(fail)
 def force_token(engine: Engine, token_id, reply: Reply | None, run: dict | None, top_n, scale) -> Iterator[tuple]:
     """Force one token id (a candidate) at the step shown."""
     try:
-        tid = int(token_id)
-    except (TypeError, ValueError):
-        yield fail(f"`force token` must be a token id, but is {token_id!r}.")
-        return
-    if not 0 <= tid < engine.vocab:
-        yield fail(f"`force token` must be a token id in [0, {engine.vocab - 1}], but is {tid}.")
+        tid = token("force token", token_id, engine.vocab)
+    except ParamError as e:
+        yield fail(" ".join(e.messages))
         return
     yield from _force(engine, reply, [tid], f"“{readable(engine.label(tid))}”", run, top_n, scale)
 
 
-def force_text(engine: Engine, text: str | None, reply: Reply | None, run: dict | None, top_n, scale) -> Iterator[tuple]:
-    """Tokenize `text` and force its tokens in order from the step shown (your own continuation)."""
+@checked(fail)
+def force_text(engine: Engine, forced_text: str, reply: Reply | None, run: dict | None, top_n, scale) -> Iterator[tuple]:
+    """Tokenize the text and force its tokens in order from the step shown (your own continuation)."""
+    text = forced_text
     if not text:
         yield fail("`force text` must not be empty, but is ''. Type the continuation to force, token by token.")
         return
@@ -235,6 +239,7 @@ def force_text(engine: Engine, text: str | None, reply: Reply | None, run: dict 
     yield from _force(engine, reply, ids, f"the text “{short}” ({len(ids)} tokens)", run, top_n, scale)
 
 
+@checked(fail)
 def branch(engine: Engine, reply: Reply | None, run: dict | None, top_n, scale, *values) -> Iterator[tuple]:
     """Regenerate from the selected token k with the current parameters, keeping the text before it; the
     earlier branch stays and can be switched back to. Runs to the end."""

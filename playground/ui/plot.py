@@ -20,6 +20,7 @@ from ..params import ParamError
 from .chat import plot_messages, problem, shown
 from .controls import mirror, released_value, remember, to_params, values_of
 from .figure_view import TEMPLATE, encode
+from .inputs import checked
 
 COLORS = {"kept": "#2f9e44", "greedy": "#adb5bd", "top_k": "#e8590c", "top_p": "#1971c2", "min_p": "#9c36b5",
           "typical_p": "#f08c00", "epsilon": "#c2255c", "eta": "#5c940d", "temperature": "#868e96",
@@ -116,22 +117,27 @@ def context(engine: Engine, history: list | None, system: str | None) -> dict | 
     return {"ids": ids, "about": f"{about} ({len(ids)} prompt tokens)"}
 
 
-def live_data(engine: Engine, ctx: dict | None, top_n, values) -> view.PlotData:
+def live_data(engine: Engine, ctx: dict | None, top_n: int, values) -> view.PlotData:
     """The live view under `values`; raises ParamError, or LookupError when the logits are not cached."""
     params = to_params(values)
     logits = engine.cached_logits(ctx["ids"]) if ctx else None
     if logits is None:
         raise LookupError(WAITING)
     trace = engine.trace(ctx["ids"], params, logits=logits)
-    return view.from_trace(trace, params, engine.label, int(top_n or 30), title="Next token")
+    return view.from_trace(trace, params, engine.label, top_n, title="Next token")
 
 
+def _not_drawn(message: str) -> tuple:
+    return gr.skip(), problem("Plot not updated: " + message), gr.skip()
+
+
+@checked(_not_drawn)
 def live(engine: Engine, ctx: dict | None, top_n, scale, *values) -> tuple:
     """A control moved: (figure or skip, note, step selector back to 0 = live). Never runs the model."""
     try:
         data = live_data(engine, ctx, top_n, values)
     except ParamError as e:
-        return gr.skip(), problem("Plot not updated: " + " ".join(e.messages)), gr.skip()
+        return _not_drawn(" ".join(e.messages))
     except LookupError as e:
         return gr.skip(), shown(str(e) if ctx else EMPTY), gr.skip()
     return encode(figure(data, scale == "log")), note(data, ctx.get("about", "")), 0
@@ -168,17 +174,18 @@ def resync(engine: Engine, ctx: dict | None, top_n, scale, settings: dict, *valu
     return live(engine, ctx, top_n, scale, *values)
 
 
+@checked(lambda message: _not_drawn(message)[:2])
 def show(engine: Engine, ctx: dict | None, steps: list | None, step, top_n, scale, settings: dict) -> tuple:
     """The step selector, top N or scale changed: a generated step (step >= 1) or the live view. (figure, note)."""
-    step = int(step or 0)
     if steps and 1 <= step <= len(steps):
         s = steps[step - 1]
-        data = view.from_step(s, int(top_n or 30), title=f"Generated token {step} of {len(steps)}")
+        data = view.from_step(s, top_n, title=f"Generated token {step} of {len(steps)}")
         return encode(figure(data, scale == "log")), note(data)
     fig, msg, _ = live(engine, ctx, top_n, scale, *values_of(settings))
     return fig, msg
 
 
+@checked(lambda message: (gr.skip(), *_not_drawn(message)))
 def refresh(engine: Engine, history: list | None, system: str | None, steps: list | None, top_n, scale,
             *values) -> tuple:
     """The context changed: one forward pass (cached), then the live view. (ctx, figure, note, step selector)."""

@@ -15,6 +15,7 @@ from .. import export, presets
 from ..params import GenerationParams, ParamError
 from .chat import model_messages, normalize, problem, shown
 from .controls import NAMES, to_params, to_values
+from .inputs import checked
 
 
 def choose(name: str | None, folder: str | Path = presets.PRESETS_DIR) -> list:
@@ -31,11 +32,12 @@ def choose(name: str | None, folder: str | Path = presets.PRESETS_DIR) -> list:
     return to_values(params) + [f"{text}<br>Sets: {shown(changed)}"]
 
 
-def save(folder: str | Path, name: str | None, *values) -> tuple:
-    """(preset dropdown update, message): write the current controls as a preset named `name`."""
+@checked(lambda message: (gr.skip(), problem("Preset not saved: " + message)))
+def save(folder: str | Path, preset_name: str, *values) -> tuple:
+    """(preset dropdown update, message): write the current controls as a preset named `preset_name`."""
     try:
         params = to_params(values)
-        path = presets.save_preset(params, (name or "").strip(), folder)
+        path = presets.save_preset(params, preset_name.strip(), folder)
     except ParamError as e:
         return gr.skip(), problem("Preset not saved: " + " ".join(e.messages))
     except OSError as e:
@@ -59,6 +61,7 @@ def choices(folder: str | Path = presets.PRESETS_DIR) -> list[str]:
 EXAMPLE = [{"role": "user", "content": "Hello!"}]
 
 
+@checked(lambda message: (gr.skip(), gr.skip(), problem("Not exported: " + message)))
 def export_code(history: list | None, system: str | None, *values) -> tuple:
     """(transformers script, OpenAI request body, message) for the current settings and conversation
     (a placeholder user turn when the chat is empty); on bad settings the code stays and the message says why."""
