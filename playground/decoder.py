@@ -61,10 +61,20 @@ class Decoder:
         if self.done:
             raise RuntimeError(f"the reply has ended ({self.finish}); branch it to go on")
         start = time.perf_counter()
-        t = len(self.steps)
         with torch.inference_mode():
             # 1. The raw logits of this step: run the unseen tokens through the model, reusing the cache.
-            logits = self.next_logits()
+            self.next_logits()
+        self.seconds += time.perf_counter() - start
+        return self.advance(force)
+
+    def advance(self, force: int | None = None) -> Step:
+        """Steps 2-6 of a decode step, on the logits already computed (by `next_logits`, or by the
+        scheduler's batched forward pass, which sets `self.logits`)."""
+        if self.done:
+            raise RuntimeError(f"the reply has ended ({self.finish}); branch it to go on")
+        start = time.perf_counter()
+        t, logits = len(self.steps), self.logits
+        with torch.inference_mode():
             # 2. Pass them through the chain, in order, keeping every stage's scores.
             trace = sampling.run(self.stages, self.ids, logits)
             # 3. Choose: the forced token, else sample with this request's generator, else the argmax.
@@ -101,12 +111,20 @@ class Decoder:
                     self.seed if self.sample else None, self.seconds, len(self.prompt), self.notice, self.steps)
 
     def next_logits(self) -> torch.Tensor:
-        """The raw logits of the next step; the model runs at most once per step (the step reuses them)."""
+        """The raw logits of the next step; the model runs at most once per step (the step reuses them).
+
+        Without a cache (dropped when the reply ended, see `release`) every token is run again once."""
         if self.logits is None:
+            if self.cache is None:
+                self.cache, self.fresh = DynamicCache(config=self.model.config), self.ids
             out = self.model(input_ids=self.fresh, attention_mask=torch.ones_like(self.ids),
                              past_key_values=self.cache, use_cache=True, logits_to_keep=1)
             self.logits = out.logits[:, -1].to(copy=True, dtype=torch.float32)
         return self.logits
+
+    def release(self) -> None:
+        """Drop the KV cache (most of a reply's memory); `next_logits` rebuilds it if the reply goes on."""
+        self.cache, self.fresh = None, self.ids
 
     def _record(self, t: int, tok: int, trace: sampling.Trace, forced: bool, text: str) -> Step:
         """The top `top_n` candidates after the penalties, the raw top ones a penalty removed, and their fate."""
@@ -155,14 +173,16 @@ class Decoder:
         new.logit_history = list(self.logit_history[:k])
         for s in new.steps:
             new.scanner.feed(s.token_id)
-        new.cache = copy.deepcopy(self.cache)
-        seen = new.cache.get_seq_length()
-        if k < len(self.logit_history):  # the logits of step k are known: the cache up to them suffices
-            new.cache.crop(-(seen - cut))
-            new.fresh, new.logits = new.ids[:, cut:], self.logit_history[k]
-        else:  # re-run only the last kept token
-            new.cache.crop(-(seen - cut + 1))
-            new.fresh = new.ids[:, cut - 1:]
+        known = k < len(self.logit_history)  # the logits of step k are kept: no forward pass for it
+        if self.cache is None:  # released: the next forward pass runs every kept token again
+            new.release()
+        else:
+            new.cache = copy.deepcopy(self.cache)
+            seen = new.cache.get_seq_length()
+            new.cache.crop(-(seen - cut + (0 if known else 1)))  # up to the logits of step k, or up to the last token
+            new.fresh = new.ids[:, cut - (0 if known else 1):]
+        if known:
+            new.logits = self.logit_history[k]
         if len(new.steps) >= new.budget:
             new.finish = "length"
         return new

@@ -19,6 +19,7 @@ from .decoder import Decoder
 from .loader import Loaded
 from .params import GenerationParams, ParamError
 from .records import Beam, Candidate, Done, PromptTooLong, Step  # noqa: F401  (re-exported)
+from .scheduler import Scheduler
 from .text import token_text
 
 
@@ -35,6 +36,7 @@ class Engine:
         self.vocab = self.model.get_output_embeddings().weight.shape[0]
         self._logits_cache: dict[tuple[int, ...], torch.Tensor] = {}
         self._logits_lock = threading.Lock()
+        self.scheduler = Scheduler(self.model)  # batches the app's replies (its thread starts with the first)
 
     # --- inputs -----------------------------------------------------------------------------------
     def prompt_ids(self, messages: list[dict], system: str | None = None) -> list[int]:

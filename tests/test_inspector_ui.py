@@ -177,8 +177,9 @@ def test_branch_keeps_the_prefix_and_switching_back_restores_the_original(engine
     assert new.token_ids[:k] == [s.token_id for s in steps[:k]] and new.token_ids != [s.token_id for s in steps]
     prefix = engine.tokenizer.decode([s.token_id for s in steps[:k]], skip_special_tokens=True)
     assert html.unescape(out["history"][-1]["content"]).startswith(prefix)
-    # step k's kept logits: no pass re-runs the prefix; each later token is one single-token pass
-    assert counting.calls == [1] * (len(new.steps) - k - 1)
+    # step k's kept logits: no pass for step k. A finished reply keeps no KV cache (bounded memory), so the
+    # next pass runs the kept prefix once; each later token is one single-token pass
+    assert counting.calls == [len(new.prompt) + k + 1] + [1] * (len(new.steps) - k - 2)
     assert reply.selected == k and f"**Step {k}**" in view(out)["info"]
     # the branch's steps before k are shown with the parameters that chose them (greedy)
     assert "mode greedy" in view(inspector.inspect(engine, "1", reply, 30, "linear"))["info"]

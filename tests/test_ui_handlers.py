@@ -164,21 +164,21 @@ class FailingEngine:
     """The real engine, except that the model breaks after the first token."""
 
     def __init__(self, engine):
-        self.engine = engine
+        self.engine, self.scheduler = engine, engine.scheduler
 
     def __getattr__(self, name):  # everything else (the tokenizer, the prompt) is the real engine's
         return getattr(self.engine, name)
 
     def decoder(self, *a, **kw):
         dec = self.engine.decoder(*a, **kw)
-        real = dec.step
+        real = dec.advance  # the scheduler decodes a chat reply step by step through `advance`
 
         def step(*a2, **kw2):
             if dec.steps:
                 raise RuntimeError("CUDA error: device lost")
             return real(*a2, **kw2)
 
-        dec.step = step
+        dec.advance = step
         return dec
 
 

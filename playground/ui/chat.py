@@ -28,6 +28,8 @@ from ..decoder import Decoder
 from ..engine import Done, Engine, PromptTooLong
 from ..limits import Limits
 from ..params import GenerationParams, ParamError
+from ..scheduler import Job, QueueFull, Waiting
+from . import sessions
 from .controls import to_params
 from .guard import redact, refusal
 
@@ -103,6 +105,22 @@ class Reply:
     current: int = 0
     selected: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    job: Job | None = None  # the scheduler's job while the first branch streams
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Stop the streaming first branch (if it still streams) and wait until the scheduler let it go."""
+        if self.job is None or self.job.finished:
+            return True
+        self.job.cancel.set()
+        return self.job.left.wait(timeout)
+
+    def free(self) -> None:
+        """The visitor left: stop decoding and drop everything the branches keep (caches, logits, steps)."""
+        self.settle()
+        for dec in self.decoders:
+            dec.release()
+            dec.logits, dec.logit_history = None, []
+            dec.steps.clear()
 
     @classmethod
     def start(cls, convo: list[dict], dec: Decoder) -> Reply:
@@ -206,11 +224,15 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
            params: GenerationParams, run: dict | None) -> Iterator[tuple]:
     """Stream (or beam-search) the assistant's answer to `convo`; on failure yield `before` again.
 
-    Yields (history, box, status, steps, reply); the reply's Decoder keeps every step's logits."""
+    A streamed reply is decoded by the engine's scheduler, in one batch with everyone else's; while it
+    waits for a place the status says where it stands. Yields (history, box, status, steps, reply); the
+    reply's Decoder keeps every step's logits."""
     cancel = threading.Event()
-    if run is not None:
-        run["cancel"] = cancel
+    run = run if run is not None else {}
+    run["cancel"] = cancel
+    alive = run.get("alive") or (lambda: True)  # False once the visitor's connection is gone (layout.py)
     messages, system = model_messages(convo), (system or "").strip() or None
+    reply = None
     try:
         if params.mode == "beam":
             yield convo + [{"role": "assistant", "content": "…"}], box, "Running beam search…", [], None
@@ -222,19 +244,31 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
             return
         dec = engine.decoder(messages, params, system=system, top_n=TOP_N, report=True, keep_logits=True)
         reply = Reply.start(convo, dec)
-        while not dec.done and not cancel.is_set():  # after Stop the Decoder stays open: Step goes on with it
-            with reply.lock:
-                step = dec.step()
-            yield convo + [{"role": "assistant", "content": shown(step.text)}], box, \
-                f"Generating… {len(dec.steps)} tokens", dec.steps, reply
+        reply.job = engine.scheduler.submit(dec, str(run.get("user") or id(run)), cancel)
+        sessions.remember(run, reply)
+        for item in reply.job.updates():  # after Stop the Decoder stays open: Step goes on with it
+            if not alive():
+                cancel.set()  # a closed tab or a dropped connection: the scheduler drops the reply at its next step
+            if isinstance(item, Waiting):
+                yield convo + [{"role": "assistant", "content": "…"}], box, waiting(item), gr.skip(), gr.skip()
+            else:
+                yield convo + [{"role": "assistant", "content": shown(item.text)}], box, \
+                    f"Generating… {len(dec.steps)} tokens", dec.steps, reply
         yield reply.history(), box, done_status(dec.result(), params), dec.steps, reply
-    except (ParamError, PromptTooLong) as e:
+    except (ParamError, PromptTooLong, QueueFull) as e:
         yield before, box_on_error, problem(str(e)), gr.skip(), gr.skip()
     except Exception as e:  # the model failed: say so, keep the conversation and the message
         yield before, box_on_error, problem(f"The model failed: {type(e).__name__}: {e}. The conversation is unchanged."), \
             gr.skip(), gr.skip()
     finally:
-        cancel.set()  # also runs when gradio closes this generator (Stop): the decode loop ends at once
+        cancel.set()  # also runs when gradio closes this generator (Stop): the scheduler drops the reply
+
+
+def waiting(place: Waiting) -> str:
+    """The status of a queued reply: its place and an estimate from the measured step time."""
+    ahead = "next in line" if place.ahead == 0 else f"{place.ahead} {'reply' if place.ahead == 1 else 'replies'} ahead"
+    eta = f", about {place.seconds:.0f} s" if place.seconds else ""
+    return f"Waiting for a place in the batch: {ahead}{eta}."
 
 
 STOPPING = "Stopping…"

@@ -25,7 +25,7 @@ from ..engine import Engine, PromptTooLong
 from ..limits import Limits
 from ..params import SPECS, GenerationParams, ParamError
 from ..text import readable
-from . import chat, step_view, tokens_html
+from . import chat, sessions, step_view, tokens_html
 from .chat import Reply, done_status, problem, shown
 from .controls import to_params
 from .guard import refusal
@@ -102,6 +102,9 @@ def _advance(engine: Engine, reply: Reply, tokens_to_force: list[int] | None, co
              top_n, scale, box=None, after: int | None = None) -> Iterator[tuple]:
     """Step the shown branch (forcing `tokens_to_force` in order, else `count` sampled steps, None = to the end),
     yielding after each token; then open the next step (or `after`) and show it."""
+    if not reply.settle():
+        yield fail("The reply is still being generated and did not stop in time; try again in a moment.")
+        return
     cancel = threading.Event()
     if run is not None:
         run["cancel"] = cancel
@@ -168,6 +171,7 @@ def step(engine: Engine, count: int | None, message: str | None, history: list |
             yield fail(str(e))
             return
         reply = Reply.start(convo, dec)
+        sessions.remember(run, reply)
     yield from _advance(engine, reply, None, count, run, top_n, scale, box)
 
 
@@ -184,6 +188,7 @@ def _force(engine: Engine, reply: Reply | None, ids: list[int], what: str, run: 
         return
     if k < len(dec.steps):
         try:
+            reply.settle()
             with reply.lock:
                 branch = dec.branch(k)
                 reply.add(branch, f"from step {k}, forced {what}", k)
@@ -257,6 +262,7 @@ def branch(engine: Engine, reply: Reply | None, run: dict | None, top_n, scale, 
         return
     diff = ", ".join(f"{n} {getattr(params, n)!r}" for n in SPECS if getattr(params, n) != getattr(dec.params, n))
     try:
+        reply.settle()
         with reply.lock:
             new = dec.branch(k, params)
             reply.add(new, f"from step {k} ({diff or 'same parameters, new sample'})", k)

@@ -21,12 +21,14 @@ import gradio as gr
 from .. import loader, presets
 from ..engine import Engine
 from ..limits import Limits
-from . import chat, controls, figure_view, inspector, plot, presets_panel, step_view, tokens_html
+from . import chat, controls, figure_view, inspector, plot, presets_panel, sessions, step_view, tokens_html
 from .figure_view import FigureView
 
 # Raw control values (no gradio range check): `controls.to_params` names the field in its message.
 RAW = dict(preprocess=False)
 MODEL = dict(concurrency_id="model", concurrency_limit=1, **RAW)
+# Chat replies wait on the engine's scheduler, which batches them and keeps the caps (scheduler.py).
+CHAT = dict(concurrency_id="chat", concurrency_limit=None, **RAW)
 QUIET = dict(queue=False, trigger_mode="always_last", show_progress="hidden", **RAW)
 CSS = """
 #chat .message-content span.md { white-space: pre-wrap; }
@@ -36,7 +38,9 @@ CSS = """
 # How the app is served (app.py, the tests): gradio 6's run history is off, because it stores every
 # call's inputs and outputs (each plot's figure) in the browser's localStorage, re-reading and
 # re-writing up to 100 of them per slider move (~30 ms a move in chromium here; bench/ui_latency.py).
-LAUNCH = dict(theme=gr.themes.Soft(), css=CSS, run_history=False)
+# A streaming or queued reply holds one of gradio's worker threads while it waits for its next token:
+# enough threads that a full room never starves the unqueued plot events.
+LAUNCH = dict(theme=gr.themes.Soft(), css=CSS, run_history=False, max_threads=256)
 INTRO = """# Sampling playground
 Chat with **{model}** ({dtype}, {device}) and watch what every generation parameter does to the next token.
 The plot shows the first token of the assistant's next reply (after a reply: that reply's first token);
@@ -183,12 +187,16 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     after = dict(queue=False, show_progress="hidden", **hidden)
 
     # Chat: each reply, then one forward pass for the new context; the reply's tokens go to the inspector.
-    sent = c["send"].click(partial(chat.send, engine, **capped), [msg, chatbot, system, run, *P], reply_out, api_name="chat",
-                           show_progress="minimal", **MODEL)
-    submitted = msg.submit(partial(chat.send, engine, **capped), [msg, chatbot, system, run, *P], reply_out,
-                           show_progress="minimal", **hidden, **MODEL)
-    regenerated = c["regen"].click(partial(chat.regenerate, engine, **capped), [chatbot, system, run, *P], reply_out,
-                                   api_name="regenerate", show_progress="minimal", **MODEL)
+    demo = c["demo"]
+    send_fn = sessions.watched(demo, partial(chat.send, engine, **capped), run_at=3)
+    sent = c["send"].click(send_fn, [msg, chatbot, system, run, *P], reply_out, api_name="chat",
+                           show_progress="minimal", **CHAT)
+    submitted = msg.submit(send_fn, [msg, chatbot, system, run, *P], reply_out,
+                           show_progress="minimal", **hidden, **CHAT)
+    regenerated = c["regen"].click(sessions.watched(demo, partial(chat.regenerate, engine, **capped), run_at=2),
+                                   [chatbot, system, run, *P], reply_out, api_name="regenerate", show_progress="minimal",
+                                   **CHAT)
+    demo.unload(partial(sessions.left, engine))
     replies = [sent, submitted, regenerated]
     for ev in replies:
         ev.then(refresh, refresh_in, refresh_out, **hidden, **MODEL)

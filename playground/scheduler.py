@@ -1,0 +1,297 @@
+"""Batched decoding for many replies at once: one forward pass per step over every active reply.
+
+The app's replies go through one `Scheduler`. A reply (a `Decoder`) is submitted as a `Job`, and one
+background thread runs this loop:
+ 1. Admit waiting jobs into the free places of the batch, users in turn (first come, first served,
+    one reply in flight per user). A new reply's prompt runs alone once (its first logits, exactly as
+    a solo decode), then its KV cache joins the batch's, left-padded to a common length.
+ 2. Every active reply takes its step on its own logits: its own chain, generator, stop strings and
+    record (`Decoder.advance`), exactly as when decoding alone.
+ 3. Replies that ended or were cancelled leave; a reply that had its turn (`quantum` steps) while
+    others wait gives its place up and queues again, its cache leaving the batch with it.
+ 4. One batched forward pass over the last token of every remaining reply (an attention mask over the
+    padding, each row at its own position) gives each reply its next logits.
+
+A batched forward is not bit-identical to a solo one (a product over 8 rows adds in another order than
+over 1): logits differ by about 1e-5, which can flip a near-tie (bench/RESULTS.md measures how often).
+A reply's record is what it sampled from, always.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+from transformers import DynamicCache
+
+from .decoder import Decoder
+from .records import Step
+
+
+class QueueFull(RuntimeError):
+    """More replies wait than the instance's `queue_size` cap allows."""
+
+
+@dataclass
+class Waiting:
+    """A queued job's place: `ahead` jobs before it, and an estimate of the wait from the measured step rate."""
+
+    ahead: int
+    seconds: float | None
+
+
+@dataclass(eq=False)
+class Job:
+    dec: Decoder
+    user: str
+    cancel: threading.Event = field(default_factory=threading.Event)
+    events: queue.SimpleQueue = field(default_factory=queue.SimpleQueue, repr=False)
+    turn: int = 0  # steps taken since it last got a place in the batch
+    error: BaseException | None = None
+    finished: bool = False  # left the scheduler for good (ended, cancelled or failed)
+    left: threading.Event = field(default_factory=threading.Event, repr=False)  # set once `finished`
+    told: tuple[int, float] = (-1, 0.0)  # the last place sent to the caller, and when
+    seq: int = 0  # the order of submission
+
+    def updates(self, poll: float = 0.5) -> Iterator[Step | Waiting]:
+        """Each `Step` as it is decoded (and `Waiting` while queued) until the job leaves; raises its error."""
+        while True:
+            try:
+                item = self.events.get(timeout=poll)
+            except queue.Empty:
+                continue
+            if item is None:
+                if self.error is not None:
+                    raise self.error
+                return
+            yield item
+
+
+class _Batch:
+    """The active replies, their shared KV cache (rows left-padded to a common length) and its mask."""
+
+    def __init__(self, model):
+        self.model = model
+        self.jobs: list[Job] = []
+        self.cache: DynamicCache | None = None
+        self.mask: torch.Tensor | None = None  # [B, T]: 1 for a real token, 0 for padding
+
+    def join(self, job: Job) -> None:
+        """Add a reply whose own cache holds every token so far (its next logits are computed)."""
+        own, n = job.dec.cache, job.dec.ids.shape[1]
+        job.dec.cache = None  # the batch owns it now
+        row = torch.ones(1, n, dtype=torch.long, device=job.dec.ids.device)
+        if self.cache is None:
+            self.cache, self.mask, self.jobs = own, row, [job]
+            return
+        t = self.mask.shape[1]
+        width = max(t, n)  # the rows so far get more padding on the left when the newcomer is longer
+        for mine, theirs in zip(self.cache.layers, own.layers):
+            for name in ("keys", "values"):
+                ours, its = _pad_left(getattr(mine, name), width - t), _pad_left(getattr(theirs, name), width - n)
+                setattr(mine, name, torch.cat([ours, its], dim=0))
+        self.mask = torch.cat([_pad_left(self.mask, width - t), _pad_left(row, width - n)], dim=0)
+        self.jobs.append(job)
+
+    def keep(self, stay: list[Job], own_cache: list[Job]) -> None:
+        """Only `stay` remain; each of `own_cache` (leaving but not ended) takes its row back as its own cache."""
+        index = {id(j): i for i, j in enumerate(self.jobs)}
+        for job in own_cache:
+            i = index[id(job)]
+            pad = int((self.mask[i] == 0).sum())
+            job.dec.cache = DynamicCache(config=self.model.config)
+            for li, layer in enumerate(self.cache.layers):
+                job.dec.cache.update(layer.keys[i:i + 1, :, pad:].clone(), layer.values[i:i + 1, :, pad:].clone(), li)
+            job.dec.fresh = job.dec.ids[:, self.mask.shape[1] - pad:]  # the token it took this step, if any
+        if not stay:
+            self.jobs, self.cache, self.mask = [], None, None
+            return
+        rows = torch.tensor([index[id(j)] for j in stay], device=self.mask.device)
+        self.cache.batch_select_indices(rows)
+        self.mask, self.jobs = self.mask[rows], list(stay)
+        lead = int(self.mask.any(dim=0).to(torch.int8).argmax())  # columns that are padding in every row
+        if lead:
+            self.mask = self.mask[:, lead:]
+            for layer in self.cache.layers:
+                layer.keys, layer.values = layer.keys[:, :, lead:], layer.values[:, :, lead:]
+
+    def forward(self) -> None:
+        """One pass over every reply's last token; each gets its row of logits."""
+        last = torch.cat([j.dec.ids[:, -1:] for j in self.jobs], dim=0)
+        self.mask = torch.cat([self.mask, self.mask.new_ones(len(self.jobs), 1)], dim=1)
+        positions = self.mask.sum(dim=1, keepdim=True) - 1
+        out = self.model(input_ids=last, attention_mask=self.mask, position_ids=positions,
+                         past_key_values=self.cache, use_cache=True, logits_to_keep=1)
+        logits = out.logits[:, -1].to(dtype=torch.float32)
+        for i, job in enumerate(self.jobs):
+            job.dec.logits = logits[i:i + 1].clone()
+
+
+def _pad_left(x: torch.Tensor, n: int) -> torch.Tensor:
+    """`x` with n zero columns before its sequence axis (axis 2 of a cache tensor, axis 1 of a mask)."""
+    if n <= 0:
+        return x
+    axis = 2 if x.dim() == 4 else 1
+    shape = list(x.shape)
+    shape[axis] = n
+    return torch.cat([x.new_zeros(shape), x], dim=axis)
+
+
+class Scheduler:
+    """Decodes every submitted reply in one batch on one thread; see the module docstring."""
+
+    def __init__(self, model, batch_size: int = 8, queue_size: int = 64, quantum: int = 32):
+        self.batch_size, self.queue_size, self.quantum = batch_size, queue_size, quantum
+        self.batch = _Batch(model)
+        self.waiting: deque[Job] = deque()
+        self.cond = threading.Condition()
+        self.step_seconds = 0.05  # a running mean of one batched step, for the wait estimate
+        self.forwards = 0  # batched forward passes run (tests count them)
+        self.submitted = 0
+        self._thread: threading.Thread | None = None
+
+    # --- the callers' side -------------------------------------------------------------------------
+    def submit(self, dec: Decoder, user: str = "", cancel: threading.Event | None = None) -> Job:
+        """Queue a reply; raises QueueFull when `queue_size` replies already wait."""
+        job = Job(dec, user, cancel or threading.Event())
+        with self.cond:
+            self.submitted += 1
+            job.seq = self.submitted
+            if len(self.waiting) >= self.queue_size:
+                raise QueueFull(f"the queue is full: {len(self.waiting)} replies are waiting, the most this instance "
+                                f"allows (its queue_size cap). Try again in a moment.")
+            self.waiting.append(job)
+            self._tell_place(job)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="playground-scheduler", daemon=True)
+                self._thread.start()
+            self.cond.notify_all()
+        return job
+
+    def cancel_user(self, user: str) -> int:
+        """Cancel every reply of `user` (waiting or in the batch); they leave at the next step. Returns how many."""
+        with self.cond:
+            jobs = [j for j in [*self.waiting, *self.batch.jobs] if j.user == user]
+            for job in jobs:
+                job.cancel.set()
+            self.cond.notify_all()
+        return len(jobs)
+
+    @property
+    def active(self) -> int:
+        return len(self.batch.jobs)
+
+    def _place(self, job: Job) -> Waiting:
+        """How many jobs are ahead of `job`, and about how long until it starts: the places of the batch
+        turning over (a reply leaves when it ends or its turn is over) at the measured step time."""
+        ahead = list(itertools.takewhile(lambda j: j is not job, self.waiting))
+        turn = lambda j: min(j.dec.budget - len(j.dec.steps), max(self.quantum - j.turn, 1))  # noqa: E731
+        places = [0] * (self.batch_size - len(self.batch.jobs)) + [turn(j) for j in self.batch.jobs]
+        heapq.heapify(places)
+        for other in ahead:
+            heapq.heappush(places, heapq.heappop(places) + turn(other))
+        return Waiting(len(ahead), places[0] * self.step_seconds)
+
+    # --- the loop ------------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self.cond:
+                while not self.waiting and not self.batch.jobs:
+                    self.cond.wait()
+                admit = self._admissions()
+            start = time.perf_counter()
+            try:
+                with torch.inference_mode():
+                    self._step(admit)
+            except Exception as e:  # the model failed: every reply in the batch ends with the error
+                for job in self.batch.jobs:
+                    self._finish(job, e)
+                self.batch.keep([], [])
+                continue
+            if self.batch.jobs:
+                self.step_seconds = 0.8 * self.step_seconds + 0.2 * (time.perf_counter() - start)
+
+    def _admissions(self) -> list[Job]:
+        """Cancelled waiting jobs leave; then, users in turn, the jobs that get a free place."""
+        for job in [j for j in self.waiting if j.cancel.is_set()]:
+            self.waiting.remove(job)
+            self._finish(job)
+        busy = {j.user for j in self.batch.jobs}
+        first = {}  # each user's earliest reply: only it may start (one in flight per user, in their order)
+        for job in self.waiting:
+            first[job.user] = min(first.get(job.user, job.seq), job.seq)
+        admit = []
+        for job in list(self.waiting):
+            if len(self.batch.jobs) + len(admit) >= self.batch_size:
+                break
+            if job.user in busy or job.seq != first[job.user]:  # a second reply waits behind the first
+                continue
+            busy.add(job.user)
+            admit.append(job)
+            self.waiting.remove(job)
+        for job in self.waiting:
+            self._tell_place(job)
+        return admit
+
+    def _tell_place(self, job: Job) -> None:
+        """Send a queued job its place when it changed, or at most once a second."""
+        place, now = self._place(job), time.monotonic()
+        if place.ahead != job.told[0] or now - job.told[1] >= 1.0:
+            job.told = (place.ahead, now)
+            job.events.put(place)
+
+    def _step(self, admit: list[Job]) -> None:
+        # 1. New replies: their prompt alone (first logits and cache), then into the batch.
+        for job in admit:
+            dec = job.dec
+            if dec.logits is not None and (dec.cache is None or dec.cache.get_seq_length() != dec.ids.shape[1]):
+                dec.logits = None  # known logits but no cache for them (a branch of an ended reply): run it all
+                dec.release()
+            dec.next_logits()  # the prompt, or a reply that gave its place up: its last token (no-op when known)
+            job.turn = 0
+            self.batch.join(job)
+        # 2. Every reply takes its step on its own logits.
+        for job in self.batch.jobs:
+            if job.cancel.is_set() or job.dec.done:
+                continue
+            try:
+                job.events.put(job.dec.advance())
+                job.turn += 1
+            except Exception as e:
+                job.error = e
+        # 3. Ended, failed and cancelled replies leave; a reply whose turn is over gives its place up.
+        with self.cond:
+            eligible = {j.user for j in self.waiting} - {j.user for j in self.batch.jobs}
+            over = sorted((j for j in self.batch.jobs if j.turn >= self.quantum), key=lambda j: -j.turn)
+            yielding = over[:len(eligible)] if len(self.batch.jobs) >= self.batch_size else []
+            gone = [j for j in self.batch.jobs if j.dec.done or j.cancel.is_set() or j.error or j in yielding]
+            stay = [j for j in self.batch.jobs if j not in gone]
+            self.batch.keep(stay, [j for j in gone if not j.dec.done and not j.error])
+            for job in gone:
+                if job in yielding and not job.cancel.is_set():
+                    self.waiting.append(job)
+                    self._tell_place(job)
+                else:
+                    self._finish(job, job.error)
+        # 4. One forward pass for all that remain.
+        if self.batch.jobs:
+            start = time.perf_counter()
+            self.batch.forward()
+            self.forwards += 1
+            spent = time.perf_counter() - start
+            for job in self.batch.jobs:  # each reply waited the whole pass (tokens/s counts decode, not the prompt)
+                job.dec.seconds += spent
+
+    def _finish(self, job: Job, error: BaseException | None = None) -> None:
+        if job.dec.cache is not None and job.dec.done:
+            job.dec.release()
+        job.error, job.finished = error, True
+        job.events.put(None)
+        job.left.set()
