@@ -1,9 +1,12 @@
 """Sampling playground: `python app.py` serves the Gradio app on http://127.0.0.1:7860.
 
-Flags: --model (hub id or local folder; default: the bundled SmolLM2-135M-Instruct), --dtype
-(auto, float32, bfloat16, float16), --port, --host, --share. The same file is a Hugging Face Space
-`app_file`: there `python app.py` runs with no flags, and GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
-(which gradio reads itself) pick the address.
+Flags: --model (hub id or local folder; default: the bundled SmolLM2-135M-Instruct, or its hub id
+when the bundled package is absent, as on a Space), --dtype (auto, float32, bfloat16, float16),
+--port, --host, --share, and the caps every visitor shares (`playground/limits.py`):
+--max-new-tokens, --max-new-tokens-cap, --max-prompt-tokens, --queue-size, --batch-size,
+--public / --no-public, each also set by its PLAYGROUND_* environment variable (the flag wins).
+The same file is a Hugging Face Space `app_file`: there `python app.py` runs with no flags,
+GRADIO_SERVER_NAME / GRADIO_SERVER_PORT pick the address, and public mode is on (SPACE_ID is set).
 """
 
 from __future__ import annotations
@@ -15,27 +18,49 @@ import sys
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from playground import loader  # noqa: E402
-from playground.engine import Engine  # noqa: E402
-from playground.ui.layout import LAUNCH, build_demo  # noqa: E402
+from playground.limits import Limits  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Serve the sampling playground.")
-    p.add_argument("--model", default=None, help="hub id or local folder (default: the bundled SmolLM2-135M-Instruct)")
+    p.add_argument("--model", default=None,
+                   help="hub id or local folder (default: PLAYGROUND_MODEL, else the bundled SmolLM2-135M-Instruct, "
+                        f"else {loader.HUB_FALLBACK})")
     p.add_argument("--dtype", default=None, help="auto (default), float32, bfloat16 or float16")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    defaults = Limits()
+    for name, (var, text) in Limits.ENV.items():
+        flag = "--" + name.replace("_", "-")
+        if name == "public":
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"{text} [{var}]")
+        else:
+            p.add_argument(flag, type=int, default=None, metavar="N",
+                           help=f"{text} (default {getattr(defaults, name)}) [{var}]")
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> None:
+def configure(argv: list[str] | None = None, env: dict[str, str] | None = None) -> tuple[argparse.Namespace, str, Limits]:
+    """(flags, the model id to load, the caps) from the flags and the environment; exits on a bad cap."""
     args = parse_args(argv)
     try:
-        engine = Engine(loader.load(args.model, args.dtype))
+        limits = Limits.from_env(env, **{name: getattr(args, name) for name in Limits.ENV})
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    return args, args.model or loader.default_model_id(), limits
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, model_id, limits = configure(argv)
+    from playground.engine import Engine
+    from playground.ui.layout import LAUNCH, build_demo
+
+    try:
+        engine = Engine(loader.load(model_id, args.dtype))
     except loader.ModelLoadError as e:
         sys.exit(f"error: {e}")
-    demo = build_demo(engine)
+    demo = build_demo(engine, limits=limits)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, **LAUNCH)
 
 

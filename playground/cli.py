@@ -23,7 +23,7 @@ USAGE_ERROR = 2
 
 def params_from_args(preset: str | None, sets: list[str], seed: int | None = None) -> GenerationParams:
     """The preset's values, overridden by each `key=value`, then by the seed; validated once."""
-    values = load_preset(preset).changed() if preset else {}
+    values = load_preset(preset, allow_path=True).changed() if preset else {}
     for text in sets:
         key, value = parse_assignment(text)
         values[key] = value

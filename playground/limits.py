@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 
+from .params import GenerationParams
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -62,7 +64,26 @@ class Limits:
         if "public" not in values and env.get("SPACE_ID"):
             values["public"] = True
         values.update({k: v for k, v in overrides.items() if v is not None})
+        cap = values.get("max_new_tokens_cap")
+        if "max_new_tokens" not in values and isinstance(cap, int) and cap >= 1:  # a low cap lowers the default with it
+            values["max_new_tokens"] = min(cls.max_new_tokens, cap)
         return replace(cls(), **values)
+
+    def start_params(self) -> GenerationParams:
+        """The page's starting settings (Reset, and the base of every preset): the defaults, with this
+        instance's reply length."""
+        return GenerationParams(max_new_tokens=self.max_new_tokens)
+
+    def refusal(self, max_new_tokens: int, prompt_tokens: int | None = None) -> str | None:
+        """Why a reply must not start under these caps (one message naming the cap and the value), or None."""
+        if max_new_tokens > self.max_new_tokens_cap:
+            return (f"`max_new_tokens` must be at most {self.max_new_tokens_cap} on this instance (the max_new_tokens_cap), "
+                    f"but is {max_new_tokens}. Set max_new_tokens to {self.max_new_tokens_cap} or less.")
+        if prompt_tokens is not None and prompt_tokens > self.max_prompt_tokens:
+            return (f"The prompt must be at most {self.max_prompt_tokens} tokens on this instance (the max_prompt_tokens "
+                    f"cap), but is {prompt_tokens} (system prompt and conversation). Undo or Clear earlier turns, or "
+                    "shorten the message or the system prompt.")
+        return None
 
     def describe(self) -> str:
         """One line for the page: the caps every visitor shares."""

@@ -52,12 +52,12 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def serve(engine, presets_folder=None):
+def serve(engine, presets_folder=None, limits=None):
     """(demo, url): the real app launched in-process on a free port, styled as app.py serves it."""
     from playground import presets
     from playground.ui.layout import LAUNCH, build_demo
 
-    demo = build_demo(engine, presets_folder=presets_folder or presets.PRESETS_DIR)
+    demo = build_demo(engine, presets_folder=presets_folder or presets.PRESETS_DIR, limits=limits)
     port = free_port()
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, show_error=True, **LAUNCH)
     return demo, f"http://127.0.0.1:{port}/"

@@ -69,6 +69,15 @@ def test_bad_preset_file_names_the_file(tmp_path):
     assert r.returncode == 2 and "mine.yaml: `temperature` must be a number, but is 'hot'." in r.stderr
 
 
+def test_a_preset_path_that_is_no_preset_is_not_printed(tmp_path):
+    # `--preset /etc/passwd` used to print the file in its error.
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0:root-secret-gecos:/root:/bin/bash\nuser:x:1000:1000::/home/user:/bin/sh\n")
+    r = gen("--preset", str(passwd))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"{passwd}: must be a mapping of parameter names to values" in r.stderr and "secret" not in r.stderr
+
+
 def test_set_overrides_the_preset():
     from playground.cli import params_from_args
 

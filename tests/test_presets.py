@@ -90,10 +90,53 @@ def test_unknown_preset_lists_the_known_ones():
         presets.load_preset("gredy")
 
 
-def test_load_by_path(tmp_path):
+def test_load_by_path_only_when_allowed(tmp_path):
     path = tmp_path / "x.yaml"
     path.write_text("top_k: 7\n")
-    assert presets.load_preset(str(path)).top_k == 7
+    assert presets.load_preset(str(path), allow_path=True).top_k == 7  # the command line
+    for given in (str(path), "../presets/greedy", "greedy.yaml", "/etc/passwd", "~/x"):  # the page: names only
+        with pytest.raises(ParamError, match="chosen by its name") as e:
+            presets.load_preset(given)
+        assert given not in str(e.value)
+
+
+SECRET = "s3cret-Value-42"
+
+
+@pytest.mark.parametrize("text", [
+    f"root:x:0:0:{SECRET}:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n",  # a scalar
+    f"{SECRET}:\nother-{SECRET}:\n",  # a mapping of odd keys (lines ending in ':')
+    f"password: {SECRET}\n",  # an unknown key with a value
+    f"- {SECRET}\n",  # a list
+    f"top_p: [0.9\n{SECRET}: 1\n",  # broken YAML
+])
+def test_an_error_never_quotes_the_file(tmp_path, text):
+    path = tmp_path / "notes.txt"
+    path.write_text(text)
+    with pytest.raises(ParamError) as e:
+        presets.load_preset(str(path), allow_path=True)
+    assert SECRET not in str(e.value) and str(path) in str(e.value)  # the path the local user typed, not the text
+
+
+def test_a_binary_file_is_refused_with_a_message(tmp_path):
+    path = tmp_path / "blob.yaml"
+    path.write_bytes(bytes(range(256)))
+    with pytest.raises(ParamError, match="not a UTF-8 text file"):
+        presets.load_preset(str(path), allow_path=True)
+
+
+def test_a_huge_text_is_not_a_preset():
+    with pytest.raises(ParamError, match="larger than 64 KB"):
+        presets.parse_preset("top_k: 5\n" + "#" * presets.MAX_BYTES, "big.yaml")
+
+
+@pytest.mark.parametrize("name", ["greedy", "Greedy", " balanced "])
+def test_shipped_presets_cannot_be_overwritten(tmp_path, name):
+    before = (presets.PRESETS_DIR / "greedy.yaml").read_bytes()
+    for folder in (tmp_path, presets.PRESETS_DIR):
+        with pytest.raises(ParamError, match="shipped with the app and cannot be overwritten"):
+            presets.save_preset(build(top_k=3), name, folder=folder, overwrite=True)
+    assert list(tmp_path.iterdir()) == [] and (presets.PRESETS_DIR / "greedy.yaml").read_bytes() == before
 
 
 def test_save_round_trips_and_stores_only_changes(tmp_path):
@@ -106,6 +149,7 @@ def test_save_round_trips_and_stores_only_changes(tmp_path):
     assert presets.load_preset("my preset_1", folder=tmp_path) == params
     assert presets.preset_description("my preset_1", folder=tmp_path) == "mine"
     assert "my preset_1" in presets.list_presets(tmp_path)
+    assert presets.parse_preset(presets.dump_preset(params, "mine"), "x") == (params.changed(), "mine")
 
 
 def test_save_defaults_gives_an_empty_preset(tmp_path):

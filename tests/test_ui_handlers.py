@@ -166,6 +166,9 @@ class FailingEngine:
     def __init__(self, engine):
         self.engine, self.scheduler = engine, engine.scheduler
 
+    def __getattr__(self, name):  # everything else (the tokenizer, the prompt) is the real engine's
+        return getattr(self.engine, name)
+
     def decoder(self, *a, **kw):
         dec = self.engine.decoder(*a, **kw)
         real = dec.advance  # the scheduler decodes a chat reply step by step through `advance`
@@ -353,17 +356,21 @@ def test_choosing_a_preset_sets_every_control():
 
 def test_a_bad_preset_changes_nothing_and_names_the_file_and_key(tmp_path):
     (tmp_path / "broken.yaml").write_text("temperature: 0.5\ntopp: 0.9\n")
-    out = presets_panel.choose("broken", tmp_path)
+    out = presets_panel.choose("broken", None, tmp_path)
     assert all(v == SKIP for v in out[:-1])
     assert "broken.yaml" in out[-1] and "`topp`" in out[-1] and "top_p" in out[-1]
+    assert str(tmp_path) not in out[-1]  # the file's name, never its folder
 
 
-def test_save_as_preset_then_load_it(tmp_path):
+def test_save_as_preset_in_the_browser_then_load_it(tmp_path):
     vals = values(temperature=0.5, top_k=7, stop=["END"])
-    dropdown, message = presets_panel.save(tmp_path, "mine", *vals)
-    assert "mine" in dropdown["choices"] and dropdown["value"] == "mine" and "Saved" in message
-    assert presets_panel.choose("mine", tmp_path)[:-1] == vals
-    again = presets_panel.save(tmp_path, "mine", *vals)
-    assert again[0] == SKIP and "already exists" in again[1]
-    bad = presets_panel.save(tmp_path, "x", *with_value(vals, "top_p", 2))
-    assert bad[0] == SKIP and "`top_p`" in bad[1]
+    store, dropdown, message = presets_panel.save("mine", {}, *vals, folder=tmp_path)
+    assert presets.parse_preset(store["mine"], "mine")[0] == build(temperature=0.5, top_k=7, stop=["END"]).changed()
+    assert ("mine (this browser)", "browser:mine") in dropdown["choices"] and dropdown["value"] == "browser:mine"
+    assert "Saved" in message and "this browser" in message and list(tmp_path.iterdir()) == []
+    assert presets_panel.choose("browser:mine", store, tmp_path)[:-1] == vals
+    again = presets_panel.save("mine", store, *with_value(vals, "top_k", 8), folder=tmp_path)
+    assert "Replaced" in again[2] and presets_panel.choose("browser:mine", again[0], tmp_path)[:-1] == with_value(vals, "top_k", 8)
+    assert "not saved in this browser" in presets_panel.choose("browser:other", store, tmp_path)[-1]
+    bad = presets_panel.save("x", store, *with_value(vals, "top_p", 2), folder=tmp_path)
+    assert bad[0] == SKIP and "`top_p`" in bad[2]

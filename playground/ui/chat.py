@@ -28,10 +28,12 @@ import gradio as gr
 
 from ..decoder import Decoder
 from ..engine import Done, Engine, PromptTooLong
+from ..limits import Limits
 from ..params import GenerationParams, ParamError
 from ..scheduler import Job, QueueFull, Waiting
 from . import sessions
 from .controls import to_params
+from .guard import redact, refusal
 from .inputs import checked
 
 TOP_N = 100  # candidates recorded per generated step (the plot shows up to this many)
@@ -160,7 +162,7 @@ class Reply:
 
 # --- status lines ----------------------------------------------------------------------------------
 def problem(text: str) -> str:
-    return f"⚠️ {shown(text)}"
+    return f"⚠️ {shown(redact(text))}"
 
 
 def done_status(done: Done, params: GenerationParams, beams: int = 0) -> str:
@@ -190,8 +192,9 @@ def refused(message: str) -> tuple:
 
 @checked(refused)
 def send(engine: Engine, message: str | None, history: list | None, system: str | None, run: dict | None,
-         *values) -> Iterator[tuple]:
-    """Add the user's message and stream the reply. Yields (history, message box, status, steps, reply)."""
+         *values, limits: Limits | None = None) -> Iterator[tuple]:
+    """Add the user's message and stream the reply. Yields (history, message box, status, steps, reply).
+    A reply over the instance's caps (`limits`) is refused, and the message kept."""
     history = normalize(history)
     if not (message or "").strip():
         yield history, message, problem("`message` must not be empty, but is ''. Type a message first."), gr.skip(), gr.skip()
@@ -202,12 +205,15 @@ def send(engine: Engine, message: str | None, history: list | None, system: str 
         yield history, message, problem(" ".join(e.messages)), gr.skip(), gr.skip()
         return
     convo = history + [{"role": "user", "content": shown(message)}]
+    if refused := refusal(engine, limits, params, model_messages(convo), system):
+        yield history, message, problem(refused), gr.skip(), gr.skip()
+        return
     yield from _reply(engine, convo, history, "", message, system, params, run)
 
 
 @checked(refused)
 def regenerate(engine: Engine, history: list | None, system: str | None, run: dict | None,
-               *values) -> Iterator[tuple]:
+               *values, limits: Limits | None = None) -> Iterator[tuple]:
     """Drop the replies after the last user turn and answer it again. Yields like `send` (box untouched)."""
     history = normalize(history)
     at = last_user_index(history)
@@ -218,6 +224,9 @@ def regenerate(engine: Engine, history: list | None, system: str | None, run: di
         params = to_params(values)
     except ParamError as e:
         yield history, gr.skip(), problem(" ".join(e.messages)), gr.skip(), gr.skip()
+        return
+    if refused := refusal(engine, limits, params, model_messages(history[: at + 1]), system):
+        yield history, gr.skip(), problem(refused), gr.skip(), gr.skip()
         return
     yield from _reply(engine, history[: at + 1], history, gr.skip(), gr.skip(), system, params, run)
 

@@ -43,14 +43,18 @@ def help_text(name: str) -> str:
     return f"{s.help}.{rng}{extra}".replace("..", ".")
 
 
-def make_control(name: str):
-    """The component for one parameter: label = name, info = help, elem_id = param-<name>."""
+def make_control(name: str, value=None, maximum: float | None = None):
+    """The component for one parameter: label = name, info = help, elem_id = param-<name>. A checkbox's,
+    slider's or choice's `value` and a slider's `maximum` default to the parameter's (a page may start
+    lower, and cap a slider lower); the seed and the text fields start empty."""
     s = SPECS[name]
     common = dict(label=name, info=help_text(name), elem_id=f"param-{name}")
+    value = s.default if value is None else value
     if s.kind == "bool":
-        return gr.Checkbox(value=s.default, **common)
+        return gr.Checkbox(value=value, **common)
     if s.kind in ("float", "int"):
-        return gr.Slider(minimum=s.ui_min, maximum=s.ui_max, step=s.step, value=s.default, **common)
+        return gr.Slider(minimum=s.ui_min, maximum=s.ui_max if maximum is None else maximum, step=s.step, value=value,
+                         **common)
     if s.kind == "seed":
         # No minimum/maximum: gradio would clamp or reject out-of-range values without naming the field.
         return gr.Number(value=None, placeholder="random", **common)
@@ -59,18 +63,20 @@ def make_control(name: str):
     if s.kind == "stop":
         return gr.Textbox(value="", lines=2, placeholder="User:", **common)
     if s.kind == "choice":
-        return gr.Dropdown(choices=[(SAMPLER_ORDERS[c], c) for c in s.choices], value=s.default, **common)
+        return gr.Dropdown(choices=[(SAMPLER_ORDERS[c], c) for c in s.choices], value=value, **common)
     raise ValueError(f"no control for parameter kind {s.kind!r} ({name})")
 
 
-def build_controls() -> dict[str, gr.components.Component]:
-    """Every parameter's control, in accordions per group; returns name -> component in `NAMES` order."""
-    made = {}
+def build_controls(start: GenerationParams | None = None,
+                   maxima: dict[str, float] | None = None) -> dict[str, gr.components.Component]:
+    """Every parameter's control, in accordions per group, showing `start` (the defaults when None), with the
+    sliders' `maxima` (name -> maximum, the parameter's own otherwise); returns name -> component in `NAMES` order."""
+    made, shown = {}, dict(zip(NAMES, to_values(start))) if start is not None else {}
     for group in GROUPS:
         with gr.Accordion(group, open=group in OPEN_GROUPS, elem_id=f"group-{group.lower().replace(' ', '-')}"):
             for name in NAMES:
                 if SPECS[name].group == group:
-                    made[name] = make_control(name)
+                    made[name] = make_control(name, shown.get(name), (maxima or {}).get(name))
     return {n: made[n] for n in NAMES}
 
 

@@ -22,11 +22,13 @@ import gradio as gr
 import torch
 
 from ..engine import Engine, PromptTooLong
+from ..limits import Limits
 from ..params import SPECS, GenerationParams, ParamError
 from ..text import brief, readable
 from . import chat, sessions, step_view, tokens_html
 from .chat import Reply, done_status, problem, shown
 from .controls import to_params
+from .guard import refusal
 from .inputs import checked, token
 
 OUT = ("history", "box", "status", "steps", "reply", "tokens", "branches") + step_view.VIEW
@@ -146,9 +148,10 @@ def token_by_token(values, where: str) -> GenerationParams:
 
 @checked(fail)
 def step(engine: Engine, count: int | None, message: str | None, history: list | None, system: str | None,
-         run: dict | None, reply: Reply | None, top_n, scale, *values) -> Iterator[tuple]:
+         run: dict | None, reply: Reply | None, top_n, scale, *values, limits: Limits | None = None) -> Iterator[tuple]:
     """Step, Step ×10 (`count`), Run to end (None). Goes on with the open reply; a typed message (or an
-    ended reply) starts a new one, with the current parameters, one token at a time. Yields `OUT`."""
+    ended reply) starts a new one, with the current parameters, one token at a time, within the instance's
+    caps (`limits`). Yields `OUT`."""
     history, box = chat.normalize(history), None
     if (message or "").strip() or reply is None or reply.dec.done:
         try:
@@ -164,6 +167,9 @@ def step(engine: Engine, count: int | None, message: str | None, history: list |
                 yield fail("`message` must not be empty to start a reply, but is ''. Type a message, then Step.")
                 return
             convo = history[: at + 1]
+        if refused := refusal(engine, limits, params, chat.model_messages(convo), (system or "").strip() or None):
+            yield fail(refused)
+            return
         try:
             dec = engine.decoder(chat.model_messages(convo), params, system=(system or "").strip() or None,
                                  top_n=chat.TOP_N, report=True, keep_logits=chat.KEPT_LOGITS)
@@ -240,13 +246,17 @@ def force_text(engine: Engine, forced_text: str, reply: Reply | None, run: dict 
 
 
 @checked(fail)
-def branch(engine: Engine, reply: Reply | None, run: dict | None, top_n, scale, *values) -> Iterator[tuple]:
-    """Regenerate from the selected token k with the current parameters, keeping the text before it; the
-    earlier branch stays and can be switched back to. Runs to the end."""
+def branch(engine: Engine, reply: Reply | None, run: dict | None, top_n, scale, *values,
+           limits: Limits | None = None) -> Iterator[tuple]:
+    """Regenerate from the selected token k with the current parameters (within the caps), keeping the text
+    before it; the earlier branch stays and can be switched back to. Runs to the end."""
     try:
         params = token_by_token(values, "to branch")
     except ParamError as e:
         yield fail(" ".join(e.messages))
+        return
+    if refused := refusal(engine, limits, params):
+        yield fail(refused)
         return
     dec = reply.dec if reply is not None else None
     k = reply.selected if reply is not None else None

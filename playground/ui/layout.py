@@ -7,6 +7,8 @@ from cached logits, the mode-dependent greying of controls, Stop, and opening a 
 switching branches (kept logits) use `queue=False` and never wait behind a generation. Each control
 has its own plot event whose inputs are itself and the session's settings mirror (controls.py), and
 the plots are `FigureView`s (figure_view.py): both for the slider-to-plot latency (bench/RESULTS.md).
+The instance's caps (`Limits`) are shown under the chat and passed to the handlers that start a reply
+(`guard.refusal`); the visitor's presets live in their browser (presets_panel.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import gradio as gr
 
 from .. import loader, presets
 from ..engine import Engine
+from ..limits import Limits
 from . import chat, controls, figure_view, inspector, plot, presets_panel, sessions, step_view, tokens_html
 from .figure_view import FigureView
 
@@ -27,10 +30,10 @@ MODEL = dict(concurrency_id="model", concurrency_limit=1, **RAW)
 # Chat replies wait on the engine's scheduler, which batches them and keeps the caps (scheduler.py).
 CHAT = dict(concurrency_id="chat", concurrency_limit=None, **RAW)
 QUIET = dict(queue=False, trigger_mode="always_last", show_progress="hidden", **RAW)
-QUEUE_SIZE = 16
 CSS = """
 #chat .message-content span.md { white-space: pre-wrap; }
 #status, #plot-note, #preset-info { min-height: 1.5em; }
+#caps { font-size: 0.9em; opacity: 0.85; }
 """ + tokens_html.CSS + figure_view.CSS
 # How the app is served (app.py, the tests): gradio 6's run history is off, because it stores every
 # call's inputs and outputs (each plot's figure) in the browser's localStorage, re-reading and
@@ -49,21 +52,28 @@ sampler order. Nothing here runs the model again: every step's logits were kept 
 **Step** / **Step ×10** / **Run to end** generate a reply one token at a time (a typed message starts a new
 one); click a candidate row to force it instead of sampling, or force your own text. **Branch** regenerates
 from the selected token with the current parameters; earlier branches stay listed under *Branch*."""
-BUSY = (f"One model serves every visitor: replies run one at a time, at most {QUEUE_SIZE} wait. When the queue is "
-        "full the page says so; try again in a moment.")
 
 
-def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
-               queue_size: int = QUEUE_SIZE) -> gr.Blocks:
-    """The whole app for one engine; call `.launch(**LAUNCH)` on the result (see app.py)."""
-    folder = str(presets_folder)
+def model_name(model_id: str) -> str:
+    """The model as the page names it: a local folder by its own name only (no server path)."""
+    if model_id == loader.BUNDLED:
+        return "SmolLM2-135M-Instruct (bundled)"
+    path = Path(model_id).expanduser()
+    return path.name if path.is_absolute() or path.exists() else model_id
+
+
+def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR, limits: Limits | None = None) -> gr.Blocks:
+    """The whole app for one engine under these caps (`Limits()` when None); call `.launch(**LAUNCH)` on the
+    result (see app.py)."""
+    folder, limits = str(presets_folder), limits or Limits()
+    start = limits.start_params()
     loaded = engine.loaded
     with gr.Blocks(title="Sampling playground") as demo:
-        name = "SmolLM2-135M-Instruct (bundled)" if loaded.model_id == loader.BUNDLED else loaded.model_id
-        gr.Markdown(INTRO.format(model=name, dtype=str(loaded.dtype).removeprefix("torch."),
+        gr.Markdown(INTRO.format(model=model_name(loaded.model_id), dtype=str(loaded.dtype).removeprefix("torch."),
                                  device=loaded.device))
         ctx, steps, run, mode = gr.State(None), gr.State([]), gr.State({}), gr.State(None)
-        settings = gr.State(controls.mirror())  # the controls' values, kept by their own events (controls.py)
+        settings = gr.State(controls.mirror(controls.to_values(start)))  # the controls' values (controls.py)
+        store = gr.BrowserState({}, storage_key=presets_panel.STORAGE_KEY, secret=presets_panel.STORAGE_SECRET)
         reply = gr.State(None)  # chat.Reply: the last reply's Decoders (kept logits), for the inspector
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=360):
@@ -85,7 +95,7 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                     step_btn = gr.Button("Step", size="sm", elem_id="step-btn")
                     step10_btn = gr.Button("Step ×10", size="sm", elem_id="step10-btn")
                     run_btn = gr.Button("Run to end", size="sm", elem_id="run-btn")
-                gr.Markdown(BUSY, elem_id="busy-hint")
+                gr.Markdown(limits.describe(), elem_id="caps")
             with gr.Column(scale=3, min_width=480):
                 fig = FigureView(elem_id="plot", label="Next-token distribution")
                 note = gr.Markdown("", elem_id="plot-note")
@@ -101,8 +111,13 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                 with gr.Row():
                     preset_name = gr.Textbox(label="Save current settings as", elem_id="preset-name", scale=3,
                                              placeholder="my-preset")
-                    save = gr.Button("Save as preset", elem_id="save-preset", scale=1)
-                params = list(controls.build_controls().values())
+                    save = gr.Button("Save in this browser", elem_id="save-preset", scale=1)
+                with gr.Row():
+                    download = gr.Button("Download settings (YAML)", size="sm", elem_id="download-preset")
+                    upload = gr.Button("Upload a preset (YAML)", size="sm", elem_id="upload-preset")
+                file_text = gr.Textbox(visible="hidden", elem_id="preset-file-text", label="Preset file text")
+                file_name = gr.Textbox(visible="hidden", elem_id="preset-file-name", label="Preset file name")
+                params = list(controls.build_controls(start, {"max_new_tokens": limits.max_new_tokens_cap}).values())
                 with gr.Accordion("Export as code", open=False, elem_id="group-export"):
                     export_btn = gr.Button("Show code for these settings", elem_id="export-btn", size="sm")
                     export_note = gr.Markdown("", elem_id="export-note")
@@ -114,9 +129,10 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                   msg=msg, send=send, stop=stop, regen=regen, undo=undo, clear=clear, fig=fig, note=note, top_n=top_n,
                   scale=scale, step=step, preset=preset, reset=reset, preset_info=preset_info,
                   preset_name=preset_name, save=save, params=params, export_btn=export_btn,
-                  export_out=[export_py, export_oa, export_note])
+                  export_out=[export_py, export_oa, export_note], limits=limits, start=start, store=store,
+                  download=download, upload=upload, file=[file_text, file_name])
         _wire(engine, folder, ui)
-        demo.queue(default_concurrency_limit=4, max_size=queue_size)
+        demo.queue(default_concurrency_limit=4, max_size=limits.queue_size)
     return demo
 
 
@@ -157,6 +173,7 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     chatbot, msg, system, status, steps, run = c["chatbot"], c["msg"], c["system"], c["status"], c["steps"], c["run"]
     ctx, fig, note, step, top_n, scale = c["ctx"], c["fig"], c["note"], c["step"], c["top_n"], c["scale"]
     by_name = dict(zip(controls.NAMES, P))
+    capped = dict(limits=c["limits"])
 
     refresh_in, refresh_out = [chatbot, system, steps, top_n, scale, *P], [ctx, fig, note, step]
     refresh = partial(plot.refresh, engine)
@@ -171,12 +188,12 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
 
     # Chat: each reply, then one forward pass for the new context; the reply's tokens go to the inspector.
     demo = c["demo"]
-    send_fn = sessions.watched(demo, partial(chat.send, engine), run_at=3)
+    send_fn = sessions.watched(demo, partial(chat.send, engine, **capped), run_at=3)
     sent = c["send"].click(send_fn, [msg, chatbot, system, run, *P], reply_out, api_name="chat",
                            show_progress="minimal", **CHAT)
     submitted = msg.submit(send_fn, [msg, chatbot, system, run, *P], reply_out,
                            show_progress="minimal", **hidden, **CHAT)
-    regenerated = c["regen"].click(sessions.watched(demo, partial(chat.regenerate, engine), run_at=2),
+    regenerated = c["regen"].click(sessions.watched(demo, partial(chat.regenerate, engine, **capped), run_at=2),
                                    [chatbot, system, run, *P], reply_out, api_name="regenerate", show_progress="minimal",
                                    **CHAT)
     demo.unload(partial(sessions.left, engine))
@@ -184,7 +201,7 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     for ev in replies:
         ev.then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
         ev.then(show_reply, shown_in, shown_out, **after)
-    stepping = _wire_inspector(engine, c, view, refresh, refresh_in, refresh_out)
+    stepping = _wire_inspector(engine, c, view, refresh, refresh_in, refresh_out, capped)
     stopped = c["stop"].click(chat.stop, [run], [status], cancels=replies + stepping, queue=False, api_name="stop")
     stopped.then(refresh, refresh_in, refresh_out, **hidden, **MODEL) \
         .then(chat.stopped, [status, steps], [status], queue=False, **hidden)
@@ -218,30 +235,38 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
           [fig, note], api_name="show_step", **QUIET)
     mode_in = [c["mode"], *P]
 
-    # Presets and Reset set every control, then grey what is inactive and redraw the plot once.
+    # Presets, an upload and Reset set every control, then grey what is inactive and redraw the plot once.
+    # A preset is chosen by name (raw: `choose` checks it, gradio's dropdown check is not relied on).
     after = dict(after, **RAW)
-    loaded = c["preset"].input(partial(presets_panel.choose, folder=folder), [c["preset"]], [*P, c["preset_info"]],
-                               api_name="load_preset", queue=False)
-    reset = c["reset"].click(presets_panel.reset, None, [*P, c["preset_info"], c["preset"]], api_name="reset",
+    preset, store, info, start = c["preset"], c["store"], c["preset_info"], c["start"]
+    loaded = preset.input(partial(presets_panel.choose, folder=folder, start=start), [preset, store], [*P, info],
+                          api_name="load_preset", queue=False, **RAW)
+    uploaded = c["upload"].click(partial(presets_panel.upload, folder=folder, start=start), [*c["file"], store],
+                                 [store, preset, *P, info], js=presets_panel.UPLOAD_JS, queue=False, **hidden)
+    reset = c["reset"].click(partial(presets_panel.reset, start), None, [*P, info, preset], api_name="reset",
                              queue=False)
     # The redraw after a preset is also the public `/plot` API (every control's value in, the figure out).
     resync, resync_in = partial(plot.resync, engine), [ctx, top_n, scale, settings, *P]
-    for ev, api in ((loaded, dict(api_name="plot", api_visibility="public")), (reset, hidden)):
+    for ev, api in ((loaded, dict(api_name="plot", api_visibility="public")), (uploaded, hidden), (reset, hidden)):
         ev.then(controls.mode_updates, mode_in, [c["mode"], *P], **after) \
             .then(resync, resync_in, live_out, **dict(after, **api))
     c["export_btn"].click(presets_panel.export_code, [chatbot, system, *P], c["export_out"], api_name="export",
                           queue=False, **RAW)
-    c["save"].click(partial(presets_panel.save, folder), [c["preset_name"], *P], [c["preset"], c["preset_info"]],
+    # The visitor's presets live in their browser (`store`); nothing from the page is written on the server.
+    c["demo"].load(partial(presets_panel.listed, folder=folder), [store], [preset], **hidden, queue=False)
+    c["save"].click(partial(presets_panel.save, folder=folder), [c["preset_name"], store, *P], [store, preset, info],
                     api_name="save_preset", queue=False, **RAW)
+    c["download"].click(presets_panel.download, [c["preset_name"], *P], [*c["file"], info], queue=False, **hidden, **RAW) \
+        .then(None, c["file"], None, js=presets_panel.DOWNLOAD_JS, queue=False, **hidden)
 
 
-def _wire_inspector(engine: Engine, c: dict, view: list, refresh, refresh_in: list, refresh_out: list) -> list:
+def _wire_inspector(engine: Engine, c: dict, view: list, refresh, refresh_in: list, refresh_out: list, capped: dict) -> list:
     """The token inspector's events; returns the model events (Stop cancels them)."""
     P, reply, run, top_n, scale = c["params"], c["reply"], c["run"], c["top_n"], c["scale"]
     out = [c["chatbot"], c["msg"], c["status"], c["steps"], reply, c["reply_tokens"], c["branches"], *view]
     hidden = dict(api_visibility="undocumented")
     step_in = [c["msg"], c["chatbot"], c["system"], run, reply, top_n, scale, *P]
-    events = [c[btn].click(partial(inspector.step, engine, count), step_in, out, api_name=name, show_progress="minimal",
+    events = [c[btn].click(partial(inspector.step, engine, count, **capped), step_in, out, api_name=name, show_progress="minimal",
                            **MODEL)
               for btn, count, name in (("step_btn", 1, "step"), ("step10_btn", 10, "step10"), ("run_btn", None, "run_to_end"))]
     events.append(c["force_btn"].click(partial(inspector.force_text, engine), [c["force_text"], reply, run, top_n, scale],
@@ -250,7 +275,7 @@ def _wire_inspector(engine: Engine, c: dict, view: list, refresh, refresh_in: li
                                          out, show_progress="minimal", **hidden, **MODEL))
     events.append(c["candidates"].select(inspector.on_candidate(engine), [reply, run, top_n, scale], out,
                                          show_progress="minimal", **hidden, **MODEL))
-    events.append(c["branch_btn"].click(partial(inspector.branch, engine), [reply, run, top_n, scale, *P], out,
+    events.append(c["branch_btn"].click(partial(inspector.branch, engine, **capped), [reply, run, top_n, scale, *P], out,
                                         show_progress="minimal", **hidden, **MODEL))
     for ev in events:
         ev.then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
