@@ -161,15 +161,34 @@ class Engine:
         kw["max_new_tokens"] = min(kw["max_new_tokens"], self.context - len(prompt))
         start = time.perf_counter()
         with torch.inference_mode():
+            # No output_scores: generate() would keep a [beams, vocab] tensor per token (~1.5 MB a token here).
             out = self.model.generate(torch.tensor([prompt], device=self.device), **kw,
-                                      stopping_criteria=StoppingCriteriaList([Cancelled()]),
-                                      return_dict_in_generate=True, output_scores=True)
+                                      stopping_criteria=StoppingCriteriaList([Cancelled()]))
+            beams = []
+            for seq in out:
+                generated = seq[len(prompt):].tolist()
+                ended = next((i for i, t in enumerate(generated) if t in self.eos_ids), None)
+                scored = generated if ended is None else generated[: ended + 1]  # the EOS counts, the padding after does not
+                toks = [t for t in scored if t not in self.eos_ids]
+                score = self.beam_score(prompt, scored, params)
+                beams.append(Beam(self.tokenizer.decode(toks, skip_special_tokens=True), score, toks))
         seconds = time.perf_counter() - start
-        beams = []
-        for seq, score in zip(out.sequences, out.sequences_scores):
-            toks = [t for t in seq[len(prompt):].tolist() if t not in self.eos_ids]
-            beams.append(Beam(self.tokenizer.decode(toks, skip_special_tokens=True), float(score), toks))
+        beams.sort(key=lambda b: -b.score)
         best = beams[0]
-        ended = any(t in self.eos_ids for t in out.sequences[0][len(prompt):].tolist())
+        ended = any(t in self.eos_ids for t in out[0][len(prompt):].tolist())
         finish = "cancelled" if cancel and cancel.is_set() else ("eos" if ended else "length")
         return beams, Done(best.text, finish, best.token_ids, None, seconds, len(prompt))
+
+    def beam_score(self, prompt: list[int], generated: list[int], params: GenerationParams) -> float:
+        """A finished beam's score as beam search ranks it: sum of log p (after the processors) / length^length_penalty.
+        One forward pass over the beam, instead of keeping every step's scores while searching."""
+        if not generated:
+            return 0.0
+        ids = torch.tensor([prompt + generated], device=self.device)
+        logits = self.model(input_ids=ids, logits_to_keep=len(generated) + 1).logits[0, :-1].to(torch.float32)
+        stages = self.stages(params, len(prompt))
+        total = 0.0
+        for i, tok in enumerate(generated):
+            scores = sampling.run(stages, ids[:, : len(prompt) + i], logits[i:i + 1]).final
+            total += float(torch.log_softmax(scores[0], dim=-1)[tok])
+        return total / (len(generated) ** params.length_penalty)

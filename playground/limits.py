@@ -23,6 +23,7 @@ class Limits:
     max_prompt_tokens: int = 1536  # the most prompt tokens (system + conversation) a reply may start from
     queue_size: int = 64  # replies waiting for a place in the batch, all users together
     batch_size: int = 8  # replies decoded together in one forward pass
+    session_ttl: int = 1800  # seconds a session's last reply is kept after its last use (API clients never say bye)
     public: bool = False  # no disk writes, no server paths, no model change from the page
 
     # name -> (environment variable, flag help)
@@ -32,6 +33,7 @@ class Limits:
         "max_prompt_tokens": ("PLAYGROUND_MAX_PROMPT_TOKENS", "most prompt tokens (system + conversation)"),
         "queue_size": ("PLAYGROUND_QUEUE_SIZE", "replies that may wait for a place in the batch"),
         "batch_size": ("PLAYGROUND_BATCH_SIZE", "replies decoded together in one forward pass"),
+        "session_ttl": ("PLAYGROUND_SESSION_TTL", "seconds an idle session's last reply is kept"),
         "public": ("PLAYGROUND_PUBLIC", "public mode: no disk writes, no paths or model change (default on a Space)"),
     }
 

@@ -19,6 +19,7 @@ A reply's record is what it sampled from, always.
 
 from __future__ import annotations
 
+import atexit
 import heapq
 import itertools
 import queue
@@ -156,6 +157,8 @@ class Scheduler:
         self.forwards = 0  # batched forward passes run (tests count them)
         self.submitted = 0
         self._thread: threading.Thread | None = None
+        self._closing = False
+        atexit.register(self.close)
 
     # --- the callers' side -------------------------------------------------------------------------
     def submit(self, dec: Decoder, user: str = "", cancel: threading.Event | None = None) -> Job:
@@ -174,6 +177,12 @@ class Scheduler:
                 self._thread.start()
             self.cond.notify_all()
         return job
+
+    def resize(self, batch_size: int, queue_size: int) -> None:
+        """New caps (the instance's `Limits`); replies already in the batch finish where they are."""
+        with self.cond:
+            self.batch_size, self.queue_size = batch_size, queue_size
+            self.cond.notify_all()
 
     def cancel_user(self, user: str) -> int:
         """Cancel every reply of `user` (waiting or in the batch); they leave at the next step. Returns how many."""
@@ -200,11 +209,21 @@ class Scheduler:
         return Waiting(len(ahead), places[0] * self.step_seconds)
 
     # --- the loop ------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the loop after its current step (at exit: a torch op cut off by the interpreter aborts it)."""
+        with self.cond:
+            self._closing = True
+            self.cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
     def _loop(self) -> None:
         while True:
             with self.cond:
-                while not self.waiting and not self.batch.jobs:
+                while not self.waiting and not self.batch.jobs and not self._closing:
                     self.cond.wait()
+                if self._closing:
+                    return
                 admit = self._admissions()
             start = time.perf_counter()
             try:

@@ -268,8 +268,8 @@ def test_a_bad_history_is_named_by_every_event(engine, bad, words):
 
 def test_a_bad_preset_name_is_named(tmp_path):
     for bad in (5, SURROGATE, "n" * 201):
-        dropdown, message = presets_panel.save(tmp_path, bad, *values())
-        assert dropdown == SKIP and "`preset name` must" in message and len(message) < SMALL, message
+        store, dropdown, message = presets_panel.save(bad, {}, *values(), folder=tmp_path)
+        assert store == dropdown == SKIP and "`preset name` must" in message and len(message) < SMALL, message
     assert list(tmp_path.iterdir()) == []
 
 

@@ -186,7 +186,7 @@ class FailingEngine:
 def test_a_failing_model_is_reported_and_nothing_is_lost(engine):
     before = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
     outs = list(chat.send(FailingEngine(engine), QUESTION, before, "", {}, *values(max_new_tokens=5)))
-    assert len(outs[0][0]) == 4  # it did start streaming
+    assert any(len(o[0]) == 4 for o in outs[:-1])  # it did start streaming
     history, box, status, _, _ = outs[-1]
     assert history == before and box == QUESTION
     assert "model failed" in status and "device lost" in status

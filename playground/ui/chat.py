@@ -260,8 +260,8 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
         for item in reply.job.updates():  # after Stop the Decoder stays open: Step goes on with it
             if not alive():
                 cancel.set()  # a closed tab or a dropped connection: the scheduler drops the reply at its next step
-            if isinstance(item, Waiting):
-                yield convo + [{"role": "assistant", "content": "…"}], box, waiting(item), gr.skip(), gr.skip()
+            if isinstance(item, Waiting):  # no reply bubble yet: the status says where it stands
+                yield convo, box, waiting(item), gr.skip(), gr.skip()
             else:
                 yield convo + [{"role": "assistant", "content": shown(item.text)}], box, \
                     f"Generating… {len(dec.steps)} tokens", dec.steps, reply

@@ -66,15 +66,18 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
     """The whole app for one engine under these caps (`Limits()` when None); call `.launch(**LAUNCH)` on the
     result (see app.py)."""
     folder, limits = str(presets_folder), limits or Limits()
+    engine.scheduler.resize(limits.batch_size, limits.queue_size)
     start = limits.start_params()
     loaded = engine.loaded
     with gr.Blocks(title="Sampling playground") as demo:
         gr.Markdown(INTRO.format(model=model_name(loaded.model_id), dtype=str(loaded.dtype).removeprefix("torch."),
                                  device=loaded.device))
-        ctx, steps, run, mode = gr.State(None), gr.State([]), gr.State({}), gr.State(None)
+        # A session's reply and its steps go after `session_ttl` idle seconds (API clients never close a tab).
+        ttl = dict(time_to_live=limits.session_ttl)
+        ctx, steps, run, mode = gr.State(None), gr.State([], **ttl), gr.State({}), gr.State(None)
         settings = gr.State(controls.mirror(controls.to_values(start)))  # the controls' values (controls.py)
         store = gr.BrowserState({}, storage_key=presets_panel.STORAGE_KEY, secret=presets_panel.STORAGE_SECRET)
-        reply = gr.State(None)  # chat.Reply: the last reply's Decoders (kept logits), for the inspector
+        reply = gr.State(None, delete_callback=sessions.forget, **ttl)  # chat.Reply, for the inspector
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=360):
                 system = gr.Textbox(label="System prompt", lines=2, elem_id="system",
@@ -196,7 +199,7 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     regenerated = c["regen"].click(sessions.watched(demo, partial(chat.regenerate, engine, **capped), run_at=2),
                                    [chatbot, system, run, *P], reply_out, api_name="regenerate", show_progress="minimal",
                                    **CHAT)
-    demo.unload(partial(sessions.left, engine))
+    demo.unload(sessions.on_leave(engine))
     replies = [sent, submitted, regenerated]
     for ev in replies:
         ev.then(refresh, refresh_in, refresh_out, **hidden, **MODEL)

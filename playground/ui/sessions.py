@@ -53,6 +53,21 @@ def watched(demo: gr.Blocks, fn: Callable, run_at: int) -> Callable:
     return handler
 
 
+def forget(reply) -> None:
+    """gradio dropped the session's expired Reply: free what it keeps now (others may still hold it)."""
+    if reply is not None:
+        reply.free()
+
+
+def on_leave(engine: Engine) -> Callable:
+    """The `unload` handler for `engine` (a plain function: gradio passes the request by its annotation)."""
+
+    def leave(request: gr.Request) -> None:
+        left(engine, request)
+
+    return leave
+
+
 def left(engine: Engine, request: gr.Request) -> None:
     """The visitor closed the tab: cancel their replies now and free their last reply's memory."""
     session = getattr(request, "session_hash", None)
