@@ -22,7 +22,7 @@ class Limits:
     max_new_tokens_cap: int = 1024  # the most any reply may ask for
     max_prompt_tokens: int = 1536  # the most prompt tokens (system + conversation) a reply may start from
     queue_size: int = 64  # replies waiting for a place in the batch, all users together
-    batch_size: int = 8  # replies decoded together in one forward pass
+    batch_size: int = 16  # replies decoded together in one forward pass (bench/RESULTS.md: 16 rows ~2.7x the step of 1)
     session_ttl: int = 1800  # seconds a session's last reply is kept after its last use (API clients never say bye)
     public: bool = False  # no disk writes, no server paths, no model change from the page
 

@@ -65,15 +65,6 @@ def cache_dir() -> Path:
     return Path(os.environ.get("PLAYGROUND_CACHE", Path.home() / ".cache" / "sampling-playground"))
 
 
-def cpu_has_fast_bf16() -> bool:
-    """bf16 is faster than fp32 on CPUs with AVX-512 BF16 or AMX (measured: ~25 vs ~15 tok/s here)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def pick_device(device: str | None = None) -> str:
     if device and device != "auto":
         return device
@@ -86,7 +77,10 @@ def pick_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
     if dtype in (None, "auto"):
         if device.startswith("cuda"):
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+        # fp32 on a CPU, even where bf16 is faster: in bf16 a reply decoded in a batch parts from the same reply
+        # decoded alone (10 of 24 in bench/batch_flips.py, against 0 of 24 in fp32), so what a visitor gets
+        # would depend on who else is generating. `--dtype bfloat16` still chooses it.
+        return torch.float32
     names = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
              "float16": torch.float16, "fp16": torch.float16}
     if dtype not in names:

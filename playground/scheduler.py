@@ -74,6 +74,24 @@ class Job:
                 return
             yield item
 
+    def latest(self, poll: float = 0.5) -> Iterator[Step | Waiting]:
+        """Like `updates`, but a reader that fell behind gets only the newest of what piled up (a Step
+        over a Waiting): a page needs the reply as it is now, not every token's redraw."""
+        items = self.updates(poll)
+        for item in items:
+            newer = [item]
+            while True:
+                try:
+                    more = self.events.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:  # the end: hand it back for `updates` to finish on
+                    self.events.put(None)
+                    break
+                newer.append(more)
+            steps = [x for x in newer if isinstance(x, Step)]
+            yield steps[-1] if steps else newer[-1]
+
 
 class _Batch:
     """The active replies, their shared KV cache (rows left-padded to a common length) and its mask."""
@@ -148,7 +166,7 @@ def _pad_left(x: torch.Tensor, n: int) -> torch.Tensor:
 class Scheduler:
     """Decodes every submitted reply in one batch on one thread; see the module docstring."""
 
-    def __init__(self, model, batch_size: int = 8, queue_size: int = 64, quantum: int = 32):
+    def __init__(self, model, batch_size: int = 16, queue_size: int = 64, quantum: int = 32):
         self.batch_size, self.queue_size, self.quantum = batch_size, queue_size, quantum
         self.batch = _Batch(model)
         self.waiting: deque[Job] = deque()

@@ -257,14 +257,16 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
         reply = Reply.start(convo, dec)
         reply.job = engine.scheduler.submit(dec, str(run.get("user") or id(run)), cancel)
         sessions.remember(run, reply)
-        for item in reply.job.updates():  # after Stop the Decoder stays open: Step goes on with it
+        states = (dec.steps, reply)  # sent once: later updates change these same objects
+        for item in reply.job.latest():  # after Stop the Decoder stays open: Step goes on with it
             if not alive():
                 cancel.set()  # a closed tab or a dropped connection: the scheduler drops the reply at its next step
             if isinstance(item, Waiting):  # no reply bubble yet: the status says where it stands
                 yield convo, box, waiting(item), gr.skip(), gr.skip()
             else:
                 yield convo + [{"role": "assistant", "content": shown(item.text)}], box, \
-                    f"Generating… {len(dec.steps)} tokens", dec.steps, reply
+                    f"Generating… {len(dec.steps)} tokens", *states
+                states = (gr.skip(), gr.skip())
         yield reply.history(), box, done_status(dec.result(), params), dec.steps, reply
     except (ParamError, PromptTooLong, QueueFull) as e:
         yield before, box_on_error, problem(str(e)), gr.skip(), gr.skip()

@@ -1,8 +1,11 @@
 """The page: `build_demo(engine)` lays out chat, plot, presets, parameter controls and the token
 inspector, and wires the events.
 
-Events that run the model (send, regenerate, context refresh, the inspector's step, force and branch)
-share `concurrency_id="model"` with a limit of 1, so one model serves every user in turn. Plot updates
+Chat replies (send, regenerate) wait on the engine's scheduler, which decodes every visitor's reply in
+one batch (`CHAT`: no gradio limit; the scheduler keeps the queue cap and the turns); `sessions.watched`
+gives them the visitor's session and liveness, and `unload` frees a closed tab's session. The other
+events that run the model (context refresh, the inspector's step, force and branch) share
+`concurrency_id="model"` with a limit of 1, beside the batch. Plot updates
 from cached logits, the mode-dependent greying of controls, Stop, and opening a token's step or
 switching branches (kept logits) use `queue=False` and never wait behind a generation. Each control
 has its own plot event whose inputs are itself and the session's settings mirror (controls.py), and
