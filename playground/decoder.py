@@ -35,8 +35,8 @@ class Decoder:
         self.prompt, self.top_n, self.report, self.keep_logits = list(prompt), top_n, report, keep_logits
         self.budget = min(params.max_new_tokens, engine.context - len(prompt))
         self.notice = None if self.budget == params.max_new_tokens else f"max_new_tokens cut to {self.budget} to fit the context"
-        self.stages = engine.stages(params, len(prompt))
-        self.sample = params.mode == "sample"
+        self.stages = engine.stages(params, len(prompt))  # a sampling.Chain: its last link, the pick, chooses
+        self.sample = bool(self.stages.pick and self.stages.pick.random)
         self.seed = params.seed if params.seed is not None else secrets.randbelow(2**32)
         self.generator = torch.Generator(device=engine.device).manual_seed(self.seed)
         self.ids = torch.tensor([self.prompt], device=engine.device)
@@ -78,13 +78,8 @@ class Decoder:
         with torch.inference_mode():
             # 2. Pass them through the chain, in order, keeping every stage's scores.
             trace = sampling.run(self.stages, self.ids, logits)
-            # 3. Choose: the forced token, else sample with this request's generator, else the argmax.
-            if force is not None:
-                tok = int(force)
-            elif self.sample:
-                tok = int(torch.multinomial(torch.softmax(trace.final, dim=-1), 1, generator=self.generator)[0, 0])
-            else:
-                tok = int(torch.argmax(trace.final, dim=-1)[0])
+            # 3. Choose: the forced token, else the chain's pick (a draw with this request's generator, or the argmax).
+            tok = int(force) if force is not None else self.stages.pick.choose(trace.final, self.generator)
             # 4. Record the step: the chosen token and the top candidates with their fate.
             step = self._record(t, tok, trace, force is not None, self.scanner.feed(tok))
             self.steps.append(step)
@@ -131,27 +126,11 @@ class Decoder:
 
     def _record(self, t: int, tok: int, trace: sampling.Trace, forced: bool, text: str) -> Step:
         """The top `top_n` candidates after the penalties, the raw top ones a penalty removed, and their fate."""
-        raw = torch.softmax(trace.raw[0], dim=-1)
-        pre = torch.softmax(trace.pre_warper[0], dim=-1)
-        final = torch.softmax(trace.final[0], dim=-1)
-        if not self.sample:  # greedy: the argmax takes it all; the rest is removed by the argmax itself
-            final = torch.zeros_like(final)
-            final[int(torch.argmax(trace.final[0]))] = 1.0
-        n = min(self.top_n, pre.shape[0])
-        top = torch.topk(pre, n).indices.tolist() if n else []
-        if n and any(not s.warper for s in trace.stages):  # the raw favourites a processor removed (EOS...)
-            seen = set(top)
-            top += [i for i in torch.topk(raw, n).indices.tolist() if i not in seen and pre[i] == 0]
-        if n and tok not in top:
-            top.append(tok)
-        names = [s.name for s in trace.stages]
-        removed = trace.removed_by_at(torch.tensor(top, dtype=torch.long, device=pre.device)).tolist()
-        cands = []
-        for i, r, pr, pf in zip(top, removed, raw[top].tolist(), final[top].tolist()):
-            by = names[r] if r >= 0 else ("greedy" if not self.sample and pf == 0 else None)
-            cands.append(Candidate(i, self.engine.label(i), pr, pf, by is None, by))
+        cands = [Candidate(f.id, self.engine.label(f.id), f.raw, f.final, f.removed_by is None, f.removed_by)
+                 for f in trace.candidates(self.top_n, also=tok)]
+        raw = trace.dist(trace.raw)
         rank = int((raw > raw[tok]).sum()) + 1
-        prob = float(final[tok] if self.sample else pre[tok])
+        prob = float(trace.dist(trace.final)[tok])  # greedy: before the argmax
         report = [dataclasses.asdict(r) for r in inspector.chain_table(trace, self.engine.label)] if self.report else None
         return Step(t, tok, self.engine.label(tok), prob, float(raw[tok]), rank, cands, text, forced, report)
 

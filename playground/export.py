@@ -14,23 +14,10 @@ import json
 import pprint
 
 from .params import GenerationParams
-from .sampling import ORDERS
+from .stages import ORDERS, STAGES, StageSpec, named_orders
 
 HUB_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 BEGIN, END = "# BEGIN generate_kwargs", "# END generate_kwargs"
-
-# warper name in sampling.ORDERS -> (transformers class, the parameter it takes)
-WARPERS = {
-    "temperature": ("TemperatureLogitsWarper", "temperature"),
-    "top_k": ("TopKLogitsWarper", "top_k"),
-    "top_p": ("TopPLogitsWarper", "top_p"),
-    "min_p": ("MinPLogitsWarper", "min_p"),
-    "typical_p": ("TypicalLogitsWarper", "typical_p"),
-    "epsilon": ("EpsilonLogitsWarper", "epsilon_cutoff"),
-    "eta": ("EtaLogitsWarper", "eta_cutoff"),
-}
-NEUTRAL = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0, "epsilon_cutoff": 0.0,
-           "eta_cutoff": 0.0}
 
 PENALTY_CLASS = '''
 class OpenAIPenaltyLogitsProcessor(LogitsProcessor):
@@ -68,14 +55,17 @@ def _kwargs_block(kw: dict) -> str:
     return "\n".join(["generate_kwargs = {", *lines, "}"])
 
 
-def ordered_warpers(params: GenerationParams) -> list[str]:
-    """Constructor calls of the active filters in the `temperature_last` order (llama.cpp)."""
+def ordered_warpers(params: GenerationParams, order: str = "temperature_last",
+                    registry: dict[str, StageSpec] = STAGES) -> list[str]:
+    """Constructor calls of the active filters in a named order (by default llama.cpp's, temperature last):
+    each filter's transformers class and the one parameter it reads, from the stage registry."""
     out = []
-    for name in ORDERS["temperature_last"]:
-        cls, field = WARPERS[name]
+    for name in (ORDERS if registry is STAGES else named_orders(registry))[order].stages:
+        spec = registry[name]
+        (field, neutral), = spec.neutral.items()
         value = getattr(params, field)
-        if value != NEUTRAL[field]:
-            out.append(f"{cls}({value!r})")
+        if value != neutral:
+            out.append(f"{spec.impl}({value!r})")
     return out
 
 

@@ -36,23 +36,24 @@ def top_tokens(p: torch.Tensor, label, n: int) -> list[tuple[str, float]]:
 
 
 def chain_table(trace: sampling.Trace, label, top: int = 5) -> list[StageRow]:
-    """Per stage, in order: tokens considered, kept and removed, the mass removed, and the top
-    candidates before and after it. `label(token_id)` names a token. kept + removed == considered."""
+    """Per link (the stages, then a pick that removes tokens: greedy), in order: tokens considered, kept
+    and removed, the mass removed, and the top candidates before and after it. `label(token_id)` names a
+    token. kept + removed == considered."""
 
     def best(scores: torch.Tensor) -> list[tuple[str, float]]:
         return top_tokens(torch.softmax(scores[0], dim=-1), label, top)
 
     rows = []
-    for s, r in enumerate(trace.stage_report()):
+    for r, (_, _, before, after) in zip(trace.stage_report(), trace.links()):
         rows.append(StageRow(r["stage"], r["label"], r["considered"], r["kept"], r["removed"], r["removed_mass"],
-                             best(trace.scores[s]), best(trace.scores[s + 1])))
+                             best(before), best(after)))
     return rows
 
 
 def survivors(trace: sampling.Trace) -> dict[int, float]:
-    """Token id -> final probability, for every token the chain kept."""
-    p = torch.softmax(trace.final[0], dim=-1)
-    kept = torch.nonzero(torch.isfinite(trace.final[0])).flatten()
+    """Token id -> final probability, for every token the chain (its pick included: greedy keeps one) kept."""
+    p = trace.dist(trace.picked)
+    kept = torch.nonzero(torch.isfinite(trace.picked[0])).flatten()
     return dict(zip(kept.tolist(), p[kept].tolist()))  # whole tensors: the vocabulary can all survive
 
 

@@ -17,14 +17,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .stages import ORDERS
 from .text import brief, surrogate_at
 
 ALL_MODES = ("sample", "greedy", "beam")
 GROUPS = ("Sampling", "Penalties", "Length and stopping", "Beam search", "Advanced")
-SAMPLER_ORDERS = {
-    "transformers": "penalties, temperature, top-k, top-p, min-p, typical, epsilon, eta (transformers)",
-    "temperature_last": "penalties, top-k, typical, top-p, min-p, epsilon, eta, temperature (llama.cpp)",
-}
+SAMPLER_ORDERS = {n: o.describe() for n, o in ORDERS.items()}  # the named orders' help text, from the stage registry
 MAX_STOP = 4  # stop strings
 MAX_STOP_CHARS = 200  # characters in one stop string (the stream holds back up to this many)
 MAX_BIAS = 300  # logit_bias entries (OpenAI's limit too)
@@ -142,7 +140,7 @@ class GenerationParams(BaseModel):
     stop: tuple[str, ...] = P((), "stop", "Advanced",
                               f"Up to {MAX_STOP} strings of up to {MAX_STOP_CHARS} characters that end the reply; they are "
                               "cut from the text", modes=NOT_BEAM)
-    sampler_order: Literal["transformers", "temperature_last"] = P(
+    sampler_order: Literal[tuple(SAMPLER_ORDERS)] = P(
         "transformers", "choice", "Advanced", "Where temperature sits in the chain of filters",
         "", modes=SAMPLE, choices=tuple(SAMPLER_ORDERS))
 

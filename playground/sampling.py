@@ -1,10 +1,11 @@
-"""The sampler pipeline: one ordered list of stages that feeds both generation and the plot.
+"""The sampler chain: its stages (generated from the registry in `stages.py`), run on one step's logits.
 
 Each stage wraps transformers' own `LogitsProcessor` (or, for the OpenAI penalties, a small one of
 ours) as a pure function: it never changes its input, masks with `-inf` and keeps at least one
 token. `build_stages` lists them in exactly the order `generate()` applies them, so running the
-stages on the same logits gives the same numbers `generate()` samples from. `run` returns a
-`Trace`: the scores after every stage and, per token, the first stage that removed it.
+stages on the same logits gives the same numbers `generate()` samples from; its `Chain` ends with the
+final pick (`GreedyPick` or `SamplePick`). `run` returns a `Trace`: the scores after every stage, what
+the pick leaves, and, per token, the first link of the chain that removed it (`Trace.candidates`).
 """
 
 from __future__ import annotations
@@ -13,38 +14,16 @@ import functools
 from dataclasses import dataclass
 
 import torch
-from transformers.generation.logits_process import (
-    EpsilonLogitsWarper,
-    EtaLogitsWarper,
-    LogitsProcessor,
-    MinNewTokensLengthLogitsProcessor,
-    MinPLogitsWarper,
-    NoRepeatNGramLogitsProcessor,
-    RepetitionPenaltyLogitsProcessor,
-    SequenceBiasLogitsProcessor,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
-    TypicalLogitsWarper,
-)
+from transformers.generation import logits_process
+from transformers.generation.logits_process import LogitsProcessor
 
+from . import stages as registry
 from .params import GenerationParams
+from .stages import PROCESSOR, STAGES, WARPER, ChainContext, StageSpec
 
-# name -> (label shown in the UI, formula); the order here is not the pipeline order.
-STAGE_INFO = {
-    "logit_bias": ("logit bias", "z_i += bias_i"),
-    "repetition_penalty": ("repetition penalty", "z_i / r if z_i > 0 else z_i * r, for i in the text"),
-    "no_repeat_ngram": ("no-repeat n-gram", "z_i = -inf if it would repeat an n-gram"),
-    "min_new_tokens": ("min new tokens", "z_eos = -inf while t < min_new_tokens"),
-    "openai_penalties": ("presence/frequency", "z_j -= c_j * frequency + (c_j > 0) * presence"),
-    "temperature": ("temperature", "z_i / T"),
-    "top_k": ("top-k", "keep the k largest"),
-    "top_p": ("top-p", "keep the smallest top set with mass >= p"),
-    "min_p": ("min-p", "keep p_i >= min_p * p_max"),
-    "typical_p": ("typical", "keep tokens of typical surprise up to mass p"),
-    "epsilon": ("epsilon", "keep p_i >= epsilon"),
-    "eta": ("eta", "keep p_i >= min(eta, sqrt(eta) * exp(-H))"),
-}
+# name -> (label shown in the UI, formula), and the named orders: views of the registry.
+STAGE_INFO = {n: (s.label, s.formula) for n, s in STAGES.items()}
+ORDERS = {n: o.stages for n, o in registry.ORDERS.items()}
 
 
 class OpenAIPenaltyLogitsProcessor(LogitsProcessor):
@@ -65,8 +44,54 @@ class OpenAIPenaltyLogitsProcessor(LogitsProcessor):
 
 
 @dataclass(frozen=True)
+class GreedyPick:
+    """The final pick of greedy decoding: the argmax of what the chain left. `x = argmax_i z_i`.
+
+    Example: z = [1, 3, 2] picks token 1; the pick leaves [-inf, 3, -inf] (p = [0, 1, 0]).
+    """
+
+    name: str = "greedy"
+    random = False  # needs no generator
+    narrows = True  # it removes tokens: a row of the chain table
+    note = "Greedy decoding: the most likely token is always taken; the sampling filters do not run."
+
+    @property
+    def label(self) -> str:
+        return STAGES[self.name].label
+
+    def leave(self, final: torch.Tensor) -> torch.Tensor:
+        """The scores it picks from: -inf for all but the argmax (ties: the first)."""
+        best = torch.argmax(final, dim=-1, keepdim=True)
+        return torch.full_like(final, float("-inf")).scatter(-1, best, final.gather(-1, best))
+
+    def choose(self, final: torch.Tensor, generator: torch.Generator | None) -> int:
+        return int(torch.argmax(final, dim=-1)[0])
+
+
+@dataclass(frozen=True)
+class SamplePick:
+    """The final pick when sampling: one draw from softmax of what the chain left, with the request's
+    own generator (its seed). `x ~ softmax(z)`. Example: z = [0, log 3] draws token 1 three times in four."""
+
+    name: str = "sample"
+    random = True
+    narrows = False  # a draw removes nothing: the chain table ends with the survivors it draws from
+    note = ""
+
+    @property
+    def label(self) -> str:
+        return STAGES[self.name].label
+
+    def leave(self, final: torch.Tensor) -> torch.Tensor:
+        return final
+
+    def choose(self, final: torch.Tensor, generator: torch.Generator | None) -> int:
+        return int(torch.multinomial(torch.softmax(final, dim=-1), 1, generator=generator)[0, 0])
+
+
+@dataclass(frozen=True)
 class Stage:
-    """One step of the chain: a name from `STAGE_INFO` and the processor that computes it."""
+    """One step of the chain: a name from the registry and the processor that computes it."""
 
     name: str
     processor: LogitsProcessor
@@ -74,68 +99,74 @@ class Stage:
 
     @property
     def label(self) -> str:
-        return STAGE_INFO[self.name][0]
+        return STAGES[self.name].label
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         # Some library processors write into their input (no-repeat n-gram); a copy keeps us pure.
         return self.processor(input_ids, scores.clone())
 
 
+class Chain(list):
+    """The stages of one request in order (a plain list of `Stage`s), and `pick`, its last link
+    (None for beam search, which `generate()` runs)."""
+
+    def __init__(self, stages=(), pick=None):
+        super().__init__(stages)
+        self.pick = pick
+
+    def describe(self) -> list[str]:
+        """One line per link, in order: 'label: formula'."""
+        links = [s.name for s in self] + ([self.pick.name] if self.pick else [])
+        return [f"{STAGES[n].label}: {STAGES[n].formula}" for n in links]
+
+
+def _make(spec: StageSpec, params: GenerationParams, ctx: ChainContext):
+    cls = globals()[spec.impl] if spec.ours else getattr(logits_process, spec.impl)
+    return spec.make(cls, params, ctx)
+
+
+def _context(prompt_len: int = 0, eos_token_id=None, bias_ids=None, min_tokens_to_keep: int = 1) -> ChainContext:
+    eos = None if eos_token_id is None else torch.tensor(eos_token_id).reshape(-1)
+    return ChainContext(prompt_len, eos, bias_ids, min_tokens_to_keep)
+
+
 def processor_stages(params: GenerationParams, prompt_len: int, eos_token_id: int | list[int],
-                     bias_ids: dict[int, float] | None = None) -> list[Stage]:
+                     bias_ids: dict[int, float] | None = None, reg: dict[str, StageSpec] = STAGES) -> list[Stage]:
     """The stages that always run, in `generate()`'s order (its `_get_logits_processor`)."""
-    out = []
-    if bias_ids:
-        out.append(Stage("logit_bias", SequenceBiasLogitsProcessor([[[i], b] for i, b in bias_ids.items()]), False))
-    if params.repetition_penalty != 1.0:
-        out.append(Stage("repetition_penalty", RepetitionPenaltyLogitsProcessor(params.repetition_penalty), False))
-    if params.no_repeat_ngram_size > 0:
-        out.append(Stage("no_repeat_ngram", NoRepeatNGramLogitsProcessor(params.no_repeat_ngram_size), False))
-    if params.min_new_tokens > 0:
-        out.append(Stage("min_new_tokens", MinNewTokensLengthLogitsProcessor(
-            prompt_len, params.min_new_tokens, torch.tensor(eos_token_id).reshape(-1)), False))
-    # The OpenAI penalties are a user processor: generate() runs those after its own, before the warpers.
-    if params.presence_penalty or params.frequency_penalty:
-        out.append(Stage("openai_penalties", OpenAIPenaltyLogitsProcessor(
-            params.presence_penalty, params.frequency_penalty, prompt_len), False))
-    return out
+    ctx = _context(prompt_len, eos_token_id, bias_ids)
+    return [Stage(s.name, _make(s, params, ctx), False) for s in reg.values() if s.kind == PROCESSOR and s.active(params, ctx)]
 
 
-def warper_stages(params: GenerationParams, min_tokens_to_keep: int = 1) -> list[Stage]:
+def warper_stages(params: GenerationParams, min_tokens_to_keep: int = 1, reg: dict[str, StageSpec] = STAGES) -> list[Stage]:
     """The filters that run only when sampling, in the order `params.sampler_order` names."""
     if params.mode != "sample":
         return []
-    keep = min_tokens_to_keep
-    by_name = {}
-    if params.temperature != 1.0:
-        by_name["temperature"] = TemperatureLogitsWarper(params.temperature)
-    if params.top_k != 0:
-        by_name["top_k"] = TopKLogitsWarper(params.top_k, min_tokens_to_keep=keep)
-    if params.top_p < 1.0:
-        by_name["top_p"] = TopPLogitsWarper(params.top_p, min_tokens_to_keep=keep)
-    if params.min_p > 0:
-        by_name["min_p"] = MinPLogitsWarper(params.min_p, min_tokens_to_keep=keep)
-    if params.typical_p < 1.0:
-        by_name["typical_p"] = TypicalLogitsWarper(params.typical_p, min_tokens_to_keep=keep)
-    if 0 < params.epsilon_cutoff < 1:
-        by_name["epsilon"] = EpsilonLogitsWarper(params.epsilon_cutoff, min_tokens_to_keep=keep)
-    if 0 < params.eta_cutoff < 1:
-        by_name["eta"] = EtaLogitsWarper(params.eta_cutoff, min_tokens_to_keep=keep)
-    return [Stage(n, by_name[n], True) for n in ORDERS[params.sampler_order] if n in by_name]
+    ctx = _context(min_tokens_to_keep=min_tokens_to_keep)
+    order = registry.named_orders(reg)[params.sampler_order].stages if reg is not STAGES else ORDERS[params.sampler_order]
+    return [Stage(n, _make(reg[n], params, ctx), True) for n in order if reg[n].kind == WARPER and reg[n].active(params, ctx)]
 
 
-ORDERS = {
-    # transformers 5, generation/utils.py `_get_logits_processor`
-    "transformers": ("temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon", "eta"),
-    # llama.cpp common/sampling.cpp: top-k, typical, top-p, min-p, ..., temperature last
-    "temperature_last": ("top_k", "typical_p", "top_p", "min_p", "epsilon", "eta", "temperature"),
-}
+def pick_of(params: GenerationParams, reg: dict[str, StageSpec] = STAGES):
+    """The chain's last link for these parameters: greedy, sample, or None (beam search)."""
+    ctx = _context()
+    return next((_make(s, params, ctx) for s in reg.values() if s.kind == registry.PICK and s.active(params, ctx)), None)
 
 
 def build_stages(params: GenerationParams, prompt_len: int, eos_token_id: int | list[int],
-                 bias_ids: dict[int, float] | None = None) -> list[Stage]:
-    """The whole chain for one request: processors, then (when sampling) the ordered warpers."""
-    return processor_stages(params, prompt_len, eos_token_id, bias_ids) + warper_stages(params)
+                 bias_ids: dict[int, float] | None = None) -> Chain:
+    """The whole chain for one request: processors, then (when sampling) the ordered warpers, then the pick."""
+    return Chain(processor_stages(params, prompt_len, eos_token_id, bias_ids) + warper_stages(params), pick_of(params))
+
+
+@dataclass(frozen=True, slots=True)
+class Fate:
+    """One candidate token and what the chain did to it."""
+
+    id: int
+    raw: float  # what the model alone gave it
+    pre: float  # after the processors (bias, penalties), before the sampling filters
+    final: float  # its chance of being picked: after the whole chain and the pick (0 when removed)
+    removed_by: str | None  # the name of the first link that removed it (a stage or the pick), None if kept
 
 
 @dataclass
@@ -143,11 +174,13 @@ class Trace:
     """What the chain did to one step's logits.
 
     `scores[0]` is the raw logits, `scores[s + 1]` the scores after stage s; `removed_by[i]` is the
-    index of the stage that first set token i to `-inf`, or -1 when it survived.
+    index of the stage that first set token i to `-inf`, or -1 when it survived. `picked` is what the
+    final pick chooses from (greedy: the argmax alone; sampling: `final` itself).
     """
 
     stages: list[Stage]
     scores: list[torch.Tensor]
+    pick: GreedyPick | SamplePick | None = None
 
     @property
     def raw(self) -> torch.Tensor:
@@ -161,6 +194,21 @@ class Trace:
     def pre_warper(self) -> torch.Tensor:
         """Scores after the processors (bias, penalties), before the sampling filters."""
         return self.scores[sum(1 for s in self.stages if not s.warper)]
+
+    @functools.cached_property
+    def picked(self) -> torch.Tensor:
+        return self.final if self.pick is None else self.pick.leave(self.final)
+
+    @functools.cached_property
+    def _softmax(self) -> dict[int, torch.Tensor]:
+        return {}
+
+    def dist(self, scores: torch.Tensor) -> torch.Tensor:
+        """softmax of one of this trace's score rows ([V]), computed once per tensor."""
+        key = id(scores)
+        if key not in self._softmax:
+            self._softmax[key] = torch.softmax(scores[0], dim=-1)
+        return self._softmax[key]
 
     def probs(self, after: int | None = None) -> torch.Tensor:
         """Probabilities after stage `after` (None: after the whole chain; -1: raw)."""
@@ -184,16 +232,43 @@ class Trace:
         first = torch.argmax(dead.to(torch.int8), dim=0)
         return torch.where(dead.any(dim=0), first, torch.full_like(first, -1))
 
+    def links(self) -> list[tuple[str, str, torch.Tensor, torch.Tensor]]:
+        """(name, label, scores before, scores after) per link in order: the stages, then the pick when it
+        removes tokens (greedy)."""
+        out = [(s.name, s.label, self.scores[n], self.scores[n + 1]) for n, s in enumerate(self.stages)]
+        if self.pick is not None and self.pick.narrows:
+            out.append((self.pick.name, self.pick.label, self.final, self.picked))
+        return out
+
     def stage_report(self) -> list[dict]:
-        """Per stage: tokens before and after, how many it removed, and the probability mass they held."""
+        """Per link: tokens before and after, how many it removed, and the probability mass they held."""
         out = []
-        for s, stage in enumerate(self.stages):
-            before, after = torch.isfinite(self.scores[s]), torch.isfinite(self.scores[s + 1])
+        for name, label, before_scores, after_scores in self.links():
+            before, after = torch.isfinite(before_scores), torch.isfinite(after_scores)
             gone = before & ~after
-            mass = float(torch.softmax(self.scores[s], dim=-1)[gone].sum())
-            out.append(dict(stage=stage.name, label=stage.label, considered=int(before.sum()),
+            mass = float(torch.softmax(before_scores, dim=-1)[gone].sum())
+            out.append(dict(stage=name, label=label, considered=int(before.sum()),
                             kept=int(after.sum()), removed=int(gone.sum()), removed_mass=mass))
         return out
+
+    def candidates(self, n: int, also: int | None = None) -> list[Fate]:
+        """The n most likely tokens after the processors, then the model's own top n that a processor
+        removed outright (EOS before min_new_tokens...), then `also` (e.g. the chosen token), each with
+        its fate: the first link that removed it (a stage, or the pick), or None when it was kept."""
+        raw, pre, final = self.dist(self.raw), self.dist(self.pre_warper), self.dist(self.picked)
+        n = min(n, pre.shape[0])
+        top = torch.topk(pre, n).indices.tolist() if n else []
+        if n and any(not s.warper for s in self.stages):  # the raw favourites a processor removed
+            seen = set(top)
+            top += [i for i in torch.topk(raw, n).indices.tolist() if i not in seen and pre[i] == 0]
+        if n and also is not None and also not in top:
+            top.append(also)
+        idx = torch.tensor(top, dtype=torch.long, device=pre.device)
+        names = [s.name for s in self.stages]
+        removed = self.removed_by_at(idx).tolist()
+        picked = torch.isfinite(self.picked[0, idx]).tolist()
+        return [Fate(i, r, p, f, names[by] if by >= 0 else (None if ok else self.pick.name))
+                for i, by, ok, r, p, f in zip(top, removed, picked, raw[top].tolist(), pre[top].tolist(), final[top].tolist())]
 
 
 def run(stages: list[Stage], input_ids: torch.LongTensor, logits: torch.Tensor) -> Trace:
@@ -201,7 +276,7 @@ def run(stages: list[Stage], input_ids: torch.LongTensor, logits: torch.Tensor) 
     scores = [logits]
     for stage in stages:
         scores.append(stage(input_ids, scores[-1]))
-    return Trace(stages, scores)
+    return Trace(stages, scores, getattr(stages, "pick", None))
 
 
 def apply(stages: list[Stage], input_ids: torch.LongTensor, logits: torch.Tensor) -> torch.Tensor:

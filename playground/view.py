@@ -24,20 +24,18 @@ from dataclasses import dataclass, field
 import torch
 
 from .params import GenerationParams
-from .sampling import STAGE_INFO, Trace
+from .sampling import Trace
+from .stages import STAGES
 from .text import readable
 
 KEPT = "kept"
-GREEDY = "greedy"
 
 
 def fate_label(fate: str) -> str:
-    """Legend text for a fate: 'kept', 'removed by top-k', ..."""
+    """Legend text for a fate: 'kept', 'removed by top-k', 'not the top token (greedy)', ..."""
     if fate == KEPT:
         return "kept"
-    if fate == GREEDY:
-        return "not the top token (greedy)"
-    return f"removed by {STAGE_INFO[fate][0] if fate in STAGE_INFO else fate}"
+    return STAGES[fate].removed_text if fate in STAGES else f"removed by {fate}"
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ class Bar:
     prob: float  # bar height: after the processors (live) or the model's raw probability (step)
     raw: float  # what the model alone gave it
     final: float  # after the whole chain, renormalised over the survivors (0 when removed)
-    fate: str  # "kept", "greedy" or the name of the stage that removed it
+    fate: str  # "kept", or the name of the link that removed it (a stage, or the pick: "greedy")
     chosen: bool = False
 
 
@@ -85,29 +83,15 @@ def from_trace(trace: Trace, params: GenerationParams, label: Callable[[int], st
                title: str = "") -> PlotData:
     """The live view of one step: `label(id)` gives a token's text (e.g. `engine.label`)."""
     n_pre = sum(1 for s in trace.stages if not s.warper)
-    raw = torch.softmax(trace.raw[0], dim=-1)
-    pre = torch.softmax(trace.scores[n_pre][0], dim=-1)
-    final_scores = trace.final[0]
-    if params.mode == "greedy":
-        best = int(torch.argmax(final_scores))
-        final = torch.zeros_like(pre)
-        final[best] = 1.0
-    else:
-        final = torch.softmax(final_scores, dim=-1)
-    k = max(1, min(top_n, pre.shape[0]))
-    top = torch.topk(pre, k).indices.tolist()
+    pre = trace.dist(trace.pre_warper)
     # Tokens the processors removed outright (no-repeat n-gram, min new tokens) have no bar height
-    # after them; list the ones the model itself ranked in its top k after the others.
-    gone = [i for i in torch.topk(raw, k).indices.tolist()
-            if i not in top and not torch.isfinite(trace.scores[n_pre][0, i])]
-    ids = top + gone
-    names = [s.name for s in trace.stages]
-    removed = trace.removed_by_at(torch.tensor(ids, dtype=torch.long, device=trace.raw.device)).tolist()
+    # after them; the ones the model itself ranked in its top k come after the others.
+    fates = trace.candidates(max(1, top_n))
+    ids = [f.id for f in fates]
     bars = []
-    for i, r in zip(ids, removed):
-        fate = names[r] if r >= 0 else (GREEDY if params.mode == "greedy" and final[i] == 0 else KEPT)
-        text = label(i)
-        bars.append(Bar(i, text, readable(text), float(pre[i]), float(raw[i]), float(final[i]), fate))
+    for f in fates:
+        text = label(f.id)
+        bars.append(Bar(f.id, text, readable(text), f.pre, f.raw, f.final, f.removed_by or KEPT))
 
     # The cumulative curve: what top-p sees when it runs, else the bars' own running sum.
     stage_at = {s.name: n for n, s in enumerate(trace.stages)}
@@ -126,11 +110,9 @@ def from_trace(trace: Trace, params: GenerationParams, label: Callable[[int], st
         t_before = "temperature" in stage_at and stage_at["temperature"] < stage_at["min_p"]
         min_p_cut = float(pre.max()) * params.min_p ** (params.temperature if t_before else 1.0)
 
-    kept = 1 if params.mode == "greedy" else int(torch.isfinite(final_scores).sum())
-    notes = []
-    if params.mode == "greedy":
-        notes.append("Greedy decoding: the most likely token is always taken; the sampling filters do not run.")
-    elif params.mode == "beam":
+    kept = int(torch.isfinite(trace.picked).sum())
+    notes = [trace.pick.note] if trace.pick and trace.pick.note else []
+    if params.mode == "beam":
         notes.append(f"Beam search (num_beams = {params.num_beams}): the {params.num_beams} best continuations by "
                      "total log-probability are kept; no token is sampled and the sampling filters do not run.")
     bar_name = "probability after penalties" if n_pre else "probability"

@@ -17,15 +17,13 @@ import gradio as gr
 from .. import view
 from ..engine import Engine, PromptTooLong
 from ..params import ParamError
+from ..stages import STAGES
 from .chat import plot_messages, problem, shown
 from .controls import mirror, released_value, remember, to_params, values_of
 from .figure_view import TEMPLATE, encode
 from .inputs import checked
 
-COLORS = {"kept": "#2f9e44", "greedy": "#adb5bd", "top_k": "#e8590c", "top_p": "#1971c2", "min_p": "#9c36b5",
-          "typical_p": "#f08c00", "epsilon": "#c2255c", "eta": "#5c940d", "temperature": "#868e96",
-          "logit_bias": "#495057", "repetition_penalty": "#862e9c", "no_repeat_ngram": "#e03131",
-          "min_new_tokens": "#0c8599", "openai_penalties": "#d6336c"}
+COLORS = {view.KEPT: "#2f9e44", **{n: s.color for n, s in STAGES.items()}}  # a fate's colour: kept, or who removed it
 EMPTY = "Send a message (or write a system prompt): the plot then shows the first token of the assistant's reply."
 STEP_LABEL = "Step: after a reply, pick one of its tokens to see how it was chosen"
 WAITING = "The distribution for this conversation is being computed; the plot follows when the model is free."

@@ -19,7 +19,7 @@ import gradio as gr
 import pandas as pd
 import torch
 
-from .. import inspector, sampling, view
+from .. import inspector, sampling, stages, view
 from ..decoder import Decoder
 from ..params import GenerationParams
 from ..text import readable
@@ -33,7 +33,6 @@ CAND_HEADERS = ["token", "id", "model p", "final p", "fate"]
 ID_COL = CAND_HEADERS.index("id")
 N_CANDIDATES = 20
 N_BARS = 15
-ORDER_NAMES = {"transformers": "Default order", "temperature_last": "Temperature last"}
 NOTHING = "Click a token of the reply above (or Step) to see how it was chosen."
 RECORD_ONLY = ("Shown from the record made while generating (the candidates and the chain, exact). A reply keeps the "
                "full logits of its latest steps only (memory), so the order comparison is not drawn for this step.")
@@ -98,26 +97,13 @@ def chain_rows(engine, a: At) -> pd.DataFrame:
     def top(items):
         return ", ".join(f"{t} {p:.3f}" for t, p in items)
 
-    if a.trace is None:  # the rows recorded while generating
+    if a.trace is None:  # the rows recorded while generating (the pick's too, when it removed tokens: greedy)
         rows = [[i, r["label"], r["considered"], r["kept"], r["removed"], round(r["removed_mass"], 4), top(r["top_before"]),
                  top(r["top_after"])] for i, r in enumerate(a.step.stages or [], 1)]
-        if a.params.mode == "greedy":
-            n = rows[-1][3] if rows else engine.vocab
-            best = readable(a.step.token)
-            rows.append([len(rows) + 1, "greedy (argmax)", n, 1, n - 1, round(1 - a.step.prob, 4),
-                         rows[-1][7] if rows else top((readable(c.token), c.prob_raw) for c in a.step.candidates[:5]),
-                         f"{best} 1.000"])
         return pd.DataFrame(rows, columns=CHAIN_HEADERS)
     rows = [[i, r.label, r.considered, r.kept, r.removed, round(r.removed_mass, 4), top(r.top_before), top(r.top_after)]
             for i, r in enumerate(inspector.chain_table(a.trace, engine.label), 1)]
-    if a.params.mode == "greedy":  # greedy keeps the argmax of what the chain left
-        final = torch.softmax(a.trace.final[0], dim=-1)
-        best = int(torch.argmax(final))
-        n = int(torch.isfinite(a.trace.final[0]).sum())
-        label = readable(engine.label(best))
-        rows.append([len(rows) + 1, "greedy (argmax)", n, 1, n - 1, round(1 - float(final[best]), 4),
-                     top(_top(final, engine, 5)), f"{label} 1.000"])
-    elif not rows:  # nothing changes the model's distribution: it is sampled as it is
+    if not rows:  # nothing changes the model's distribution: it is sampled as it is
         n = int(torch.isfinite(a.trace.raw[0]).sum())
         raw = top(_top(torch.softmax(a.trace.raw[0], dim=-1), engine, 5))
         rows.append([0, "(no stage: sampled from the model's own distribution)", n, n, 0, 0.0, raw, raw])
@@ -126,14 +112,6 @@ def chain_rows(engine, a: At) -> pd.DataFrame:
 
 def _top(p: torch.Tensor, engine, n: int) -> list[tuple[str, float]]:
     return inspector.top_tokens(p, engine.label, n)
-
-
-def final_probs(a: At) -> torch.Tensor:
-    if a.params.mode == "greedy":
-        out = torch.zeros_like(a.trace.final[0])
-        out[int(torch.argmax(a.trace.final[0]))] = 1.0
-        return out
-    return torch.softmax(a.trace.final[0], dim=-1)
 
 
 def pair(left: list[tuple[int, float]], right: list[tuple[int, float]], titles: tuple[str, str], engine,
@@ -168,9 +146,8 @@ def raw_final(engine, a: At) -> str:
         cands = a.step.candidates
         return pair(ranked({c.id: c.prob_raw for c in cands}), ranked({c.id: c.prob_final for c in cands if c.prob_final > 0}),
                     ("Before any sampler (the model)", "After the chain (recorded candidates)"), engine, a.chosen)
-    raw = torch.softmax(a.trace.raw[0], dim=-1)
-    final = final_probs(a)
-    kept = 1 if a.params.mode == "greedy" else int(torch.isfinite(a.trace.final[0]).sum())
+    raw, final = a.trace.dist(a.trace.raw), a.trace.dist(a.trace.picked)
+    kept = int(torch.isfinite(a.trace.picked).sum())
     return pair(ranked(raw), ranked(final), ("Before any sampler (the model)", f"After the chain ({kept} tokens left)"),
                 engine, a.chosen)
 
@@ -178,16 +155,12 @@ def raw_final(engine, a: At) -> str:
 def orders(engine, a: At) -> str | None:
     if a.trace is None:
         return None
-    sets = inspector.compare_orders(engine, a.ids, a.prompt_len, a.params, a.logits)
+    sets = inspector.compare_orders(engine, a.ids, a.prompt_len, a.params, a.logits)  # greedy: the argmax in each
     names = list(sampling.ORDERS)
     titles = []
     for n in names:
         this = "*" if n == a.params.sampler_order else ""
-        size = "greedy: the argmax" if a.params.mode == "greedy" else f"{len(sets[n])} survive"
-        titles.append(f"{ORDER_NAMES.get(n, n)}{this}: {size}")
-    if a.params.mode == "greedy":
-        best = int(torch.argmax(a.trace.final[0]))
-        sets = {n: {best: 1.0} for n in names}
+        titles.append(f"{stages.ORDERS[n].title}{this}: {len(sets[n])} survive{'s' if len(sets[n]) == 1 else ''}")
     return pair(ranked(sets[names[0]]), ranked(sets[names[1]]), tuple(titles), engine, a.chosen)
 
 

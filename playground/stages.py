@@ -1,0 +1,172 @@
+"""Every stage of the sampler chain, declared once (as `params.SPECS` declares every parameter).
+
+One `StageSpec` per stage: its name, label, formula, the parameter fields it reads, when it is active
+(the fields' neutral values, or a rule), its colour, its kind, the class that computes it (one of
+transformers' `LogitsProcessor`s, or one of ours in `sampling.py`) and its name in llama.cpp and in
+text-generation-webui. The stages are declared in the order `generate()` applies them, the final pick
+last. The named sampler orders, the code export, the plot's colours, the order view and the help
+text are generated from here; adding a sampler is one entry here plus one processor.
+
+Pure data: no torch, no transformers (the classes are named, and resolved by `sampling.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+PROCESSOR, WARPER, PICK = "processor", "warper", "pick"  # warpers run only when sampling, and may be reordered
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """What the chain, the export, the plot and the docs need to know about one stage."""
+
+    name: str
+    label: str
+    formula: str
+    fields: tuple[str, ...]  # the parameters it reads
+    color: str  # of the bars it removed, in the plot
+    kind: str  # PROCESSOR, WARPER or PICK
+    impl: str  # the class that computes it: transformers' (`ours` False) or ours in sampling.py
+    make: Callable[..., Any]  # (cls, params, ctx) -> the processor (or the pick)
+    neutral: dict[str, Any] = field(default_factory=dict)  # field -> the value that turns the stage off
+    when: Callable[..., bool] | None = None  # (params, ctx) -> active; by default: a field is not neutral
+    ours: bool = False
+    llama_cpp: str | None = None  # its name in llama.cpp's sampler chain (`common_sampler_type_to_str`)
+    webui: str | None = None  # its name in text-generation-webui's `sampler_priority`
+    removed: str = ""  # legend text for the tokens it removed; default "removed by <label>"
+
+    def active(self, params, ctx) -> bool:
+        if self.when is not None:
+            return bool(self.when(params, ctx))
+        return any(getattr(params, f) != v for f, v in self.neutral.items())
+
+    @property
+    def movable(self) -> bool:
+        """Whether a sampler order may place it: the warpers only (processors first, the pick last)."""
+        return self.kind == WARPER
+
+    @property
+    def removed_text(self) -> str:
+        return self.removed or f"removed by {self.label}"
+
+
+@dataclass(frozen=True)
+class ChainContext:
+    """What a stage needs beyond the parameters: the request's prompt, EOS ids and resolved biases."""
+
+    prompt_len: int
+    eos_token_id: Any  # a 1-d tensor of the EOS ids
+    bias_ids: dict[int, float] | None = None
+    min_tokens_to_keep: int = 1
+
+
+def _s(name, label, formula, fields, color, kind, impl, make, **kw) -> StageSpec:
+    return StageSpec(name, label, formula, tuple(fields), color, kind, impl, make, **kw)
+
+
+def _warper(name, label, formula, param, neutral, color, impl, llama_cpp=None, webui=None, keep=True) -> StageSpec:
+    """A filter that reads one parameter and takes `min_tokens_to_keep` (all of them but temperature)."""
+    if keep:
+        def make(cls, p, c):
+            return cls(getattr(p, param), min_tokens_to_keep=c.min_tokens_to_keep)
+    else:
+        def make(cls, p, c):
+            return cls(getattr(p, param))
+    return _s(name, label, formula, (param,), color, WARPER, impl, make, neutral={param: neutral},
+              llama_cpp=llama_cpp, webui=webui)
+
+
+STAGES: dict[str, StageSpec] = {s.name: s for s in (
+    # --- processors: always run, in generate()'s order (`_get_logits_processor`) -----------------------
+    _s("logit_bias", "logit bias", "z_i += bias_i", ("logit_bias",), "#495057", PROCESSOR, "SequenceBiasLogitsProcessor",
+       lambda cls, p, c: cls([[[i], b] for i, b in c.bias_ids.items()]), neutral={"logit_bias": {}},
+       when=lambda p, c: bool(c.bias_ids), llama_cpp="logit-bias", webui=None),
+    _s("repetition_penalty", "repetition penalty", "z_i / r if z_i > 0 else z_i * r, for i in the text",
+       ("repetition_penalty",), "#862e9c", PROCESSOR, "RepetitionPenaltyLogitsProcessor",
+       lambda cls, p, c: cls(p.repetition_penalty), neutral={"repetition_penalty": 1.0},
+       llama_cpp="penalties", webui="repetition_penalty"),
+    _s("no_repeat_ngram", "no-repeat n-gram", "z_i = -inf if it would repeat an n-gram", ("no_repeat_ngram_size",),
+       "#e03131", PROCESSOR, "NoRepeatNGramLogitsProcessor", lambda cls, p, c: cls(p.no_repeat_ngram_size),
+       neutral={"no_repeat_ngram_size": 0}, webui="no_repeat_ngram"),
+    _s("min_new_tokens", "min new tokens", "z_eos = -inf while t < min_new_tokens", ("min_new_tokens",), "#0c8599",
+       PROCESSOR, "MinNewTokensLengthLogitsProcessor", lambda cls, p, c: cls(c.prompt_len, p.min_new_tokens, c.eos_token_id),
+       neutral={"min_new_tokens": 0}),
+    # a user processor: generate() runs those after its own, before the warpers
+    _s("openai_penalties", "presence/frequency", "z_j -= c_j * frequency + (c_j > 0) * presence",
+       ("presence_penalty", "frequency_penalty"), "#d6336c", PROCESSOR, "OpenAIPenaltyLogitsProcessor",
+       lambda cls, p, c: cls(p.presence_penalty, p.frequency_penalty, c.prompt_len),
+       neutral={"presence_penalty": 0.0, "frequency_penalty": 0.0}, ours=True, llama_cpp="penalties",
+       webui="presence_penalty"),
+    # --- warpers: only when sampling, in the order `sampler_order` names (declared in generate()'s) ---
+    _warper("temperature", "temperature", "z_i / T", "temperature", 1.0, "#868e96", "TemperatureLogitsWarper",
+            "temperature", "temperature", keep=False),
+    _warper("top_k", "top-k", "keep the k largest", "top_k", 0, "#e8590c", "TopKLogitsWarper", "top_k", "top_k"),
+    _warper("top_p", "top-p", "keep the smallest top set with mass >= p", "top_p", 1.0, "#1971c2", "TopPLogitsWarper",
+            "top_p", "top_p"),
+    _warper("min_p", "min-p", "keep p_i >= min_p * p_max", "min_p", 0.0, "#9c36b5", "MinPLogitsWarper", "min_p", "min_p"),
+    _warper("typical_p", "typical", "keep tokens of typical surprise up to mass p", "typical_p", 1.0, "#f08c00",
+            "TypicalLogitsWarper", "typ_p", "typical_p"),
+    _warper("epsilon", "epsilon", "keep p_i >= epsilon", "epsilon_cutoff", 0.0, "#c2255c", "EpsilonLogitsWarper",
+            None, "epsilon_cutoff"),
+    _warper("eta", "eta", "keep p_i >= min(eta, sqrt(eta) * exp(-H))", "eta_cutoff", 0.0, "#5c940d", "EtaLogitsWarper",
+            None, "eta_cutoff"),
+    # --- the final pick: the chain's last link (beam search has none: generate() searches) -------------
+    _s("greedy", "greedy (argmax)", "x = argmax_i z_i", ("do_sample", "temperature"), "#adb5bd", PICK, "GreedyPick",
+       lambda cls, p, c: cls("greedy"), when=lambda p, c: p.mode == "greedy", ours=True, llama_cpp="greedy",
+       removed="not the top token (greedy)"),
+    _s("sample", "sample", "x ~ softmax(z), with the request's own generator (seed)", ("do_sample", "seed"), "#212529",
+       PICK, "SamplePick", lambda cls, p, c: cls("sample"), when=lambda p, c: p.mode == "sample", ours=True,
+       llama_cpp="dist"),
+)}
+
+
+def movable(registry: dict[str, StageSpec] | None = None) -> tuple[str, ...]:
+    """The stages a sampler order places, in the registry's (generate()'s) order."""
+    return tuple(s.name for s in (registry or STAGES).values() if s.movable)
+
+
+# llama.cpp's default chain (common/common.h, `common_params_sampling::samplers`), by its own names.
+LLAMA_CPP_CHAIN = ("penalties", "dry", "top_n_sigma", "top_k", "typ_p", "top_p", "min_p", "xtc", "temperature")
+
+
+def by_tool_chain(chain: tuple[str, ...], tool: str, registry: dict[str, StageSpec] | None = None) -> tuple[str, ...]:
+    """The movable stages in a tool's chain order; the ones the tool lacks run just before its temperature,
+    in the registry's order (llama.cpp has no epsilon or eta: they filter with its other filters)."""
+    names = movable(registry)
+    reg = registry or STAGES
+    at_temp = chain.index(getattr(reg["temperature"], tool))
+
+    def key(name: str) -> float:
+        own = getattr(reg[name], tool)
+        return chain.index(own) if own in chain else at_temp - 0.5
+
+    return tuple(sorted(names, key=key))  # sorted is stable: the registry's order breaks ties
+
+
+@dataclass(frozen=True)
+class Order:
+    """A named sampler order: where it comes from and the movable stages in order."""
+
+    name: str
+    title: str  # in the order view
+    source: str  # in the help text
+    stages: tuple[str, ...]
+
+    def describe(self, registry: dict[str, StageSpec] | None = None) -> str:
+        """The help text: 'penalties, temperature, top-k, ... (transformers)'."""
+        reg = registry or STAGES
+        return ", ".join(["penalties", *(reg[n].label for n in self.stages)]) + f" ({self.source})"
+
+
+def named_orders(registry: dict[str, StageSpec] | None = None) -> dict[str, Order]:
+    """The named orders, generated from the registry (a stage added to it appears in each)."""
+    return {o.name: o for o in (
+        Order("transformers", "Default order", "transformers", movable(registry)),
+        Order("temperature_last", "Temperature last", "llama.cpp", by_tool_chain(LLAMA_CPP_CHAIN, "llama_cpp", registry)),
+    )}
+
+
+ORDERS: dict[str, Order] = named_orders()
