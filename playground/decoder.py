@@ -10,7 +10,6 @@ cache (and, when kept, the step's logits, so that no forward pass is repeated).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import secrets
 import time
 from typing import TYPE_CHECKING
@@ -79,7 +78,7 @@ class Decoder:
             # 2. Pass them through the chain, in order, keeping every stage's scores.
             trace = sampling.run(self.stages, self.ids, logits)
             # 3. Choose: the forced token, else the chain's pick (a draw with this request's generator, or the argmax).
-            tok = int(force) if force is not None else self.stages.pick.choose(trace.final, self.generator)
+            tok = int(force) if force is not None else self.stages.pick.choose(trace, self.generator)
             # 4. Record the step: the chosen token and the top candidates with their fate.
             step = self._record(t, tok, trace, force is not None, self.scanner.feed(tok))
             self.steps.append(step)
@@ -128,10 +127,10 @@ class Decoder:
         """The top `top_n` candidates after the penalties, the raw top ones a penalty removed, and their fate."""
         cands = [Candidate(f.id, self.engine.label(f.id), f.raw, f.final, f.removed_by is None, f.removed_by)
                  for f in trace.candidates(self.top_n, also=tok)]
-        raw = trace.dist(trace.raw)
+        raw = trace.probs(-1)[0]
         rank = int((raw > raw[tok]).sum()) + 1
-        prob = float(trace.dist(trace.final)[tok])  # greedy: before the argmax
-        report = [dataclasses.asdict(r) for r in inspector.chain_table(trace, self.engine.label)] if self.report else None
+        prob = float(trace.probs()[0, tok])  # greedy: before the argmax
+        report = [vars(r) for r in inspector.chain_table(trace, self.engine.label)] if self.report else None
         return Step(t, tok, self.engine.label(tok), prob, float(raw[tok]), rank, cands, text, forced, report)
 
     # --- looking back and branching ---------------------------------------------------------------

@@ -40,19 +40,15 @@ def chain_table(trace: sampling.Trace, label, top: int = 5) -> list[StageRow]:
     and removed, the mass removed, and the top candidates before and after it. `label(token_id)` names a
     token. kept + removed == considered."""
 
-    def best(scores: torch.Tensor) -> list[tuple[str, float]]:
-        return top_tokens(torch.softmax(scores[0], dim=-1), label, top)
-
-    rows = []
-    for r, (_, _, before, after) in zip(trace.stage_report(), trace.links()):
-        rows.append(StageRow(r["stage"], r["label"], r["considered"], r["kept"], r["removed"], r["removed_mass"],
-                             best(before), best(after)))
-    return rows
+    report = trace.stage_report()
+    best = [top_tokens(trace.probs_at(i)[0], label, top) for i in range(len(trace.chain_scores))] if report else []
+    return [StageRow(r["stage"], r["label"], r["considered"], r["kept"], r["removed"], r["removed_mass"], best[s], best[s + 1])
+            for s, r in enumerate(report)]
 
 
 def survivors(trace: sampling.Trace) -> dict[int, float]:
     """Token id -> final probability, for every token the chain (its pick included: greedy keeps one) kept."""
-    p = trace.dist(trace.picked)
+    p = trace.picked_probs[0]
     kept = torch.nonzero(torch.isfinite(trace.picked[0])).flatten()
     return dict(zip(kept.tolist(), p[kept].tolist()))  # whole tensors: the vocabulary can all survive
 

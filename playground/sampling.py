@@ -11,7 +11,7 @@ the pick leaves, and, per token, the first link of the chain that removed it (`T
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from transformers.generation import logits_process
@@ -64,8 +64,8 @@ class GreedyPick:
         best = torch.argmax(final, dim=-1, keepdim=True)
         return torch.full_like(final, float("-inf")).scatter(-1, best, final.gather(-1, best))
 
-    def choose(self, final: torch.Tensor, generator: torch.Generator | None) -> int:
-        return int(torch.argmax(final, dim=-1)[0])
+    def choose(self, trace: Trace, generator: torch.Generator | None) -> int:
+        return int(torch.argmax(trace.final, dim=-1)[0])
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,8 @@ class SamplePick:
     def leave(self, final: torch.Tensor) -> torch.Tensor:
         return final
 
-    def choose(self, final: torch.Tensor, generator: torch.Generator | None) -> int:
-        return int(torch.multinomial(torch.softmax(final, dim=-1), 1, generator=generator)[0, 0])
+    def choose(self, trace: Trace, generator: torch.Generator | None) -> int:
+        return int(torch.multinomial(trace.probs(), 1, generator=generator)[0, 0])  # softmax(final)
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,7 @@ class Trace:
     stages: list[Stage]
     scores: list[torch.Tensor]
     pick: GreedyPick | SamplePick | None = None
+    _probs: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)  # softmax of links()[i], once each
 
     @property
     def raw(self) -> torch.Tensor:
@@ -197,23 +198,29 @@ class Trace:
 
     @functools.cached_property
     def picked(self) -> torch.Tensor:
+        """What the pick chooses from: greedy, the argmax alone; sampling (or beam search), `final` itself."""
         return self.final if self.pick is None else self.pick.leave(self.final)
 
     @functools.cached_property
-    def _softmax(self) -> dict[int, torch.Tensor]:
-        return {}
+    def chain_scores(self) -> list[torch.Tensor]:
+        """`scores`, then what the pick leaves when it removes tokens (greedy): one entry per link's result."""
+        return self.scores + ([self.picked] if self.pick is not None and self.pick.narrows else [])
 
-    def dist(self, scores: torch.Tensor) -> torch.Tensor:
-        """softmax of one of this trace's score rows ([V]), computed once per tensor."""
-        key = id(scores)
-        if key not in self._softmax:
-            self._softmax[key] = torch.softmax(scores[0], dim=-1)
-        return self._softmax[key]
+    @property
+    def picked_probs(self) -> torch.Tensor:
+        """Each token's chance of being picked ([1, V]): after the whole chain and the pick (greedy: one-hot)."""
+        return self.probs_at(len(self.chain_scores) - 1)
 
     def probs(self, after: int | None = None) -> torch.Tensor:
-        """Probabilities after stage `after` (None: after the whole chain; -1: raw)."""
-        s = self.final if after is None else self.scores[after + 1]
-        return torch.softmax(s, dim=-1)
+        """Probabilities after stage `after` (None: after the whole chain; -1: raw), each computed once: the
+        pick, the record and the chain table share them."""
+        return self.probs_at(len(self.scores) - 1 if after is None else after + 1)
+
+    def probs_at(self, i: int) -> torch.Tensor:
+        """softmax(scores[i]) (i == len(scores): of what the greedy pick leaves)."""
+        if i not in self._probs:
+            self._probs[i] = torch.softmax(self.chain_scores[i], dim=-1)
+        return self._probs[i]
 
     def kept(self, after: int | None = None) -> torch.Tensor:
         s = self.final if after is None else self.scores[after + 1]
@@ -232,21 +239,19 @@ class Trace:
         first = torch.argmax(dead.to(torch.int8), dim=0)
         return torch.where(dead.any(dim=0), first, torch.full_like(first, -1))
 
-    def links(self) -> list[tuple[str, str, torch.Tensor, torch.Tensor]]:
-        """(name, label, scores before, scores after) per link in order: the stages, then the pick when it
-        removes tokens (greedy)."""
-        out = [(s.name, s.label, self.scores[n], self.scores[n + 1]) for n, s in enumerate(self.stages)]
-        if self.pick is not None and self.pick.narrows:
-            out.append((self.pick.name, self.pick.label, self.final, self.picked))
-        return out
+    def links(self) -> list[tuple[str, str]]:
+        """(name, label) per link in order: the stages, then the pick when it removes tokens (greedy).
+        Link s turns `chain_scores[s]` into `chain_scores[s + 1]`."""
+        out = [(s.name, s.label) for s in self.stages]
+        return out + ([(self.pick.name, self.pick.label)] if len(self.chain_scores) > len(self.scores) else [])
 
     def stage_report(self) -> list[dict]:
         """Per link: tokens before and after, how many it removed, and the probability mass they held."""
         out = []
-        for name, label, before_scores, after_scores in self.links():
-            before, after = torch.isfinite(before_scores), torch.isfinite(after_scores)
+        for s, (name, label) in enumerate(self.links()):
+            before, after = torch.isfinite(self.chain_scores[s]), torch.isfinite(self.chain_scores[s + 1])
             gone = before & ~after
-            mass = float(torch.softmax(before_scores, dim=-1)[gone].sum())
+            mass = float(self.probs_at(s)[gone].sum())
             out.append(dict(stage=name, label=label, considered=int(before.sum()),
                             kept=int(after.sum()), removed=int(gone.sum()), removed_mass=mass))
         return out
@@ -255,7 +260,8 @@ class Trace:
         """The n most likely tokens after the processors, then the model's own top n that a processor
         removed outright (EOS before min_new_tokens...), then `also` (e.g. the chosen token), each with
         its fate: the first link that removed it (a stage, or the pick), or None when it was kept."""
-        raw, pre, final = self.dist(self.raw), self.dist(self.pre_warper), self.dist(self.picked)
+        n_pre = sum(1 for s in self.stages if not s.warper)
+        raw, pre, final = self.probs_at(0)[0], self.probs_at(n_pre)[0], self.picked_probs[0]
         n = min(n, pre.shape[0])
         top = torch.topk(pre, n).indices.tolist() if n else []
         if n and any(not s.warper for s in self.stages):  # the raw favourites a processor removed

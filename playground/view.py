@@ -83,7 +83,7 @@ def from_trace(trace: Trace, params: GenerationParams, label: Callable[[int], st
                title: str = "") -> PlotData:
     """The live view of one step: `label(id)` gives a token's text (e.g. `engine.label`)."""
     n_pre = sum(1 for s in trace.stages if not s.warper)
-    pre = trace.dist(trace.pre_warper)
+    pre = trace.probs_at(n_pre)[0]
     # Tokens the processors removed outright (no-repeat n-gram, min new tokens) have no bar height
     # after them; the ones the model itself ranked in its top k come after the others.
     fates = trace.candidates(max(1, top_n))
@@ -96,7 +96,7 @@ def from_trace(trace: Trace, params: GenerationParams, label: Callable[[int], st
     # The cumulative curve: what top-p sees when it runs, else the bars' own running sum.
     stage_at = {s.name: n for n, s in enumerate(trace.stages)}
     if "top_p" in stage_at:
-        seen = torch.softmax(trace.scores[stage_at["top_p"]][0], dim=-1)
+        seen = trace.probs_at(stage_at["top_p"])[0]
         cum_name = "cumulative probability (as top-p sees it)"
     else:
         seen, cum_name = pre, "cumulative probability"

@@ -122,7 +122,7 @@ def test_greedy_pick_is_a_row_of_the_chain():
     assert (report[1]["considered"], report[1]["kept"], report[1]["removed"]) == (4, 1, 3)
     assert report[1]["removed_mass"] == pytest.approx(1 - float(p[1]), abs=1e-6)
     assert torch.isfinite(tr.picked[0]).tolist() == [False, True, False, False, False]
-    assert tr.pick.choose(tr.final, None) == 1
+    assert tr.pick.choose(tr, None) == 1
     fates = {f.id: f for f in tr.candidates(5)}
     assert fates[1].removed_by is None and fates[1].final == 1.0
     assert fates[0].removed_by == "greedy" and fates[0].final == 0.0 and fates[0].pre == pytest.approx(float(p[0]))
@@ -140,7 +140,7 @@ def test_sample_pick_draws_what_the_decoder_drew_for_a_seed():
     draws = set()
     for seed in range(40):
         old = int(torch.multinomial(torch.softmax(tr.final, dim=-1), 1, generator=torch.Generator().manual_seed(seed))[0, 0])
-        new = tr.pick.choose(tr.final, torch.Generator().manual_seed(seed))
+        new = tr.pick.choose(tr, torch.Generator().manual_seed(seed))
         assert new == old
         draws.add(new)
     assert len(draws) > 3 and draws <= set(inspector.survivors(tr))

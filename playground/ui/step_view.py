@@ -105,7 +105,7 @@ def chain_rows(engine, a: At) -> pd.DataFrame:
             for i, r in enumerate(inspector.chain_table(a.trace, engine.label), 1)]
     if not rows:  # nothing changes the model's distribution: it is sampled as it is
         n = int(torch.isfinite(a.trace.raw[0]).sum())
-        raw = top(_top(torch.softmax(a.trace.raw[0], dim=-1), engine, 5))
+        raw = top(_top(a.trace.probs(-1)[0], engine, 5))
         rows.append([0, "(no stage: sampled from the model's own distribution)", n, n, 0, 0.0, raw, raw])
     return pd.DataFrame(rows, columns=CHAIN_HEADERS)
 
@@ -146,7 +146,7 @@ def raw_final(engine, a: At) -> str:
         cands = a.step.candidates
         return pair(ranked({c.id: c.prob_raw for c in cands}), ranked({c.id: c.prob_final for c in cands if c.prob_final > 0}),
                     ("Before any sampler (the model)", "After the chain (recorded candidates)"), engine, a.chosen)
-    raw, final = a.trace.dist(a.trace.raw), a.trace.dist(a.trace.picked)
+    raw, final = a.trace.probs(-1)[0], a.trace.picked_probs[0]
     kept = int(torch.isfinite(a.trace.picked).sum())
     return pair(ranked(raw), ranked(final), ("Before any sampler (the model)", f"After the chain ({kept} tokens left)"),
                 engine, a.chosen)
