@@ -89,6 +89,9 @@ def completion(body: Any, limits: Limits) -> Request:
         body.pop(name, None)
     top = _int(body, "logprobs", 0, MAX_TOP_LOGPROBS, None)
     req = _common(body, limits)
+    if len(prompts) * req.n > MAX_N:
+        raise ApiError(f"`prompt` times `n` must be at most {MAX_N} replies, but is {len(prompts)} prompts x {req.n}. "
+                       "Send fewer prompts per request.", "prompt")
     req.prompts, req.logprobs, req.top_logprobs = prompts, top is not None, top or 0
     return req
 

@@ -67,6 +67,22 @@ def test_chat_same_seed_same_text_as_the_command_line(client, engine):
     assert chat(client, **SAMPLED).choices[0].message.content == done.text  # same seed, same text
 
 
+def test_the_page_on_the_same_app_gives_the_same_text(client, served):
+    """The page, mounted beside the API, answers its own /chat with the same reply for the same seed."""
+    import html
+
+    from gradio_client import Client
+
+    from playground.params import build
+    from playground.ui import controls
+
+    values = controls.to_values(build(temperature=0.8, top_p=0.95, seed=7, max_new_tokens=10))
+    history = Client(served.url, verbose=False).predict(ASK[0]["content"], [], "", *values, api_name="/chat")[0]
+    reply = history[-1]["content"]
+    reply = reply if isinstance(reply, str) else "".join(p.get("text", "") for p in reply)
+    assert html.unescape(reply) == chat(client, **SAMPLED).choices[0].message.content
+
+
 def test_streaming_gives_the_same_text_in_pieces(client, engine):
     chunks = list(chat(client, stream=True, stream_options={"include_usage": True}, **SAMPLED))
     pieces = [c.choices[0].delta.content or "" for c in chunks if c.choices]
@@ -180,3 +196,22 @@ def test_two_concurrent_clients_are_both_served(client, engine):
     for t in threads:
         t.join(timeout=300)
     assert out == {s: solo(engine, **{**SAMPLED, "seed": s}).text for s in (11, 12)}
+
+
+def test_api_key_flag_reads_the_environment():
+    import app
+
+    assert app.parse_args(["--api-key-env", "PLAYGROUND_KEY"]).api_key_env == "PLAYGROUND_KEY"
+    assert app.api_key_from(None) is None
+    assert app.api_key_from("PLAYGROUND_KEY", {"PLAYGROUND_KEY": " k3y "}) == "k3y"
+    with pytest.raises(SystemExit) as e:
+        app.api_key_from("PLAYGROUND_KEY", {})
+    assert "PLAYGROUND_KEY is unset or empty" in str(e.value)
+
+
+def test_completions_refuse_too_many_replies_before_any_work(client, engine):
+    before = engine.scheduler.submitted
+    with pytest.raises(openai.BadRequestError) as e:
+        client.completions.create(model=MODEL, prompt=["a", "b", "c", "d", "e"], n=2)
+    assert e.value.param == "prompt" and "at most 8 replies" in e.value.message
+    assert engine.scheduler.submitted == before
