@@ -37,6 +37,9 @@ CSS = """
 #chat .message-content span.md { white-space: pre-wrap; }
 #status, #plot-note, #preset-info { min-height: 1.5em; }
 #caps { font-size: 0.9em; opacity: 0.85; }
+/* A click on a candidate row forces it: no cell stays outlined as "selected" in the next step's table. */
+#candidates .cell-selected { box-shadow: none !important; }
+#candidates .selection-button { display: none !important; }
 """ + tokens_html.CSS + figure_view.CSS
 # How the app is served (app.py, the tests): gradio 6's run history is off, because it stores every
 # call's inputs and outputs (each plot's figure) in the browser's localStorage, re-reading and
@@ -212,8 +215,10 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     stopped.then(refresh, refresh_in, refresh_out, **hidden, **MODEL) \
         .then(chat.stopped, [status, steps], [status], queue=False, **hidden)
     stopped.then(show_reply, shown_in, shown_out, **after)
-    for ev in (c["undo"].click(chat.undo, [chatbot, msg], reply_out, queue=False, api_name="undo", **RAW),
-               c["clear"].click(chat.clear, None, reply_out, queue=False, api_name="clear")):
+    # Undo and Clear stop a reply in flight first (the page stops listening to it; `chat.halt` waits for it).
+    halting = dict(cancels=replies + stepping, queue=False)
+    for ev in (c["undo"].click(chat.undo, [chatbot, msg, run, reply], reply_out, api_name="undo", **halting, **RAW),
+               c["clear"].click(chat.clear, [run, reply], reply_out, api_name="clear", **halting)):
         ev.then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
         ev.then(show_reply, shown_in, shown_out, **after)
     system.blur(refresh, refresh_in, refresh_out, api_name="refresh_plot", **MODEL)
