@@ -20,6 +20,7 @@ Streamed replies are decoded by the engine's `Scheduler`, batched with every oth
 from __future__ import annotations
 
 import html
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -161,8 +162,14 @@ class Reply:
 
 
 # --- status lines ----------------------------------------------------------------------------------
+def said(text: str) -> str:
+    """Text for a status line (Markdown): `<`, `>` and `&` backslash-escaped, so markup shows as text on the
+    page and an API client reads no HTML entities."""
+    return re.sub(r"([<>&])", r"\\\1", text)
+
+
 def problem(text: str) -> str:
-    return f"⚠️ {shown(redact(text))}"
+    return f"⚠️ {said(redact(text))}"
 
 
 def done_status(done: Done, params: GenerationParams, beams: int = 0) -> str:
@@ -173,7 +180,7 @@ def done_status(done: Done, params: GenerationParams, beams: int = 0) -> str:
     if beams > 1:
         parts.append(f"{beams} beams")
     if done.notice:
-        parts.append(shown(done.notice))
+        parts.append(said(done.notice))
     return " · ".join(parts)
 
 

@@ -91,7 +91,7 @@ def switch(engine: Engine, choice: str | None, reply: Reply | None, top_n=30, sc
     if reply is None or choice not in reply.labels:
         return fail(f"`branch` must be one of this reply's branches {reply.labels if reply else []}, but is {choice!r}.")
     reply.current, reply.selected = reply.labels.index(choice), None
-    return outputs(engine, reply, f"Showing branch {shown(choice)}.", top_n=top_n, scale=scale)
+    return outputs(engine, reply, f"Showing branch {chat.said(choice)}.", top_n=top_n, scale=scale)
 
 
 # --- the model events --------------------------------------------------------------------------------
