@@ -1,8 +1,10 @@
-"""Sampling playground: `python app.py` serves the Gradio app on http://127.0.0.1:7860.
+"""Sampling playground: `python app.py` serves the Gradio app on http://127.0.0.1:7860, and on the same
+port the OpenAI-compatible API under /v1 (`playground/api.py`).
 
 Flags: --model (hub id or local folder; default: the bundled SmolLM2-135M-Instruct, or its hub id
 when the bundled package is absent, as on a Space), --dtype (auto, float32, bfloat16, float16),
---port, --host, --share, and the caps every visitor shares (`playground/limits.py`):
+--port, --host, --share, --api-key-env VAR (the API's bearer token is read from that environment
+variable; it is never printed), and the caps every visitor shares (`playground/limits.py`):
 --max-new-tokens, --max-new-tokens-cap, --max-prompt-tokens, --queue-size, --batch-size,
 --public / --no-public, each also set by its PLAYGROUND_* environment variable (the flag wins).
 The same file is a Hugging Face Space `app_file`: there `python app.py` runs with no flags,
@@ -30,6 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    p.add_argument("--api-key-env", metavar="VAR", default=None,
+                   help="the environment variable holding the API's bearer token (default: no token needed)")
     defaults = Limits()
     for name, (var, text) in Limits.ENV.items():
         flag = "--" + name.replace("_", "-")
@@ -53,15 +57,26 @@ def configure(argv: list[str] | None = None, env: dict[str, str] | None = None) 
 
 def main(argv: list[str] | None = None) -> None:
     args, model_id, limits = configure(argv)
+    api_key = api_key_from(args.api_key_env)
     from playground.engine import Engine
-    from playground.ui.layout import LAUNCH, build_demo
+    from playground.ui.server import Served, build_app
 
     try:
         engine = Engine(loader.load(model_id, args.dtype))
     except loader.ModelLoadError as e:
         sys.exit(f"error: {e}")
-    demo = build_demo(engine, limits=limits)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **LAUNCH)
+    Served(*build_app(engine, limits, api_key), host=args.host, port=args.port).run(share=args.share)
+
+
+def api_key_from(var: str | None, env: dict[str, str] | None = None) -> str | None:
+    """The API key held by the environment variable `var` (None: no key); exits when it is unset or empty."""
+    if var is None:
+        return None
+    key = (os.environ if env is None else env).get(var, "").strip()
+    if not key:
+        sys.exit(f"error: `--api-key-env` names {var}, but {var} is unset or empty. Set it to the API key, "
+                 "or leave the flag out for an API without a key.")
+    return key
 
 
 if __name__ == "__main__":

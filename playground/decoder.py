@@ -11,7 +11,6 @@ cache (and, when kept, the step's logits, so that no forward pass is repeated).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import secrets
 import time
 from typing import TYPE_CHECKING
@@ -105,7 +104,7 @@ class Decoder:
             if force is not None:
                 tok = int(force)
             elif self.sample:
-                tok = int(torch.multinomial(torch.softmax(trace.final, dim=-1), 1, generator=self.generator)[0, 0])
+                tok = int(torch.multinomial(trace.probs(), 1, generator=self.generator)[0, 0])
             else:
                 tok = int(torch.argmax(trace.final, dim=-1)[0])
             # 4. Record the step: the chosen token and the top candidates with their fate.
@@ -154,9 +153,8 @@ class Decoder:
 
     def _record(self, t: int, tok: int, trace: sampling.Trace, forced: bool, text: str) -> Step:
         """The top `top_n` candidates after the penalties, the raw top ones a penalty removed, and their fate."""
-        raw = torch.softmax(trace.raw[0], dim=-1)
-        pre = torch.softmax(trace.pre_warper[0], dim=-1)
-        final = torch.softmax(trace.final[0], dim=-1)
+        raw, final = trace.probs(-1)[0], trace.probs()[0]
+        pre = trace.probs_at(sum(1 for s in trace.stages if not s.warper))[0]
         if not self.sample:  # greedy: the argmax takes it all; the rest is removed by the argmax itself
             final = torch.zeros_like(final)
             final[int(torch.argmax(trace.final[0]))] = 1.0
@@ -175,7 +173,7 @@ class Decoder:
             cands.append(Candidate(i, self.engine.label(i), pr, pf, by is None, by))
         rank = int((raw > raw[tok]).sum()) + 1
         prob = float(final[tok] if self.sample else pre[tok])
-        report = [dataclasses.asdict(r) for r in inspector.chain_table(trace, self.engine.label)] if self.report else None
+        report = [vars(r) for r in inspector.chain_table(trace, self.engine.label)] if self.report else None
         return Step(t, tok, self.engine.label(tok), prob, float(raw[tok]), rank, cands, text, forced, report, self.params)
 
     # --- looking back and branching ---------------------------------------------------------------

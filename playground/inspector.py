@@ -39,14 +39,9 @@ def chain_table(trace: sampling.Trace, label, top: int = 5) -> list[StageRow]:
     """Per stage, in order: tokens considered, kept and removed, the mass removed, and the top
     candidates before and after it. `label(token_id)` names a token. kept + removed == considered."""
 
-    def best(scores: torch.Tensor) -> list[tuple[str, float]]:
-        return top_tokens(torch.softmax(scores[0], dim=-1), label, top)
-
-    rows = []
-    for s, r in enumerate(trace.stage_report()):
-        rows.append(StageRow(r["stage"], r["label"], r["considered"], r["kept"], r["removed"], r["removed_mass"],
-                             best(trace.scores[s]), best(trace.scores[s + 1])))
-    return rows
+    best = [top_tokens(trace.probs_at(i)[0], label, top) for i in range(len(trace.scores))] if trace.stages else []
+    return [StageRow(r["stage"], r["label"], r["considered"], r["kept"], r["removed"], r["removed_mass"], best[s], best[s + 1])
+            for s, r in enumerate(trace.stage_report())]
 
 
 def survivors(trace: sampling.Trace) -> dict[int, float]:

@@ -10,7 +10,7 @@ stages on the same logits gives the same numbers `generate()` samples from. `run
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from transformers.generation.logits_process import (
@@ -148,6 +148,7 @@ class Trace:
 
     stages: list[Stage]
     scores: list[torch.Tensor]
+    _probs: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)  # softmax of scores[i], once each
 
     @property
     def raw(self) -> torch.Tensor:
@@ -163,9 +164,15 @@ class Trace:
         return self.scores[sum(1 for s in self.stages if not s.warper)]
 
     def probs(self, after: int | None = None) -> torch.Tensor:
-        """Probabilities after stage `after` (None: after the whole chain; -1: raw)."""
-        s = self.final if after is None else self.scores[after + 1]
-        return torch.softmax(s, dim=-1)
+        """Probabilities after stage `after` (None: after the whole chain; -1: raw), each computed once: the
+        pick, the record and the chain table share them."""
+        return self.probs_at(len(self.scores) - 1 if after is None else after + 1)
+
+    def probs_at(self, i: int) -> torch.Tensor:
+        """softmax(scores[i])."""
+        if i not in self._probs:
+            self._probs[i] = torch.softmax(self.scores[i], dim=-1)
+        return self._probs[i]
 
     def kept(self, after: int | None = None) -> torch.Tensor:
         s = self.final if after is None else self.scores[after + 1]
@@ -190,7 +197,7 @@ class Trace:
         for s, stage in enumerate(self.stages):
             before, after = torch.isfinite(self.scores[s]), torch.isfinite(self.scores[s + 1])
             gone = before & ~after
-            mass = float(torch.softmax(self.scores[s], dim=-1)[gone].sum())
+            mass = float(self.probs_at(s)[gone].sum())
             out.append(dict(stage=stage.name, label=stage.label, considered=int(before.sum()),
                             kept=int(after.sum()), removed=int(gone.sum()), removed_mass=mass))
         return out

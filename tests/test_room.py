@@ -11,10 +11,11 @@ import time
 import pytest
 
 from playground.ui import sessions
-from tests.browser_util import SLOW, browser, open_app, send_message, serve, set_number  # noqa: F401  (fixtures)
+from tests.browser_util import SLOW, open_app, send_message, serve, set_number
 from tests.ui_util import values
 
 pytestmark = pytest.mark.model
+pytest_plugins = ["tests.browser_util"]  # fixtures: browser (one chromium for the whole run)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def test_concurrent_visitors_share_forward_passes_and_get_their_own_replies(engi
 
 
 @pytest.mark.browser
-def test_closing_the_tab_cancels_the_reply_and_frees_the_session(engine, browser, app):  # noqa: F811
+def test_closing_the_tab_cancels_the_reply_and_frees_the_session(engine, browser, app):
     page = open_app(browser, app)
     set_number(page, "max_new_tokens", 1000)
     send_message(page, "Write a very long story about the sea.")
