@@ -2,7 +2,8 @@
 
 A `Decoder` holds the KV cache, the tokens so far, the request's own `torch.Generator` and the
 record of every step. `step()` decodes one token (sampled, greedy, or forced by the caller);
-`Engine.stream` simply calls it until the reply ends. `branch(k, params)` starts a new reply that
+`Engine.stream` simply calls it until the reply ends. `retune(params)` changes the parameters of the
+steps still to come (each step records the parameters it used). `branch(k, params)` starts a new reply that
 keeps the first k tokens and continues from there with other parameters, reusing this reply's
 cache (and, when kept, the step's logits, so that no forward pass is repeated).
 """
@@ -30,23 +31,45 @@ class Decoder:
     def __init__(self, engine: Engine, prompt: list[int], params: GenerationParams, top_n: int = 50,
                  report: bool = False, keep_logits: bool | int = False):
         PromptTooLong.check(len(prompt), engine.context)
-        self.engine, self.model, self.params = engine, engine.model, params
+        self.engine, self.model = engine, engine.model
         self.prompt, self.top_n, self.report, self.keep_logits = list(prompt), top_n, report, keep_logits
-        self.budget = min(params.max_new_tokens, engine.context - len(prompt))
-        self.notice = None if self.budget == params.max_new_tokens else f"max_new_tokens cut to {self.budget} to fit the context"
-        self.stages = engine.stages(params, len(prompt))  # a sampling.Chain: its last link, the pick, chooses
-        self.sample = bool(self.stages.pick and self.stages.pick.random)
+        self.steps: list[Step] = []
+        self._tune(params)
         self.seed = params.seed if params.seed is not None else secrets.randbelow(2**32)
         self.generator = torch.Generator(device=engine.device).manual_seed(self.seed)
         self.ids = torch.tensor([self.prompt], device=engine.device)
         self.cache = DynamicCache(config=self.model.config)
         self.fresh = self.ids  # tokens the model has not seen yet
         self.logits: torch.Tensor | None = None  # the next step's raw logits, once computed
-        self.scanner = StopScanner(engine.tokenizer, params.stop)
-        self.steps: list[Step] = []
         self.logit_history: list[torch.Tensor] = []
         self.finish: str | None = None
         self.seconds = 0.0
+
+    def _tune(self, params: GenerationParams) -> None:
+        """The parameters of the steps to come: the chain, sample or argmax, the length budget, the stop strings."""
+        self.params, context = params, self.engine.context
+        self.budget = min(params.max_new_tokens, context - len(self.prompt))
+        self.notice = None if self.budget == params.max_new_tokens else f"max_new_tokens cut to {self.budget} to fit the context"
+        self.stages = self.engine.stages(params, len(self.prompt))  # a sampling.Chain: its last link, the pick, chooses
+        self.sample = bool(self.stages.pick and self.stages.pick.random)
+        self.scanner = StopScanner(self.engine.tokenizer, params.stop)
+        for s in self.steps:
+            self.scanner.feed(s.token_id)
+
+    def retune(self, params: GenerationParams) -> None:
+        """Go on with other parameters from the next step (an open reply only; steps taken keep theirs).
+
+        A new seed reseeds the generator; the same seed (or none) keeps its stream of random numbers."""
+        if self.done:
+            raise RuntimeError(f"the reply has ended ({self.finish}); branch it to go on")
+        if params == self.params:
+            return
+        if params.seed is not None and params.seed != self.params.seed:
+            self.seed = params.seed
+            self.generator.manual_seed(self.seed)
+        self._tune(params)
+        if len(self.steps) >= self.budget:
+            self.finish = "length"
 
     @property
     def done(self) -> bool:
@@ -131,18 +154,22 @@ class Decoder:
         rank = int((raw > raw[tok]).sum()) + 1
         prob = float(trace.probs()[0, tok])  # greedy: before the argmax
         report = [vars(r) for r in inspector.chain_table(trace, self.engine.label)] if self.report else None
-        return Step(t, tok, self.engine.label(tok), prob, float(raw[tok]), rank, cands, text, forced, report)
+        return Step(t, tok, self.engine.label(tok), prob, float(raw[tok]), rank, cands, text, forced, report, self.params)
 
     # --- looking back and branching ---------------------------------------------------------------
     def has_logits(self, k: int) -> bool:
         return 0 <= k < len(self.logit_history) and self.logit_history[k] is not None
+
+    def params_at(self, k: int) -> GenerationParams:
+        """The parameters step k was chosen with (the current ones for a step not taken yet)."""
+        return (self.steps[k].params if k < len(self.steps) else None) or self.params
 
     def trace_at(self, k: int, params: GenerationParams | None = None) -> sampling.Trace:
         """The chain at step k (needs keep_logits), with this reply's or other parameters; no forward pass."""
         if not self.has_logits(k):
             raise IndexError(f"step {k} has no kept logits (keep_logits={self.keep_logits!r} keeps "
                              f"{'every step' if self.keep_logits is True else f'the latest {int(self.keep_logits)} steps'})")
-        params = params or self.params
+        params = params or self.params_at(k)
         ids = self.ids[:, : len(self.prompt) + k]
         stages = self.engine.stages(params, len(self.prompt))
         return sampling.run(stages, ids, self.logit_history[k])
@@ -156,8 +183,7 @@ class Decoder:
         new.ids = self.ids[:, :cut]
         new.steps = list(self.steps[:k])
         new.logit_history = list(self.logit_history[:k])
-        for s in new.steps:
-            new.scanner.feed(s.token_id)
+        new._tune(new.params)  # the stop strings see the kept tokens
         known = self.has_logits(k)  # the logits of step k are kept: no forward pass for it
         if self.cache is None:  # released: the next forward pass runs every kept token again
             new.release()

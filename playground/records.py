@@ -37,6 +37,7 @@ class Step:
     text: str  # the reply so far, safe to show (no half stop string, no half character)
     forced: bool = False
     stages: list[dict] | None = None  # the chain table's rows (inspector.chain_table as dicts), when asked for
+    params: object | None = None  # the GenerationParams it was chosen with (a reply can be retuned between steps)
 
 
 @dataclass

@@ -94,3 +94,21 @@ def test_export_gives_code_for_the_current_settings(client):
     bad[controls.NAMES.index("top_p")] = 1.5
     *_, message = client.predict(history, "", *bad, api_name="/export")
     assert "`top_p` must be in (0, 1], but is 1.5" in message
+
+
+def test_the_api_names_its_parameters_and_takes_openai_style_messages(client):
+    info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    for name in ("/chat", "/regenerate", "/step", "/run_to_end", "/plot", "/export", "/refresh_plot", "/save_preset"):
+        names = [p["parameter_name"] for p in info[name]["parameters"]]
+        assert not [n for n in names if n.startswith("param_")], (name, names)
+    chat = {p["parameter_name"]: p for p in info["/chat"]["parameters"]}
+    assert list(chat)[:3] == ["message", "history", "system"] and {"temperature", "top_k", "seed"} <= set(chat)
+    assert chat["seed"]["parameter_has_default"] and chat["system"]["parameter_has_default"]
+    assert not chat["message"]["parameter_has_default"]
+    # string content (OpenAI style), by name, seed and system left out
+    history = [{"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": "Blue."}]
+    out, box, status = client.predict("And another?", history, max_new_tokens=4, api_name="/chat")[:3]
+    assert [m["role"] for m in out] == ["user", "assistant", "user", "assistant"] and "tokens/s" in status
+    # a status quoting markup reads as plain text: no HTML entities
+    *_, bad = client.predict("Hi", [], top_p="<b>&", api_name="/chat")[:3]
+    assert "`top_p`" in bad and "&lt;" not in bad and "&amp;" not in bad and "<b>&" in bad.replace("\\", "")

@@ -20,6 +20,7 @@ Streamed replies are decoded by the engine's `Scheduler`, batched with every oth
 from __future__ import annotations
 
 import html
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -161,8 +162,14 @@ class Reply:
 
 
 # --- status lines ----------------------------------------------------------------------------------
+def said(text: str) -> str:
+    """Text for a status line (Markdown): `<`, `>` and `&` backslash-escaped, so markup shows as text on the
+    page and an API client reads no HTML entities."""
+    return re.sub(r"([<>&])", r"\\\1", text)
+
+
 def problem(text: str) -> str:
-    return f"⚠️ {shown(redact(text))}"
+    return f"⚠️ {said(redact(text))}"
 
 
 def done_status(done: Done, params: GenerationParams, beams: int = 0) -> str:
@@ -173,7 +180,7 @@ def done_status(done: Done, params: GenerationParams, beams: int = 0) -> str:
     if beams > 1:
         parts.append(f"{beams} beams")
     if done.notice:
-        parts.append(shown(done.notice))
+        parts.append(said(done.notice))
     return " · ".join(parts)
 
 
@@ -240,7 +247,7 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
     reply's Decoder keeps every step's logits."""
     cancel = threading.Event()
     run = run if run is not None else {}
-    run["cancel"] = cancel
+    run["cancel"], idle = cancel, writing(run)
     alive = run.get("alive") or (lambda: True)  # False once the visitor's connection is gone (layout.py)
     messages, system = model_messages(convo), (system or "").strip() or None
     reply = None
@@ -259,6 +266,8 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
         sessions.remember(run, reply)
         states = (dec.steps, reply)  # sent once: later updates change these same objects
         for item in reply.job.latest():  # after Stop the Decoder stays open: Step goes on with it
+            if halted(run, cancel):  # Undo or Clear: the conversation is theirs now
+                return
             if not alive():
                 cancel.set()  # a closed tab or a dropped connection: the scheduler drops the reply at its next step
             if isinstance(item, Waiting):  # no reply bubble yet: the status says where it stands
@@ -267,7 +276,8 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
                 yield convo + [{"role": "assistant", "content": shown(item.text)}], box, \
                     f"Generating… {len(dec.steps)} tokens", *states
                 states = (gr.skip(), gr.skip())
-        yield reply.history(), box, done_status(dec.result(), params), dec.steps, reply
+        if not halted(run, cancel):
+            yield reply.history(), box, done_status(dec.result(), params), dec.steps, reply
     except (ParamError, PromptTooLong, QueueFull) as e:
         yield before, box_on_error, problem(str(e)), gr.skip(), gr.skip()
     except Exception as e:  # the model failed: say so, keep the conversation and the message
@@ -275,6 +285,7 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
             gr.skip(), gr.skip()
     finally:
         cancel.set()  # also runs when gradio closes this generator (Stop): the scheduler drops the reply
+        idle.set()
 
 
 def waiting(place: Waiting) -> str:
@@ -303,9 +314,37 @@ def stopped(status: str | None, steps: list | None):
     return f"**cancelled** · {len(steps or [])} tokens · stopped by you"
 
 
+def halt(run: dict | None, reply: Reply | None, timeout: float = 30.0) -> None:
+    """Stop what is being generated (a streamed reply, the inspector's stepping) and wait until its handler
+    ended without another update (`halted`), so that Undo and Clear act on a conversation, and set session
+    states, that nothing writes to any more."""
+    run = run if run is not None else {}
+    ev = run.get("cancel")
+    if ev is not None:
+        run["halted"] = ev
+        ev.set()
+    if reply is not None:
+        reply.settle(timeout)
+    if (idle := run.get("idle")) is not None:
+        idle.wait(timeout)
+
+
+def writing(run: dict) -> threading.Event:
+    """A handler that yields updates of the reply in `run` starts: the Event it sets when it ends (`halt` waits)."""
+    run["idle"] = idle = threading.Event()
+    return idle
+
+
+def halted(run: dict | None, cancel: threading.Event) -> bool:
+    """True once Undo or Clear stopped the reply of `cancel`: its handler yields nothing more."""
+    return (run or {}).get("halted") is cancel
+
+
 @checked(refused)
-def undo(history: list | None, message: str | None) -> tuple:
-    """Remove the last turn (the last user message and what follows); its text goes back into the box."""
+def undo(history: list | None, message: str | None, run: dict | None = None, reply: Reply | None = None) -> tuple:
+    """Remove the last turn (the last user message and what follows); its text goes back into the box.
+    A reply still being generated is stopped first (`halt`)."""
+    halt(run, reply)
     history = normalize(history)
     at = last_user_index(history)
     if at < 0:
@@ -314,5 +353,7 @@ def undo(history: list | None, message: str | None) -> tuple:
     return history[:at], back if not (message or "").strip() else message, "Removed the last turn.", [], None
 
 
-def clear() -> tuple:
+def clear(run: dict | None = None, reply: Reply | None = None) -> tuple:
+    """Empty the chat, the box and the last reply; a reply still being generated is stopped first (`halt`)."""
+    halt(run, reply)
     return [], "", "Cleared the conversation.", [], None

@@ -91,7 +91,7 @@ def switch(engine: Engine, choice: str | None, reply: Reply | None, top_n=30, sc
     if reply is None or choice not in reply.labels:
         return fail(f"`branch` must be one of this reply's branches {reply.labels if reply else []}, but is {choice!r}.")
     reply.current, reply.selected = reply.labels.index(choice), None
-    return outputs(engine, reply, f"Showing branch {shown(choice)}.", top_n=top_n, scale=scale)
+    return outputs(engine, reply, f"Showing branch {chat.said(choice)}.", top_n=top_n, scale=scale)
 
 
 # --- the model events --------------------------------------------------------------------------------
@@ -110,9 +110,8 @@ def _advance(engine: Engine, reply: Reply, tokens_to_force: list[int] | None, co
     if not reply.settle():
         yield fail("The reply is still being generated and did not stop in time; try again in a moment.")
         return
-    cancel = threading.Event()
-    if run is not None:
-        run["cancel"] = cancel
+    cancel, run = threading.Event(), run if run is not None else {}
+    run["cancel"], idle = cancel, chat.writing(run)
     dec = reply.dec
     todo = list(tokens_to_force) if tokens_to_force is not None else None
     n = 0
@@ -121,12 +120,14 @@ def _advance(engine: Engine, reply: Reply, tokens_to_force: list[int] | None, co
             with reply.lock:
                 dec.step(force=todo.pop(0) if todo is not None else None)
             n += 1
-            if todo or count != 1:
+            if (todo or count != 1) and not chat.halted(run, cancel):
                 yield outputs(engine, reply, f"Generating… {len(dec.steps)} tokens", box, view=False)
+        if chat.halted(run, cancel):  # Undo or Clear: the conversation is theirs now
+            return
         _peek(reply)
         if dec.done:
             reply.selected = after if after is not None and after < len(dec.steps) else None
-            status = done_status(dec.result(), dec.params)
+            status = done_status(dec.result(), dec.params) + (_untaken(dec, todo, len(tokens_to_force)) if todo else "")
         else:
             reply.selected = len(dec.steps)
             status = f"Step mode: {len(dec.steps)} tokens so far. {STEP_HELP}"
@@ -135,6 +136,44 @@ def _advance(engine: Engine, reply: Reply, tokens_to_force: list[int] | None, co
         yield fail(f"The model failed: {type(e).__name__}: {e}.")
     finally:
         cancel.set()
+        idle.set()
+
+
+def _untaken(dec, todo: list[int], total: int) -> str:
+    """Why a forced text was not taken whole: the reply ended first."""
+    why = (f"the reply reached max_new_tokens = {dec.params.max_new_tokens}; raise it to force the whole text"
+           if dec.finish == "length" else f"the reply ended ({dec.finish}) first")
+    return f" · ⚠️ Forced {total - len(todo)} of the text's {total} tokens: {why}. The last {len(todo)} were not taken."
+
+
+def _changes(params: GenerationParams, before: GenerationParams) -> str:
+    """The parameters that differ from `before`, for a branch's label."""
+    diff = ", ".join(f"{n} {getattr(params, n)!r}" for n in SPECS if getattr(params, n) != getattr(before, n))
+    return diff or "same parameters, new sample"
+
+
+def _go_on(engine: Engine, reply: Reply, params: GenerationParams) -> str | None:
+    """Step on an ended reply: a new branch (the ended one stays listed) from the selected token, or after
+    the end of a reply cut by its length. None when done, else why not."""
+    dec, k = reply.dec, reply.selected
+    if k is not None and 0 <= k < len(dec.steps):
+        label = f"from step {k}, stepped ({_changes(params, dec.params)})"
+    elif dec.finish in ("length", "cancelled"):
+        k = len(dec.steps)
+        if k >= min(params.max_new_tokens, engine.context - len(dec.prompt)):
+            return (f"`max_new_tokens` must be more than the reply's {k} tokens to step on after its end, but is "
+                    f"{params.max_new_tokens}. Raise max_new_tokens, or click a token to step from there (a new branch).")
+        label = f"after the end, stepped ({_changes(params, dec.params)})"
+    else:
+        return (f"The reply has ended ({dec.finish}). Click one of its tokens to step from there (a new branch; this "
+                "one stays listed), or type a message to start a new reply.")
+    try:
+        reply.settle()
+        with reply.lock:
+            reply.add(dec.branch(k, params), label, k)
+    except ValueError as e:
+        return str(e)
+    return None
 
 
 def token_by_token(values, where: str) -> GenerationParams:
@@ -149,16 +188,28 @@ def token_by_token(values, where: str) -> GenerationParams:
 @checked(fail)
 def step(engine: Engine, count: int | None, message: str | None, history: list | None, system: str | None,
          run: dict | None, reply: Reply | None, top_n, scale, *values, limits: Limits | None = None) -> Iterator[tuple]:
-    """Step, Step ×10 (`count`), Run to end (None). Goes on with the open reply; a typed message (or an
-    ended reply) starts a new one, with the current parameters, one token at a time, within the instance's
-    caps (`limits`). Yields `OUT`."""
+    """Step, Step ×10 (`count`), Run to end (None), with the current parameters, within the instance's caps
+    (`limits`). Goes on with the open reply (from now on with these parameters; each step records its own);
+    an ended reply goes on in a new branch (`_go_on`), and the ended one stays listed; a typed message (or
+    no reply) starts a new reply, one token at a time. Yields `OUT`."""
     history, box = chat.normalize(history), None
-    if (message or "").strip() or reply is None or reply.dec.done:
-        try:
-            params = token_by_token(values, "in step mode")
-        except ParamError as e:
-            yield fail(" ".join(e.messages))
+    try:
+        params = token_by_token(values, "in step mode")
+    except ParamError as e:
+        yield fail(" ".join(e.messages))
+        return
+    if reply is not None and not (message or "").strip():
+        if refused := refusal(engine, limits, params):
+            yield fail(refused)
             return
+        if reply.dec.done:
+            if (why := _go_on(engine, reply, params)) is not None:
+                yield fail(why)
+                return
+        elif reply.settle():  # a streaming reply stops first (`_advance` says so if it does not)
+            with reply.lock:
+                reply.dec.retune(params)
+    else:
         if (message or "").strip():
             convo, box = history + [{"role": "user", "content": shown(message)}], ""
         else:
@@ -186,8 +237,7 @@ def _force(engine: Engine, reply: Reply | None, ids: list[int], what: str, run: 
     if reply is None:
         yield fail("Nothing to force a token into: start a reply (Send, or Step) first.")
         return
-    dec = reply.dec
-    k = reply.selected if reply.selected is not None else (None if dec.done else len(dec.steps))
+    dec, k = reply.dec, _at(reply)
     if k is None or not 0 <= k <= len(dec.steps) or (k == len(dec.steps) and dec.done):
         yield fail(f"The selected step must be a token of the reply (0-{len(dec.steps) - 1}), but is {k}: the reply has "
                    "ended. Click the token to replace, then force.")
@@ -222,9 +272,22 @@ def on_candidate(engine: Engine):
     return chosen
 
 
+def _at(reply: Reply | None) -> int | None:
+    """The step a forced token goes to: the selected one, else the next one of an open reply."""
+    if reply is None:
+        return None
+    return reply.selected if reply.selected is not None else (None if reply.dec.done else len(reply.dec.steps))
+
+
 @checked(fail)
 def force_token(engine: Engine, token_id, reply: Reply | None, run: dict | None, top_n, scale) -> Iterator[tuple]:
-    """Force one token id (a candidate) at the step shown."""
+    """Force one token id (a candidate) at the step shown. The dropdown's value is "k:id" (step_view): a pick
+    for a step that is no longer the one shown (the same pick arriving twice) changes nothing."""
+    if isinstance(token_id, str) and ":" in token_id:
+        k, _, token_id = token_id.partition(":")
+        if k.strip() != str(_at(reply)):
+            yield tuple(gr.skip() for _ in OUT)
+            return
     try:
         tid = token("force token", token_id, engine.vocab)
     except ParamError as e:
@@ -265,12 +328,11 @@ def branch(engine: Engine, reply: Reply | None, run: dict | None, top_n, scale, 
         yield fail(f"The step to branch from must be a token of the reply ({last}), but is {k}. Click the token to "
                    "regenerate from, change parameters, then Branch.")
         return
-    diff = ", ".join(f"{n} {getattr(params, n)!r}" for n in SPECS if getattr(params, n) != getattr(dec.params, n))
     try:
         reply.settle()
         with reply.lock:
             new = dec.branch(k, params)
-            reply.add(new, f"from step {k} ({diff or 'same parameters, new sample'})", k)
+            reply.add(new, f"from step {k} ({_changes(params, dec.params)})", k)
     except ValueError as e:
         yield fail(str(e))
         return

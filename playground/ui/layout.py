@@ -24,7 +24,7 @@ import gradio as gr
 from .. import loader, presets
 from ..engine import Engine
 from ..limits import Limits
-from . import chat, controls, figure_view, inspector, plot, presets_panel, sessions, step_view, tokens_html
+from . import api, chat, controls, figure_view, inspector, plot, presets_panel, sessions, step_view, tokens_html
 from .figure_view import FigureView
 
 # Raw control values (no gradio range check): `controls.to_params` names the field in its message.
@@ -37,6 +37,9 @@ CSS = """
 #chat .message-content span.md { white-space: pre-wrap; }
 #status, #plot-note, #preset-info { min-height: 1.5em; }
 #caps { font-size: 0.9em; opacity: 0.85; }
+/* A click on a candidate row forces it: no cell stays outlined as "selected" in the next step's table. */
+#candidates .cell-selected { box-shadow: none !important; }
+#candidates .selection-button { display: none !important; }
 """ + tokens_html.CSS + figure_view.CSS
 # How the app is served (app.py, the tests): gradio 6's run history is off, because it stores every
 # call's inputs and outputs (each plot's figure) in the browser's localStorage, re-reading and
@@ -85,8 +88,8 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
             with gr.Column(scale=2, min_width=360):
                 system = gr.Textbox(label="System prompt", lines=2, elem_id="system",
                                     placeholder="Optional, e.g. You are a concise assistant.")
-                chatbot = gr.Chatbot(elem_id="chat", label="Chat", height=440, render_markdown=False,
-                                     sanitize_html=True, feedback_options=None, buttons=["copy"])
+                chatbot = api.lenient(gr.Chatbot(elem_id="chat", label="Chat", height=440, render_markdown=False,
+                                                 sanitize_html=True, feedback_options=None, buttons=["copy"]))
                 reply_tokens = gr.HTML(tokens_html.render([]), elem_id="reply-tokens", label="Reply tokens")
                 status = gr.Markdown("", elem_id="status")
                 msg = gr.Textbox(label="Message", lines=2, elem_id="msg", placeholder="Type a message, press Send")
@@ -194,12 +197,15 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
 
     # Chat: each reply, then one forward pass for the new context; the reply's tokens go to the inspector.
     demo = c["demo"]
-    send_fn = sessions.watched(demo, partial(chat.send, engine, **capped), run_at=3)
+    N = controls.NAMES  # the API names every input (api.py): message, history, system, ..., temperature, ...
+    send_fn = api.named(sessions.watched(demo, partial(chat.send, engine, **capped), run_at=3),
+                        ["message", "history", "system", "run", *N], request=True)
     sent = c["send"].click(send_fn, [msg, chatbot, system, run, *P], reply_out, api_name="chat",
                            show_progress="minimal", **CHAT)
     submitted = msg.submit(send_fn, [msg, chatbot, system, run, *P], reply_out,
                            show_progress="minimal", **hidden, **CHAT)
-    regenerated = c["regen"].click(sessions.watched(demo, partial(chat.regenerate, engine, **capped), run_at=2),
+    regenerated = c["regen"].click(api.named(sessions.watched(demo, partial(chat.regenerate, engine, **capped), run_at=2),
+                                             ["history", "system", "run", *N], request=True),
                                    [chatbot, system, run, *P], reply_out, api_name="regenerate", show_progress="minimal",
                                    **CHAT)
     demo.unload(sessions.on_leave(engine))
@@ -212,11 +218,14 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     stopped.then(refresh, refresh_in, refresh_out, **hidden, **MODEL) \
         .then(chat.stopped, [status, steps], [status], queue=False, **hidden)
     stopped.then(show_reply, shown_in, shown_out, **after)
-    for ev in (c["undo"].click(chat.undo, [chatbot, msg], reply_out, queue=False, api_name="undo", **RAW),
-               c["clear"].click(chat.clear, None, reply_out, queue=False, api_name="clear")):
+    # Undo and Clear stop a reply in flight first (the page stops listening to it; `chat.halt` waits for it).
+    halting = dict(cancels=replies + stepping, queue=False)
+    for ev in (c["undo"].click(chat.undo, [chatbot, msg, run, reply], reply_out, api_name="undo", **halting, **RAW),
+               c["clear"].click(chat.clear, [run, reply], reply_out, api_name="clear", **halting)):
         ev.then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
         ev.then(show_reply, shown_in, shown_out, **after)
-    system.blur(refresh, refresh_in, refresh_out, api_name="refresh_plot", **MODEL)
+    system.blur(api.named(refresh, ["history", "system", "steps", "top_n", "scale", *N]), refresh_in, refresh_out,
+                api_name="refresh_plot", **MODEL)
     c["demo"].load(refresh, refresh_in, refresh_out, **hidden, **MODEL)
     c["demo"].load(None, None, None, js=tokens_html.CLICK_JS)
 
@@ -252,15 +261,18 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     reset = c["reset"].click(partial(presets_panel.reset, start), None, [*P, info, preset], api_name="reset",
                              queue=False)
     # The redraw after a preset is also the public `/plot` API (every control's value in, the figure out).
-    resync, resync_in = partial(plot.resync, engine), [ctx, top_n, scale, settings, *P]
-    for ev, api in ((loaded, dict(api_name="plot", api_visibility="public")), (uploaded, hidden), (reset, hidden)):
+    resync = api.named(partial(plot.resync, engine), ["ctx", "top_n", "scale", "settings", *controls.NAMES])
+    resync_in = [ctx, top_n, scale, settings, *P]
+    for ev, public in ((loaded, dict(api_name="plot", api_visibility="public")), (uploaded, hidden), (reset, hidden)):
         ev.then(controls.mode_updates, mode_in, [c["mode"], *P], **after) \
-            .then(resync, resync_in, live_out, **dict(after, **api))
-    c["export_btn"].click(presets_panel.export_code, [chatbot, system, *P], c["export_out"], api_name="export",
+            .then(resync, resync_in, live_out, **dict(after, **public))
+    c["export_btn"].click(api.named(presets_panel.export_code, ["history", "system", *controls.NAMES]),
+                          [chatbot, system, *P], c["export_out"], api_name="export",
                           queue=False, **RAW)
     # The visitor's presets live in their browser (`store`); nothing from the page is written on the server.
     c["demo"].load(partial(presets_panel.listed, folder=folder), [store], [preset], **hidden, queue=False)
-    c["save"].click(partial(presets_panel.save, folder=folder), [c["preset_name"], store, *P], [store, preset, info],
+    c["save"].click(api.named(partial(presets_panel.save, folder=folder), ["preset_name", "store", *controls.NAMES]),
+                    [c["preset_name"], store, *P], [store, preset, info],
                     api_name="save_preset", queue=False, **RAW)
     c["download"].click(presets_panel.download, [c["preset_name"], *P], [*c["file"], info], queue=False, **hidden, **RAW) \
         .then(None, c["file"], None, js=presets_panel.DOWNLOAD_JS, queue=False, **hidden)
@@ -272,8 +284,9 @@ def _wire_inspector(engine: Engine, c: dict, view: list, refresh, refresh_in: li
     out = [c["chatbot"], c["msg"], c["status"], c["steps"], reply, c["reply_tokens"], c["branches"], *view]
     hidden = dict(api_visibility="undocumented")
     step_in = [c["msg"], c["chatbot"], c["system"], run, reply, top_n, scale, *P]
-    events = [c[btn].click(partial(inspector.step, engine, count, **capped), step_in, out, api_name=name, show_progress="minimal",
-                           **MODEL)
+    step_names = ["message", "history", "system", "run", "reply", "top_n", "scale", *controls.NAMES]
+    events = [c[btn].click(api.named(partial(inspector.step, engine, count, **capped), step_names), step_in, out, api_name=name,
+                           show_progress="minimal", **MODEL)
               for btn, count, name in (("step_btn", 1, "step"), ("step10_btn", 10, "step10"), ("run_btn", None, "run_to_end"))]
     events.append(c["force_btn"].click(partial(inspector.force_text, engine), [c["force_text"], reply, run, top_n, scale],
                                        out, show_progress="minimal", **hidden, **MODEL))

@@ -59,7 +59,9 @@ def figure(data: view.PlotData, log: bool = False) -> dict:
     chosen = [i for i, b in enumerate(bars) if b.chosen]
     if chosen:
         traces.append(scatter(x=chosen, y=[bars[i].prob for i in chosen], mode="markers+text", name="chosen token",
-                              text=["chosen"] * len(chosen), textposition="top center",
+                              text=["chosen"] * len(chosen), cliponaxis=False,  # at an edge bar, the label turns inward
+                              textposition=["top right" if i == 0 else "top left" if i == len(bars) - 1 else "top center"
+                                            for i in chosen],
                               marker=dict(symbol="star", size=16, color="#fab005", line=dict(color="#212529", width=1))))
     traces.append(scatter(x=x, y=data.cumulative, mode="lines", name=data.cumulative_name, yaxis="y2",
                           line=dict(color="#1971c2", width=1.5),

@@ -5,8 +5,10 @@ a line about the step, the live-style plot (`plot.figure` of `view.from_trace`),
 (`inspector.chain_table`: per stage, in order, tokens considered/kept/removed, mass removed, top
 before and after), the model's distribution beside the one sampled from, the surviving set under
 each sampler order (`inspector.compare_orders`), and the candidates (a table and a dropdown, both to
-force one). Step k < len(steps) is re-traced from its kept logits with the parameters of the branch
-that chose it; step k == len(steps) of an open reply is the next one, from its pending logits.
+force one; the dropdown's values are "k:id", so a pick that arrives twice forces once). Step
+k < len(steps) is re-traced from its kept logits with the parameters it was chosen with (Step takes the
+current controls, so they can change between steps); step k == len(steps) of an open reply is the next
+one, from its pending logits.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def at(reply: Reply, k: int) -> At:
         kept = owner.has_logits(k)
         trace, logits = (owner.trace_at(k), owner.logit_history[k]) if kept else (None, None)
         ids = owner.prompt + owner.token_ids[:k]
-        return At(k, trace, ids, len(owner.prompt), logits, owner.params, dec.steps[k].token_id, dec.steps[k])
+        return At(k, trace, ids, len(owner.prompt), logits, owner.params_at(k), dec.steps[k].token_id, dec.steps[k])
     if k == len(dec.steps) and not dec.done and dec.logits is not None:
         with torch.inference_mode():
             trace = sampling.run(dec.stages, dec.ids, dec.logits)
@@ -70,9 +72,13 @@ def at(reply: Reply, k: int) -> At:
 
 
 # --- the parts -------------------------------------------------------------------------------------
+def settings(params: GenerationParams) -> str:
+    """The parameters a step was chosen with, as the ones that differ from the defaults."""
+    return ", ".join(f"{n} = {v!r}" for n, v in params.changed().items()) or "all defaults"
+
+
 def info(engine, reply: Reply, a: At) -> str:
-    changed = ", ".join(f"{n} = {v!r}" for n, v in a.params.changed().items()) or "all defaults"
-    about = f"mode {a.params.mode}; parameters: {shown(changed)}; branch {shown(reply.labels[reply.current])}"
+    about = f"mode {a.params.mode}; parameters: {shown(settings(a.params))}; branch {shown(reply.labels[reply.current])}"
     if a.step is None:
         return (f"**Step {a.k}: the next token**, not chosen yet. Click a candidate row (or pick one in *Force token*) "
                 f"to take it, or Step to sample one. <br>{about}")
@@ -173,7 +179,7 @@ def candidates(engine, a: At) -> tuple[pd.DataFrame, dict]:
     for b in data.bars:
         fate = view.fate_label(b.fate) + (" · chosen" if b.id == a.chosen else "")
         rows.append([b.label, b.id, round(b.raw, 4), round(b.final, 4), fate])
-        choices.append((f"{b.label}  (id {b.id}, p {b.final:.3f})", b.id))
+        choices.append((f"{b.label}  (id {b.id}, p {b.final:.3f})", f"{a.k}:{b.id}"))  # "step:id": a late repeat is seen
     return pd.DataFrame(rows, columns=CAND_HEADERS), gr.update(choices=choices, value=None)
 
 
@@ -187,7 +193,7 @@ def show(engine, reply: Reply | None, k: int | None, top_n=30, scale="linear") -
     except LookupError as e:
         return empty(shown(str(e)))
     table, choose = candidates(engine, a)
-    chain = gr.update(value=chain_rows(engine, a), label=f"Sampler chain at step {a.k}, stage by stage")
+    chain = gr.update(value=chain_rows(engine, a), label=f"Sampler chain at step {a.k}, stage by stage ({settings(a.params)})")
     return (info(engine, reply, a), step_figure(engine, a, top_n, scale == "log"), chain, raw_final(engine, a),
             orders(engine, a), gr.update(value=table, label=f"Candidates at step {a.k}: click a row to force it"), choose)
 
