@@ -20,6 +20,7 @@ A reply's record is what it sampled from, always.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import heapq
 import itertools
 import queue
@@ -30,10 +31,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
-from transformers import DynamicCache
 
+from .batch import Batch
 from .decoder import Decoder
 from .records import Step
+
+TRIM_EVERY = 128  # batched steps between two give_back_memory() calls while replies keep leaving
+
+
+def give_back_memory() -> None:
+    """Hand the memory freed tensors left in glibc's arenas back to the system (`malloc_trim`).
+
+    Every step grows each KV cache by concatenation, so a batch frees many large blocks; glibc keeps
+    them for reuse, and the server's resident memory held ~730 MB of them after 32 sessions of 200
+    tokens (2039 MB before the trim, 1307 MB after, measured in process). Elsewhere than glibc: nothing."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class QueueFull(RuntimeError):
@@ -93,82 +108,12 @@ class Job:
             yield steps[-1] if steps else newer[-1]
 
 
-class _Batch:
-    """The active replies, their shared KV cache (rows left-padded to a common length) and its mask."""
-
-    def __init__(self, model):
-        self.model = model
-        self.jobs: list[Job] = []
-        self.cache: DynamicCache | None = None
-        self.mask: torch.Tensor | None = None  # [B, T]: 1 for a real token, 0 for padding
-
-    def join(self, job: Job) -> None:
-        """Add a reply whose own cache holds every token so far (its next logits are computed)."""
-        own, n = job.dec.cache, job.dec.ids.shape[1]
-        job.dec.cache = None  # the batch owns it now
-        row = torch.ones(1, n, dtype=torch.long, device=job.dec.ids.device)
-        if self.cache is None:
-            self.cache, self.mask, self.jobs = own, row, [job]
-            return
-        t = self.mask.shape[1]
-        width = max(t, n)  # the rows so far get more padding on the left when the newcomer is longer
-        for mine, theirs in zip(self.cache.layers, own.layers):
-            for name in ("keys", "values"):
-                ours, its = _pad_left(getattr(mine, name), width - t), _pad_left(getattr(theirs, name), width - n)
-                setattr(mine, name, torch.cat([ours, its], dim=0))
-        self.mask = torch.cat([_pad_left(self.mask, width - t), _pad_left(row, width - n)], dim=0)
-        self.jobs.append(job)
-
-    def keep(self, stay: list[Job], own_cache: list[Job]) -> None:
-        """Only `stay` remain; each of `own_cache` (leaving but not ended) takes its row back as its own cache."""
-        index = {id(j): i for i, j in enumerate(self.jobs)}
-        for job in own_cache:
-            i = index[id(job)]
-            pad = int((self.mask[i] == 0).sum())
-            job.dec.cache = DynamicCache(config=self.model.config)
-            for li, layer in enumerate(self.cache.layers):
-                job.dec.cache.update(layer.keys[i:i + 1, :, pad:].clone(), layer.values[i:i + 1, :, pad:].clone(), li)
-            job.dec.fresh = job.dec.ids[:, self.mask.shape[1] - pad:]  # the token it took this step, if any
-        if not stay:
-            self.jobs, self.cache, self.mask = [], None, None
-            return
-        rows = torch.tensor([index[id(j)] for j in stay], device=self.mask.device)
-        self.cache.batch_select_indices(rows)
-        self.mask, self.jobs = self.mask[rows], list(stay)
-        lead = int(self.mask.any(dim=0).to(torch.int8).argmax())  # columns that are padding in every row
-        if lead:
-            self.mask = self.mask[:, lead:]
-            for layer in self.cache.layers:
-                layer.keys, layer.values = layer.keys[:, :, lead:], layer.values[:, :, lead:]
-
-    def forward(self) -> None:
-        """One pass over every reply's last token; each gets its row of logits."""
-        last = torch.cat([j.dec.ids[:, -1:] for j in self.jobs], dim=0)
-        self.mask = torch.cat([self.mask, self.mask.new_ones(len(self.jobs), 1)], dim=1)
-        positions = self.mask.sum(dim=1, keepdim=True) - 1
-        out = self.model(input_ids=last, attention_mask=self.mask, position_ids=positions,
-                         past_key_values=self.cache, use_cache=True, logits_to_keep=1)
-        logits = out.logits[:, -1].to(dtype=torch.float32)
-        for i, job in enumerate(self.jobs):
-            job.dec.logits = logits[i:i + 1].clone()
-
-
-def _pad_left(x: torch.Tensor, n: int) -> torch.Tensor:
-    """`x` with n zero columns before its sequence axis (axis 2 of a cache tensor, axis 1 of a mask)."""
-    if n <= 0:
-        return x
-    axis = 2 if x.dim() == 4 else 1
-    shape = list(x.shape)
-    shape[axis] = n
-    return torch.cat([x.new_zeros(shape), x], dim=axis)
-
-
 class Scheduler:
     """Decodes every submitted reply in one batch on one thread; see the module docstring."""
 
     def __init__(self, model, batch_size: int = 16, queue_size: int = 64, quantum: int = 32):
         self.batch_size, self.queue_size, self.quantum = batch_size, queue_size, quantum
-        self.batch = _Batch(model)
+        self.batch = Batch(model)
         self.waiting: deque[Job] = deque()
         self.cond = threading.Condition()
         self.step_seconds = 0.05  # a running mean of one batched step, for the wait estimate
@@ -176,6 +121,7 @@ class Scheduler:
         self.submitted = 0
         self._thread: threading.Thread | None = None
         self._closing = False
+        self._trimmed = 0  # `forwards` at the last give_back_memory()
         atexit.register(self.close)
 
     # --- the callers' side -------------------------------------------------------------------------
@@ -317,7 +263,10 @@ class Scheduler:
                     self._tell_place(job)
                 else:
                     self._finish(job, job.error)
-        # 4. One forward pass for all that remain.
+        # 4. One forward pass for all that remain (and now and then, memory the steps freed back to the system).
+        if gone and (not self.batch.jobs or self.forwards - self._trimmed >= TRIM_EVERY):
+            self._trimmed = self.forwards
+            give_back_memory()
         if self.batch.jobs:
             start = time.perf_counter()
             self.batch.forward()

@@ -31,7 +31,7 @@ from ..decoder import Decoder
 from ..engine import Done, Engine, PromptTooLong
 from ..limits import Limits
 from ..params import GenerationParams, ParamError
-from ..scheduler import Job, QueueFull, Waiting
+from ..scheduler import Job, QueueFull, Waiting, give_back_memory
 from . import sessions
 from .controls import to_params
 from .guard import redact, refusal
@@ -126,6 +126,7 @@ class Reply:
             dec.release()
             dec.logits, dec.logit_history = None, []
             dec.steps.clear()
+        give_back_memory()
 
     @classmethod
     def start(cls, convo: list[dict], dec: Decoder) -> Reply:
@@ -270,6 +271,8 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
                 return
             if not alive():
                 cancel.set()  # a closed tab or a dropped connection: the scheduler drops the reply at its next step
+            if cancel.is_set():
+                continue  # Stop: no "Generating…" after "Stopping…"; the last update says how it ended
             if isinstance(item, Waiting):  # no reply bubble yet: the status says where it stands
                 yield convo, box, waiting(item), gr.skip(), gr.skip()
             else:
@@ -309,7 +312,7 @@ def stop(run: dict | None) -> str:
 
 def stopped(status: str | None, steps: list | None):
     """After Stop, once the reply has ended: its finish reason and length (unchanged when nothing ran)."""
-    if status != STOPPING:
+    if status != STOPPING and not (status or "").startswith("Generating…"):  # the reply's own end came last
         return gr.skip()
     return f"**cancelled** · {len(steps or [])} tokens · stopped by you"
 
