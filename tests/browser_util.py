@@ -26,6 +26,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
 VIEWPORT = {"width": 1400, "height": 1000}
 SLOW = 120_000  # ms: the machine is small and shared; replies and first loads can be slow
 
+
+def _patient_expect() -> None:
+    """Every `expect` waits up to SLOW (playwright's default is 5 s: a busy 2-core machine misses it)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=SLOW)
+
+
+_patient_expect()
+
 # The kept bars' count, from the figure Plotly drew (the "kept" trace's x values). -1: no figure yet.
 KEPT_JS = """() => {
   const el = document.querySelector('#plot .js-plotly-plot');
