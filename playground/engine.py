@@ -164,18 +164,17 @@ class Engine:
             # No output_scores: generate() would keep a [beams, vocab] tensor per token (~1.5 MB a token here).
             out = self.model.generate(torch.tensor([prompt], device=self.device), **kw,
                                       stopping_criteria=StoppingCriteriaList([Cancelled()]))
-            beams = []
+            found = []  # (beam, whether it ended on EOS)
             for seq in out:
                 generated = seq[len(prompt):].tolist()
-                ended = next((i for i, t in enumerate(generated) if t in self.eos_ids), None)
-                scored = generated if ended is None else generated[: ended + 1]  # the EOS counts, the padding after does not
+                end = next((i for i, t in enumerate(generated) if t in self.eos_ids), None)
+                scored = generated if end is None else generated[: end + 1]  # the EOS counts, the padding after does not
                 toks = [t for t in scored if t not in self.eos_ids]
                 score = self.beam_score(prompt, scored, params)
-                beams.append(Beam(self.tokenizer.decode(toks, skip_special_tokens=True), score, toks))
+                found.append((Beam(self.tokenizer.decode(toks, skip_special_tokens=True), score, toks), end is not None))
         seconds = time.perf_counter() - start
-        beams.sort(key=lambda b: -b.score)
-        best = beams[0]
-        ended = any(t in self.eos_ids for t in out[0][len(prompt):].tolist())
+        found.sort(key=lambda b: -b[0].score)
+        beams, (best, ended) = [b for b, _ in found], found[0]
         finish = "cancelled" if cancel and cancel.is_set() else ("eos" if ended else "length")
         return beams, Done(best.text, finish, best.token_ids, None, seconds, len(prompt))
 

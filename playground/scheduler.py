@@ -71,10 +71,14 @@ class Job:
     events: queue.SimpleQueue = field(default_factory=queue.SimpleQueue, repr=False)
     turn: int = 0  # steps taken since it last got a place in the batch
     error: BaseException | None = None
-    finished: bool = False  # left the scheduler for good (ended, cancelled or failed)
-    left: threading.Event = field(default_factory=threading.Event, repr=False)  # set once `finished`
+    left: threading.Event = field(default_factory=threading.Event, repr=False)  # set once it left for good
     told: tuple[int, float] = (-1, 0.0)  # the last place sent to the caller, and when
     seq: int = 0  # the order of submission
+
+    @property
+    def finished(self) -> bool:
+        """It left the scheduler for good (ended, cancelled or failed)."""
+        return self.left.is_set()
 
     def updates(self, poll: float = 0.5) -> Iterator[Step | Waiting]:
         """Each `Step` as it is decoded (and `Waiting` while queued) until the job leaves; raises its error."""
@@ -276,8 +280,6 @@ class Scheduler:
                 job.dec.seconds += spent
 
     def _finish(self, job: Job, error: BaseException | None = None) -> None:
-        if job.dec.cache is not None and job.dec.done:
-            job.dec.release()
-        job.error, job.finished = error, True
+        job.error = error
         job.events.put(None)
         job.left.set()

@@ -251,7 +251,6 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
     run["cancel"], idle = cancel, writing(run)
     alive = run.get("alive") or (lambda: True)  # False once the visitor's connection is gone (layout.py)
     messages, system = model_messages(convo), (system or "").strip() or None
-    reply = None
     try:
         if params.mode == "beam":
             yield convo + [{"role": "assistant", "content": "…"}], box, "Running beam search…", [], None

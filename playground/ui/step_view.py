@@ -103,13 +103,11 @@ def chain_rows(engine, a: At) -> pd.DataFrame:
     def top(items):
         return ", ".join(f"{t} {p:.3f}" for t, p in items)
 
-    if a.trace is None:  # the rows recorded while generating (the pick's too, when it removed tokens: greedy)
-        rows = [[i, r["label"], r["considered"], r["kept"], r["removed"], round(r["removed_mass"], 4), top(r["top_before"]),
-                 top(r["top_after"])] for i, r in enumerate(a.step.stages or [], 1)]
-        return pd.DataFrame(rows, columns=CHAIN_HEADERS)
-    rows = [[i, r.label, r.considered, r.kept, r.removed, round(r.removed_mass, 4), top(r.top_before), top(r.top_after)]
-            for i, r in enumerate(inspector.chain_table(a.trace, engine.label), 1)]
-    if not rows:  # nothing changes the model's distribution: it is sampled as it is
+    # The rows recorded while generating (the pick's too, when it removed tokens: greedy), or the chain run again.
+    stages = (a.step.stages or []) if a.trace is None else [vars(r) for r in inspector.chain_table(a.trace, engine.label)]
+    rows = [[i, r["label"], r["considered"], r["kept"], r["removed"], round(r["removed_mass"], 4), top(r["top_before"]),
+             top(r["top_after"])] for i, r in enumerate(stages, 1)]
+    if not rows and a.trace is not None:  # nothing changes the model's distribution: it is sampled as it is
         n = int(torch.isfinite(a.trace.raw[0]).sum())
         raw = top(_top(a.trace.probs(-1)[0], engine, 5))
         rows.append([0, "(no stage: sampled from the model's own distribution)", n, n, 0, 0.0, raw, raw])
