@@ -1,4 +1,4 @@
-"""The command line: `python -m playground generate | presets | params`.
+"""The command line: `python -m playground generate | presets | params` (no command: what it can do).
 
 `generate` runs one chat completion with the bundled model (or `--model`), streaming the reply to
 stdout, or with `--json` one JSON object per generated token and a final summary. Parameters come
@@ -176,7 +176,7 @@ def cmd_presets(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m playground", description="Sampling Playground from the command line.")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command")
     g = sub.add_parser("generate", help="one chat completion, streamed to stdout")
     g.add_argument("--prompt", required=True, help="the user message ('-' reads it from stdin)")
     g.add_argument("--system", help="a system prompt")
@@ -194,8 +194,21 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+OVERVIEW = """Sampling Playground: see what every generation parameter does to a language model's next token.
+
+  python -m playground generate --prompt "Name three colours." [--preset NAME] [--set key=value] [--json]
+  python -m playground params     every parameter: default, range, help
+  python -m playground presets    the shipped presets and their values
+  python app.py                   the web page (chat, live plot, token inspector) and /v1 OpenAI-compatible API
+
+`python -m playground COMMAND --help` gives a command's options; README.md tells the rest."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command is None:
+        print(OVERVIEW)
+        return 0
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="replace")  # a reply with characters the terminal cannot show
     try:
