@@ -1,9 +1,10 @@
 """The command line: `python -m playground generate | presets | params` (no command: what it can do).
 
-`generate` runs one chat completion with the bundled model (or `--model`), streaming the reply to
-stdout, or with `--json` one JSON object per generated token and a final summary. Parameters come
-from `--preset`, then `--set key=value` (YAML values), then `--seed`. Every bad input (parameters,
-preset, logit bias, model) exits with status 2 and a one-line message on stderr, never a traceback.
+`generate` runs one chat completion with the bundled model (or `--model`), or with `--backend openai`
+on an OpenAI-compatible server (remote.py), streaming the reply to stdout, or with `--json` one JSON
+object per generated token and a final summary. Parameters come from `--preset`, then `--set
+key=value` (YAML values), then `--seed`. Every bad input (parameters, preset, logit bias, model)
+exits with status 2 and a one-line message on stderr, never a traceback; a server's error exits 1.
 Only `generate` imports torch, and only after the parameters have been validated.
 """
 
@@ -48,8 +49,8 @@ def _stdin() -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
-def _g(x: float) -> float:
-    return float(f"{x:.6g}")
+def _g(x: float) -> float | None:
+    return None if x != x else float(f"{x:.6g}")  # NaN (a remote server's unknown side) is null
 
 
 def step_json(step) -> dict:
@@ -85,6 +86,8 @@ def cmd_generate(args) -> int:
         raise ParamError([f"`--top-n` must be >= 0, but is {args.top_n}."])
     prompt = utf8("--prompt", _stdin() if args.prompt == "-" else args.prompt)
     system = utf8("--system", args.system)
+    if args.backend == "openai":
+        return _remote(args, params, prompt, system)
     from . import loader
     from .engine import Engine, PromptTooLong
 
@@ -101,23 +104,48 @@ def cmd_generate(args) -> int:
                     print(f"#{r} (score {b.score:.4f}): {b.text}")
                 print(_summary(done), file=sys.stderr)
             return 0
-        shown = ""
-        for item in engine.stream(messages, params, system=system, top_n=args.top_n if args.json else 0):
-            if args.json:
-                _emit(step_json(item) if hasattr(item, "candidates") else done_json(item, params))
-                continue
-            text = item.text
-            if text.startswith(shown) and len(text) > len(shown):
-                sys.stdout.write(text[len(shown):])
-                sys.stdout.flush()
-                shown = text
-            if not hasattr(item, "candidates"):
-                sys.stdout.write("\n")
-                print(_summary(item), file=sys.stderr)
+        _print(engine.stream(messages, params, system=system, top_n=args.top_n if args.json else 0), args, params)
         return 0
     except (loader.ModelLoadError, PromptTooLong) as e:
         print(f"error: {e}", file=sys.stderr)
         return USAGE_ERROR
+
+
+def _remote(args, params: GenerationParams, prompt: str, system: str | None) -> int:
+    """`generate --backend openai`: the same output, from an OpenAI-compatible server (remote.py)."""
+    from .backends import BackendError
+    from .remote import MAX_TOP, OpenAIBackend
+
+    if not args.base_url:
+        raise ParamError(["`--base-url` is needed with `--backend openai`, but is not given. Use e.g. "
+                          "--base-url http://127.0.0.1:8000/v1"])
+    if params.mode == "beam":
+        raise ParamError([f"`num_beams` must be 1 with `--backend openai`, but is {params.num_beams}."])
+    try:
+        backend = OpenAIBackend.connect(args.base_url, args.model, args.server_kind, args.api_key_env)
+        print(f"[{backend.describe()}]", file=sys.stderr)
+        _print(backend.stream([{"role": "user", "content": prompt}], params, system, min(args.top_n, MAX_TOP)), args, params)
+        return 0
+    except BackendError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def _print(items, args, params: GenerationParams) -> None:
+    """Stream a reply to stdout: its text as it grows, or with --json one object per step and a summary."""
+    shown = ""
+    for item in items:
+        if args.json:
+            _emit(step_json(item) if hasattr(item, "candidates") else done_json(item, params))
+            continue
+        text = item.text
+        if text.startswith(shown) and len(text) > len(shown):
+            sys.stdout.write(text[len(shown):])
+            sys.stdout.flush()
+            shown = text
+        if not hasattr(item, "candidates"):
+            sys.stdout.write("\n")
+            print(_summary(item), file=sys.stderr)
 
 
 def _value(v) -> str:
@@ -180,7 +208,15 @@ def parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="one chat completion, streamed to stdout")
     g.add_argument("--prompt", required=True, help="the user message ('-' reads it from stdin)")
     g.add_argument("--system", help="a system prompt")
-    g.add_argument("--model", help="a Hugging Face id or local folder (default: the bundled SmolLM2-135M-Instruct)")
+    g.add_argument("--model", help="a Hugging Face id or local folder (default: the bundled SmolLM2-135M-Instruct); "
+                   "with --backend openai, the server's model name (default: its only one)")
+    g.add_argument("--backend", choices=("local", "openai"), default="local",
+                   help="local: this machine's engine (exact); openai: an OpenAI-compatible server at --base-url")
+    g.add_argument("--base-url", help="the server's API root, e.g. http://127.0.0.1:8000/v1 (vLLM, llama.cpp, TGI, Ollama)")
+    g.add_argument("--api-key-env", metavar="VAR", help="the environment variable holding the server's API key "
+                   "(never the key itself)")
+    g.add_argument("--server-kind", choices=("auto", "openai", "vllm", "llamacpp", "playground"), default="auto",
+                   help="which fields the server takes and what its logprobs are (auto: from /v1/models)")
     g.add_argument("--dtype", choices=("float32", "bfloat16", "auto"), default="auto")
     g.add_argument("--preset", help=f"a preset name ({', '.join(list_presets())}) or a YAML file")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
