@@ -1,4 +1,4 @@
-"""The command line: `python -m playground generate | presets | params` (no command: what it can do).
+"""The command line: `python -m playground generate | compare | presets | params` (no command: what it can do).
 
 `generate` runs one chat completion with the bundled model (or `--model`), or with `--backend openai`
 on an OpenAI-compatible server (remote.py), streaming the reply to stdout, or with `--json` one JSON
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import textwrap
 
@@ -148,6 +149,52 @@ def _print(items, args, params: GenerationParams) -> None:
             print(_summary(item), file=sys.stderr)
 
 
+def side_params(spec: str, seed: int) -> GenerationParams:
+    """`--a`/`--b`: "defaults", or "preset:NAME" and/or space-separated key=value settings that override it."""
+    words = [w for w in shlex.split(spec) if w != "defaults"]
+    preset = words.pop(0).removeprefix("preset:") if words and words[0].startswith("preset:") else None
+    return params_from_args(preset, words, seed)
+
+
+def cmd_compare(args) -> int:
+    a, b = side_params(args.a, args.seed), side_params(args.b, args.seed)
+    for side, p in (("--a", a), ("--b", b)):
+        if p.mode == "beam":
+            raise ParamError([f"`{side}` must not run beam search (num_beams={p.num_beams}): compare takes sampled or "
+                              "greedy replies."])
+    prompt, system = utf8("--prompt", args.prompt), utf8("--system", args.system)
+    from . import loader
+    from .compare import compare
+    from .engine import Engine, PromptTooLong
+
+    try:
+        engine = Engine(loader.load(args.model, dtype=args.dtype))
+        for p in (a, b):
+            engine.bias_ids(p)
+        c = compare(engine, [{"role": "user", "content": prompt}], a, b, args.seed, system)
+    except (loader.ModelLoadError, PromptTooLong) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return USAGE_ERROR
+    if args.json:
+        side = lambda p, done, toks: {"params": p.changed(), "text": done.text, "finish_reason": done.finish_reason,  # noqa: E731
+                                      "tokens": [{"step": t.step, "token": t.token, "prob": _g(t.prob), "other": _g(t.other)}
+                                                 for t in toks]}
+        part = c.parting
+        _emit({"seed": c.seed, "a": side(a, c.a_done, c.a), "b": side(b, c.b_done, c.b), "note": c.note,
+               "parting": None if part is None else {"step": part.step, "a_token": part.a.token, "b_token": part.b.token,
+                                                     "a_under_b": str(part.a_under_b), "b_under_a": str(part.b_under_a),
+                                                     "why": part.why}})
+        return 0
+    for name, spec, done in (("A", args.a, c.a_done), ("B", args.b, c.b_done)):
+        print(f"{name} ({spec}): {done.text}")
+    print(f"seed {c.seed}: {c.note}")
+    if c.parting is not None:
+        p = c.parting
+        print(f"  A's {p.a.token!r}: p={p.a.prob:.3g} under A, {p.a_under_b} under B")
+        print(f"  B's {p.b.token!r}: p={p.b.prob:.3g} under B, {p.b_under_a} under A")
+    return 0
+
+
 def _value(v) -> str:
     if v is None:
         return "none"
@@ -225,6 +272,17 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--top-n", type=int, default=10, help="candidates per step in --json output (default 10)")
     g.add_argument("--json", action="store_true", help="one JSON object per token, then a summary object")
     g.set_defaults(run=cmd_generate)
+    c = sub.add_parser("compare", help="one prompt under two settings, same seed: both replies and where they part")
+    c.add_argument("--prompt", required=True, help="the user message")
+    c.add_argument("--system", help="a system prompt")
+    c.add_argument("--a", required=True, metavar="SETTINGS",
+                   help='"preset:NAME" and/or key=value settings ("preset:precise top_k=5", "temperature=0.3")')
+    c.add_argument("--b", required=True, metavar="SETTINGS", help="the same, for the other side")
+    c.add_argument("--seed", type=int, default=0, help="the seed both sides use (default 0)")
+    c.add_argument("--model", help="a Hugging Face id or local folder (default: the bundled model)")
+    c.add_argument("--dtype", choices=("float32", "bfloat16", "auto"), default="auto")
+    c.add_argument("--json", action="store_true", help="one JSON object: both sides' tokens with both probabilities")
+    c.set_defaults(run=cmd_compare)
     sub.add_parser("presets", help="list the shipped presets").set_defaults(run=cmd_presets)
     sub.add_parser("params", help="every parameter: default, range, help").set_defaults(run=cmd_params)
     return p
@@ -233,6 +291,7 @@ def parser() -> argparse.ArgumentParser:
 OVERVIEW = """Sampling Playground: see what every generation parameter does to a language model's next token.
 
   python -m playground generate --prompt "Name three colours." [--preset NAME] [--set key=value] [--json]
+  python -m playground compare --prompt "Once upon a time" --a preset:compare-cold --b preset:compare-hot --seed 7
   python -m playground params     every parameter: default, range, help
   python -m playground presets    the shipped presets and their values
   python app.py                   the web page (chat, live plot, token inspector) and /v1 OpenAI-compatible API
