@@ -89,7 +89,7 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
         # The first screen (1366x768): the chat, the message box and Send on the left; the plot and the main
         # sampling controls beside it on the right; everything else under them.
         with gr.Row(equal_height=False):
-            with gr.Column(scale=4, min_width=340):
+            with gr.Column(scale=4, min_width=320):
                 chatbot = api.lenient(gr.Chatbot(elem_id="chat", label="Chat", height=320, render_markdown=False,
                                                  sanitize_html=True, feedback_options=None, buttons=["copy"]))
                 # lines=1 (growing to 6): Enter sends, Shift+Enter makes a new line (gradio's textbox convention).
@@ -111,9 +111,9 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                 system = gr.Textbox(label="System prompt", lines=2, elem_id="system",
                                     placeholder="Optional, e.g. You are a concise assistant.")
                 gr.Markdown(limits.describe(), elem_id="caps")
-            with gr.Column(scale=8, min_width=480):
+            with gr.Column(scale=8, min_width=320):
                 with gr.Row(equal_height=False):
-                    with gr.Column(scale=5, min_width=400):
+                    with gr.Column(scale=5, min_width=320):
                         fig = FigureView(elem_id="plot", label="Next-token distribution")
                         note = gr.Markdown("", elem_id="plot-note")
                     with gr.Column(scale=3, min_width=260, elem_id="main-controls"):
