@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> None:
             if not args.landing:
                 reply(page, args)
             bu.wait_kept(page, "n > 0")
-            page.wait_for_function("() => !document.querySelector('#plot .pending, #plot .generating')")
+            page.wait_for_function("() => !document.querySelector('.pending, .generating')")
+            page.wait_for_timeout(600)  # the fade-out of the last update's loading status (a picture, not a test)
             page.mouse.move(0, 0)
             if args.scroll_to:
                 page.locator(args.scroll_to).evaluate("el => el.scrollIntoView({block: 'start'})")

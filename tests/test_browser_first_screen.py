@@ -158,3 +158,16 @@ def test_on_a_phone_the_plot_shows_fewer_bars_and_nothing_covers_its_title(brows
         assert title["left"] >= 0 and title["right"] <= PHONE["width"], title
     finally:
         phone.context.close()
+
+
+def test_in_the_dark_theme_the_plot_follows_it(browser, served):
+    dark = open_app(browser, served + "?__theme=dark", LAPTOP)
+    try:
+        assert wait_kept(dark, "n > 0") > 0
+        paper, text, final = dark.evaluate("""() => { const el = document.querySelector('#plot .js-plotly-plot');
+            const f = el._fullLayout, t = el.data.find(d => d.name.startsWith('final probability'));
+            return [f.paper_bgcolor, f.font.color, t.marker.color]; }""")
+        ink = dark.evaluate("() => getComputedStyle(document.body).getPropertyValue('--body-text-color').trim()")
+        assert paper.replace(" ", "") == "rgba(0,0,0,0)" and text == ink and final == ink, (paper, text, final, ink)
+    finally:
+        dark.context.close()

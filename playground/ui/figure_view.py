@@ -19,6 +19,8 @@ file, so the page needs no network beyond the app).
 - Narrower than `NARROW` px (a phone): a bar chart shows only its first bars (the most likely tokens),
   about 28 px each, so their labels stay readable; the title moves left and Plotly's toolbar is off,
   so nothing covers the title.
+- In the dark theme (gradio's `dark` class on the body) the figure is drawn on the page's own background,
+  in its text colour (near-black markers too), with dim grid lines.
 """
 
 from __future__ import annotations
@@ -98,12 +100,29 @@ function drawLegend(fig) {
     legend.append(b);
   }
 }
+// The dark theme: the page's background and text colour (near-black markers take the text colour too).
+function ink() {
+  return document.body.classList.contains('dark') &&
+    (getComputedStyle(document.body).getPropertyValue('--body-text-color').trim() || '#f3f4f6');
+}
+function darken(fig, color) {
+  const l = fig.layout;
+  Object.assign(l, {paper_bgcolor: 'rgba(0,0,0,0)', plot_bgcolor: 'rgba(255,255,255,0.04)'});
+  l.font = Object.assign({}, l.font, {color});
+  if (l.title) l.title.font = Object.assign({}, l.title.font, {color});
+  for (const k of Object.keys(l)) {
+    if (/^[xy]axis[0-9]*$/.test(k)) Object.assign(l[k], {gridcolor: '#374151', zerolinecolor: '#4b5563', linecolor: '#4b5563'});
+  }
+  for (const a of l.annotations || []) a.font = Object.assign({}, a.font, {color});
+}
 function draw() {
-  const fig = props.value ? JSON.parse(props.value) : null;
+  const dark = props.value ? ink() : false;
+  const fig = props.value ? JSON.parse(dark ? props.value.replaceAll('"#212529"', JSON.stringify(dark)) : props.value) : null;
   if (!fig || !fig.data) { Plotly.purge(box); legend.replaceChildren(); return; }
   for (const t of fig.data) if (hidden.has(t.name)) t.visible = 'legendonly';
   drawLegend(fig);
   const shown = fit(fig);
+  if (dark) darken(fig, dark);
   Plotly.react(box, fig.data, fig.layout, shown);
   width = box.clientWidth;
 }
