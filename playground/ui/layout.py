@@ -1,5 +1,9 @@
 """The page: `build_demo(engine)` lays out chat, plot, presets, parameter controls and the token
-inspector, and wires the events.
+inspector (inspector_panel.py), and wires the events.
+
+The first screen (a 1366x768 laptop) holds the chat, the message box and Send, the example prompts
+(examples.py: the page opens with one in the box and its plot drawn, `plot.preview`), the plot and the
+main sampling controls beside it (`controls.MAIN`); everything else is below.
 
 Chat replies (send, regenerate) wait on the engine's scheduler, which decodes every visitor's reply in
 one batch (`CHAT`: no gradio limit; the scheduler keeps the queue cap and the turns); `sessions.watched`
@@ -24,7 +28,7 @@ import gradio as gr
 from .. import loader, presets
 from ..engine import Engine
 from ..limits import Limits
-from . import api, chat, controls, examples, figure_view, inspector, plot, presets_panel, sessions, step_view, tokens_html
+from . import api, chat, controls, examples, figure_view, inspector, inspector_panel, plot, presets_panel, sessions, tokens_html
 from .figure_view import FigureView
 
 # Raw control values (no gradio range check): `controls.to_params` names the field in its message.
@@ -53,15 +57,6 @@ CSS = """
 LAUNCH = dict(theme=gr.themes.Soft(), css=CSS, run_history=False, max_threads=256)
 INTRO = """# Sampling playground
 Chat with **{model}** ({dtype}, {device}): the plot shows the first token of the reply, and follows every control at once."""
-INSPECTOR = """## Token inspector
-Click a token of the reply (under the chat) to take its step apart: the plot of that step, the sampler chain
-stage by stage, the model's distribution beside the one sampled from, and the surviving set under each
-sampler order. Nothing here runs the model again: every step's logits were kept while generating.
-**Step** / **Step ×10** / **Run to end** generate a reply one token at a time (a typed message starts a new
-one); click a candidate row to force it instead of sampling, or force your own text. **Branch** regenerates
-from the selected token with the current parameters; earlier branches stay listed under *Branch*."""
-
-
 def model_name(model_id: str) -> str:
     """The model as the page names it: a local folder by its own name only (no server path)."""
     if model_id == loader.BUNDLED:
@@ -141,7 +136,7 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                     export_note = gr.Markdown("", elem_id="export-note")
                     export_py = gr.Code(language="python", label="transformers (generate)", elem_id="export-python")
                     export_oa = gr.Code(language="json", label="OpenAI Chat Completions request", elem_id="export-openai")
-        insp = _inspector_section()
+        insp = inspector_panel.build()
         ui = dict(settings=settings, reply=reply, reply_tokens=reply_tokens, step_btn=step_btn, step10_btn=step10_btn, run_btn=run_btn,
                   **insp, demo=demo, ctx=ctx, steps=steps, run=run, mode=mode, system=system, chatbot=chatbot, status=status,
                   msg=msg, send=send, stop=stop, tries=tries, regen=regen, undo=undo, clear=clear, fig=fig, note=note, top_n=top_n,
@@ -152,38 +147,6 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
         _wire(engine, folder, ui)
         demo.queue(default_concurrency_limit=4, max_size=limits.queue_size)
     return demo
-
-
-def _inspector_section() -> dict:
-    """The inspector's components, full width under the chat and the plot: the selected step first."""
-    with gr.Column(elem_id="inspector"):
-        gr.Markdown(INSPECTOR)
-        # A token click scrolls here (tokens_html.CLICK_JS): the step's line, then its plot and candidates.
-        inspect_step = gr.Textbox(value="", visible="hidden", elem_id="inspect-step", label="Inspect step")
-        inspect_info = gr.Markdown(step_view.NOTHING, elem_id="inspect-info")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=420):
-                inspect_plot = FigureView(elem_id="inspect-plot", label="The selected step")
-            with gr.Column(scale=2, min_width=320):
-                candidates = gr.Dataframe(headers=step_view.CAND_HEADERS, interactive=False, elem_id="candidates",
-                                          label="Candidates", max_height=460)
-        with gr.Row():
-            force_text = gr.Textbox(label="Force text", elem_id="force-text", scale=3, lines=1,
-                                    placeholder="Your own continuation: its tokens are taken in order from the selected step")
-            force_btn = gr.Button("Force text", elem_id="force-btn", scale=1)
-            force_token = gr.Dropdown([], value=None, label="Force token (the candidates of the selected step)",
-                                      elem_id="force-token", scale=2)
-        with gr.Row():
-            branches = gr.Radio([], value=None, label="Branch (switch to show another)", elem_id="branches", scale=3)
-            branch_btn = gr.Button("Branch from the selected token", elem_id="branch-btn", scale=1)
-        chain = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="chain-table",
-                             label="Sampler chain", column_widths=["4%", "14%", "9%", "6%", "8%", "9%", "25%", "25%"])
-        with gr.Row(equal_height=False):
-            raw_final = FigureView(elem_id="raw-vs-final", label="Before any sampler vs after the chain")
-            order_view = FigureView(elem_id="order-view", label="Order matters: survivors under each sampler order (* = this reply's)")
-    return dict(force_text=force_text, force_btn=force_btn, force_token=force_token, branches=branches,
-                branch_btn=branch_btn, inspect_step=inspect_step, inspect_info=inspect_info, inspect_plot=inspect_plot,
-                candidates=candidates, chain=chain, raw_final=raw_final, order_view=order_view)
 
 
 def _wire(engine: Engine, folder: str, c: dict) -> None:
