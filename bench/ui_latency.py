@@ -130,7 +130,7 @@ def server_side(engine: Engine, moves: int) -> dict[str, list[float]]:
     for n in range(moves + 5):
         k = KS[n % len(KS)]
         t0 = time.perf_counter()
-        fig, note, _ = plot.moved(engine, "top_k", ctx, TOP_N, "linear", settings, k)
+        fig, note = plot.moved(engine, "top_k", ctx, TOP_N, "linear", settings, k)
         t1 = time.perf_counter()
         assert isinstance(fig, str) and f"**{k}** of" in note, note
         # The parts, one by one.

@@ -73,11 +73,11 @@ def serve(engine, presets_folder=None, limits=None):
     return demo, f"http://127.0.0.1:{port}/"
 
 
-def open_app(browser, url: str):
-    """A new page on the app, once the first plot (or the empty-chat note) is on the page."""
+def open_app(browser, url: str, viewport: dict | None = None):
+    """A new page on the app (`VIEWPORT` unless given), once the first plot (or the empty-chat note) is on the page."""
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport=VIEWPORT)
+    context = browser.new_context(viewport=viewport or VIEWPORT)
     context.set_default_timeout(SLOW)
     page = context.new_page()
     page.goto(url, wait_until="domcontentloaded")

@@ -4,7 +4,8 @@ One page for the module; each test starts from Clear. Clicking a token opens its
 times then clicking a candidate row forces it as the 4th token; a branch can be switched back to; and
 a reply holding markup (forced with Force text) shows as text, never as elements. Every wait is a
 playwright expectation or `wait_for_function` with a generous timeout; nothing sleeps. Replies are
-kept short through max_new_tokens.
+kept short through max_new_tokens. The page names steps from 1; `token(page, k)` is the span whose
+`data-step` (the 0-based index) is k, so its step is "step k + 1".
 """
 
 from __future__ import annotations
@@ -57,12 +58,12 @@ def test_click_a_token_to_see_its_step(page):
     k = min(2, n - 1)
     chosen = token(page, k).get_attribute("data-id")
     token(page, k).click()
-    expect(page.locator("#inspect-info")).to_contain_text(f"Step {k}:")
+    expect(page.locator("#inspect-info")).to_contain_text(f"Step {k + 1}:")
     expect(page.locator("#inspect-info")).to_contain_text(f"id {chosen}")
     chain = page.locator("#chain-table")
-    expect(chain).to_contain_text(f"Sampler chain at step {k}")
+    expect(chain).to_contain_text(f"Sampler chain at step {k + 1},")
     expect(chain).to_contain_text("top-k")
-    expect(page.locator("#candidates")).to_contain_text(f"Candidates at step {k}")
+    expect(page.locator("#candidates")).to_contain_text(f"Candidates at step {k + 1}:")
     expect(page.locator("#candidates")).to_contain_text("chosen")
     expect(token(page, k)).to_have_class(re.compile(r"\bsel\b"))
     # the step's plot (chosen token starred) and the two side-by-side views are drawn
@@ -74,9 +75,9 @@ def test_click_a_token_to_see_its_step(page):
     assert starred == 1
     # another token opens its own step; the same one twice still opens it
     token(page, 0).click()
-    expect(chain).to_contain_text("Sampler chain at step 0")
+    expect(chain).to_contain_text("Sampler chain at step 1,")
     token(page, k).click()
-    expect(chain).to_contain_text(f"Sampler chain at step {k}")
+    expect(chain).to_contain_text(f"Sampler chain at step {k + 1},")
 
 
 def test_step_three_times_then_force_a_candidate(page):
@@ -87,7 +88,7 @@ def test_step_three_times_then_force_a_candidate(page):
     for k in range(1, 4):
         page.locator("#step-btn").click()
         expect(tokens(page)).to_have_count(k, timeout=SLOW)
-        expect(page.locator("#candidates")).to_contain_text(f"Candidates at step {k}")
+        expect(page.locator("#candidates")).to_contain_text(f"Candidates at step {k + 1}:")
     expect(page.locator("#msg textarea")).to_have_value("")  # Step took the message as the user's turn
     assert bot_texts(page)  # the partial reply is in the chat
     row = 2  # the third candidate: rarely the one sampling would take
@@ -97,7 +98,7 @@ def test_step_three_times_then_force_a_candidate(page):
     fourth = token(page, 3)
     expect(fourth).to_have_attribute("data-id", forced_id)
     expect(fourth).to_have_class(re.compile(r"\bforced\b"))
-    expect(page.locator("#candidates")).to_contain_text("Candidates at step 4")
+    expect(page.locator("#candidates")).to_contain_text("Candidates at step 5:")
     page.locator("#run-btn").click()
     wait_finished(page)
     expect(token(page, 3)).to_have_attribute("data-id", forced_id)
@@ -113,11 +114,11 @@ def test_branch_then_switch_back(page):
     ids = [tokens(page).nth(i).get_attribute("data-id") for i in range(tokens(page).count())]
     assert len(ids) >= 3, ids
     token(page, 2).click()
-    expect(page.locator("#chain-table")).to_contain_text("Sampler chain at step 2")
+    expect(page.locator("#chain-table")).to_contain_text("Sampler chain at step 3,")
     set_number(page, "temperature", 2.5)
     page.locator("#branch-btn").click()
     branches = page.locator("#branches")
-    expect(branches).to_contain_text("2: from step 2 (temperature 2.5)", timeout=SLOW)
+    expect(branches).to_contain_text("2: from step 3 (temperature 2.5)", timeout=SLOW)
     wait_finished(page)
     assert [tokens(page).nth(i).get_attribute("data-id") for i in range(2)] == ids[:2]  # the prefix is kept
     branches.get_by_text("1: original").click()
@@ -142,7 +143,7 @@ def test_markup_in_a_reply_renders_as_text(page):
     assert page.locator("#reply-tokens script, #chat script").count() == 0
     # opening one of those tokens shows its text in the tables, still as text
     token(page, 2).click()
-    expect(page.locator("#chain-table")).to_contain_text("Sampler chain at step 2")
+    expect(page.locator("#chain-table")).to_contain_text("Sampler chain at step 3,")
     assert page.evaluate("() => window.__xss") is None and page.locator('img[src="x"]').count() == 0
 
 
@@ -154,7 +155,7 @@ def ids_of(page) -> list[str]:
 def step_once(page, k: int) -> None:
     page.locator("#step-btn").click()
     expect(tokens(page)).to_have_count(k, timeout=SLOW)
-    expect(page.locator("#candidates")).to_contain_text(f"Candidates at step {k}", timeout=SLOW)
+    expect(page.locator("#candidates")).to_contain_text(f"Candidates at step {k + 1}:", timeout=SLOW)
 
 
 def test_force_from_the_dropdown_adds_the_token_once(page):
@@ -166,7 +167,7 @@ def test_force_from_the_dropdown_adds_the_token_once(page):
     option = page.locator("#force-token [role=option]").nth(4)  # a rare candidate: sampling seldom takes it
     forced_id = re.search(r"\(id (\d+),", option.inner_text()).group(1)
     option.click()
-    expect(page.locator("#candidates")).to_contain_text("Candidates at step 2", timeout=SLOW)
+    expect(page.locator("#candidates")).to_contain_text("Candidates at step 3:", timeout=SLOW)
     # Step runs after every event the pick sent (model events run one at a time, in order): one token more.
     page.locator("#step-btn").click()
     expect(page.locator("#status")).to_contain_text("Step mode: 3 tokens so far", timeout=SLOW)
@@ -206,9 +207,9 @@ def test_step_on_a_finished_reply_keeps_it_as_a_branch(page):
     wait_finished(page)
     # a token of the finished branch, then Step: a new branch from there; both earlier ones stay listed
     token(page, 1).click()
-    expect(page.locator("#chain-table")).to_contain_text("Sampler chain at step 1")
+    expect(page.locator("#chain-table")).to_contain_text("Sampler chain at step 2,")
     page.locator("#step10-btn").click()
-    expect(branches).to_contain_text("3: from step 1", timeout=SLOW)
+    expect(branches).to_contain_text("3: from step 2", timeout=SLOW)
     wait_finished(page)
     expect(branches).to_contain_text("1: original")
     branches.get_by_text("1: original").click()
@@ -229,10 +230,10 @@ def test_step_uses_the_current_settings(page):
     assert ids_of(page)[1] == best  # top_k = 1 leaves only the most likely token
     token(page, 1).click()
     chain = page.locator("#chain-table")
-    expect(chain).to_contain_text(re.compile(r"Sampler chain at step 1, stage by stage \(.*top_k = 1"))
+    expect(chain).to_contain_text(re.compile(r"Sampler chain at step 2, stage by stage \(.*top_k = 1"))
     expect(chain).to_contain_text("top-k")
     token(page, 0).click()  # the first step keeps the settings it was chosen with
-    expect(chain).to_contain_text("Sampler chain at step 0, stage by stage (")
+    expect(chain).to_contain_text("Sampler chain at step 1, stage by stage (")
     expect(chain).not_to_contain_text("top_k = 1")
     set_number(page, "top_k", 0)
 
@@ -280,9 +281,9 @@ def test_the_chosen_label_stays_inside_the_plot(page):
     page.locator("#msg textarea").fill("Tell me about cats.")
     step_once(page, 1)
     cell(page, 0, 0).click()  # the most likely candidate: the first bar of its step's plot
-    expect(page.locator("#candidates")).to_contain_text("Candidates at step 2", timeout=SLOW)
+    expect(page.locator("#candidates")).to_contain_text("Candidates at step 3:", timeout=SLOW)
     token(page, 1).click()
-    expect(page.locator("#chain-table")).to_contain_text("Sampler chain at step 1")
+    expect(page.locator("#chain-table")).to_contain_text("Sampler chain at step 2,")
     page.wait_for_function("""() => [...document.querySelectorAll('#inspect-plot text')].some(e => e.textContent === 'chosen')""",
                            timeout=SLOW)
     left, area = page.evaluate("""() => {

@@ -93,6 +93,7 @@ def test_the_coloured_reply_is_escaped_text_one_span_per_token(engine):
     assert [int(s["data-id"]) for s in spans] == reply.dec.token_ids
     assert "".join(s["text"] for s in spans[1:]) == XSS  # the forced tokens, shown as the text they are
     for s, st in zip(spans, steps):
+        assert f"step {st.step + 1} ·" in s["title"]  # the page numbers steps from 1: step 1 = the first token
         assert f"p = {st.prob:.4g}" in s["title"] and f"rank {st.rank}" in s["title"]
     assert all("forced" in s["class"] for s in spans[1:]) and "forced" not in spans[0]["class"]
     # the chat shows it as text too, and the model gets it back unescaped
@@ -106,9 +107,10 @@ def test_a_step_opens_from_kept_logits_and_its_chain_adds_up(engine, sampled, mo
     out = inspector.inspect(engine, f"{k}@7", sampled, 30, "linear")
     v = view(out)
     assert out[0] is sampled and sampled.selected == k
-    assert f"**Step {k}**" in v["info"] and f"id {sampled.dec.steps[k].token_id}" in v["info"]
+    # the page numbers steps from 1 (k is the 0-based index)
+    assert f"**Step {k + 1}**" in v["info"] and f"id {sampled.dec.steps[k].token_id}" in v["info"]
     chain = v["chain"]["value"]
-    assert f"step {k}" in v["chain"]["label"]
+    assert f"step {k + 1}," in v["chain"]["label"]
     assert list(chain["stage"]) == [r["label"] for r in sampled.dec.steps[k].stages]
     assert list(chain["considered"])[0] == engine.vocab
     assert all(chain["kept"] + chain["removed"] == chain["considered"])
@@ -145,7 +147,7 @@ def test_step_three_times_then_force_a_candidate(engine, monkeypatch):
     assert len(reply.dec.steps) == 3 and reply.selected == 3 and out["box"] == ""
     assert len(counting.calls) == 4  # three steps, then the fourth step's pass (which it will reuse)
     cands = view(out)["candidates"]["value"]
-    assert "Candidates at step 3" in view(out)["candidates"]["label"]
+    assert "Candidates at step 4" in view(out)["candidates"]["label"]  # the next one: the page counts from 1
     row = cands[cands["fate"] == "removed by top-k"].iloc[0]  # a token the sampler could never have picked
     forced = named(last(inspector.force_candidate(engine, list(row), reply, {}, 30, "linear")))
     step = reply.dec.steps[3]
@@ -172,7 +174,7 @@ def test_branch_keeps_the_prefix_and_switching_back_restores_the_original(engine
     hot = values(temperature=1.5, seed=3, max_new_tokens=10)
     out = named(last(inspector.branch(engine, reply, {}, 30, "linear", *hot)))
     new = reply.dec
-    assert reply.labels == ["1: original", f"2: from step {k} (do_sample True, temperature 1.5, seed 3)"]
+    assert reply.labels == ["1: original", f"2: from step {k + 1} (do_sample True, temperature 1.5, seed 3)"]
     assert out["branches"]["value"] == reply.labels[1] and out["branches"]["choices"] == reply.labels
     assert new.token_ids[:k] == [s.token_id for s in steps[:k]] and new.token_ids != [s.token_id for s in steps]
     prefix = engine.tokenizer.decode([s.token_id for s in steps[:k]], skip_special_tokens=True)
@@ -180,7 +182,7 @@ def test_branch_keeps_the_prefix_and_switching_back_restores_the_original(engine
     # step k's kept logits: no pass for step k. A finished reply keeps no KV cache (bounded memory), so the
     # next pass runs the kept prefix once; each later token is one single-token pass
     assert counting.calls == [len(new.prompt) + k + 1] + [1] * (len(new.steps) - k - 2)
-    assert reply.selected == k and f"**Step {k}**" in view(out)["info"]
+    assert reply.selected == k and f"**Step {k + 1}**" in view(out)["info"]
     # the branch's steps before k are shown with the parameters that chose them (greedy)
     assert "mode greedy" in view(inspector.inspect(engine, "1", reply, 30, "linear"))["info"]
     back = named(inspector.switch(engine, "1: original", reply, 30, "linear"))

@@ -124,7 +124,7 @@ def test_stop_scanner_keeps_its_contract(engine):
 # --- top_n and the other view inputs -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def ctx(engine):
-    out = plot.refresh(engine, HISTORY, "", [], 30, "linear", *values())
+    out = plot.refresh(engine, HISTORY, "", 30, "linear", *values())
     assert isinstance(out[0], dict), out[2]
     return out[0]
 
@@ -145,9 +145,9 @@ def test_top_n_of_1e9_draws_at_most_100_bars_on_every_plot_event(engine, ctx, re
         "moved": lambda n: plot.moved(engine, "top_k", ctx, n, "linear", dict(settings), 0)[0],
         "released": lambda n: plot.released(engine, "top_k", ctx, n, "linear", dict(settings), 7)[0],
         "resync /plot": lambda n: plot.resync(engine, ctx, n, "linear", dict(settings), *values())[0],
-        "show_step live": lambda n: plot.show(engine, ctx, steps, 0, n, "linear", settings)[0],
-        "show_step step": lambda n: plot.show(engine, ctx, steps, 2, n, "linear", settings)[0],
-        "refresh_plot": lambda n: plot.refresh(engine, HISTORY, "", steps, n, "linear", *values())[1],
+        "redraw": lambda n: plot.redraw(engine, ctx, n, "linear", settings)[0],
+        "refresh_plot": lambda n: plot.refresh(engine, HISTORY, "", n, "linear", *values())[1],
+        "preview": lambda n: plot.preview(engine, "A new question?", HISTORY, "", n, "linear", *values())[1],
     }
     for name, event in events.items():
         huge, most = event(1e9), event(100)
@@ -169,9 +169,9 @@ def test_a_bad_top_n_is_named_by_every_event(engine, ctx, reply, bad, monkeypatc
         "live": plot.live(engine, ctx, bad, "linear", *values()),
         "moved": plot.moved(engine, "top_k", ctx, bad, "linear", dict(settings), 3),
         "resync": plot.resync(engine, ctx, bad, "linear", dict(settings), *values()),
-        "show": plot.show(engine, ctx, steps, 1, bad, "linear", settings),
-        "refresh": plot.refresh(engine, [{"role": "user", "content": "A new question?"}], "", steps, bad, "linear",
-                                *values()),
+        "redraw": plot.redraw(engine, ctx, bad, "linear", settings),
+        "refresh": plot.refresh(engine, [{"role": "user", "content": "A new question?"}], "", bad, "linear", *values()),
+        "preview": plot.preview(engine, "A new question?", HISTORY, "", bad, "linear", *values()),
         "show_reply": inspector.show_reply(engine, r, bad, "linear"),
         "inspect": inspector.inspect(engine, "1@2", r, bad, "linear"),
         "switch": inspector.switch(engine, r.labels[0], r, bad, "linear"),
@@ -193,11 +193,12 @@ def test_a_bad_top_n_is_named_by_every_event(engine, ctx, reply, bad, monkeypatc
 @pytest.mark.parametrize("field, bad", [("scale", "cubic"), ("scale", ["log"]), ("step", math.nan), ("step", -1),
                                         ("step", "1e999"), ("step", True)])
 def test_a_bad_scale_or_step_is_named(engine, ctx, reply, field, bad):
-    _, steps = reply
-    settings = controls.mirror(values())
-    args = {"step": 1, "top_n": 30, "scale": "linear"}
-    args[field] = bad
-    fig, note = plot.show(engine, ctx, steps, args["step"], args["top_n"], args["scale"], settings)
+    r, _ = reply
+    if field == "scale":
+        fig, note = plot.redraw(engine, ctx, 30, bad, controls.mirror(values()))
+    else:  # a clicked token's step (the one way to look at a past step)
+        _, _, note, *rest = inspector.inspect(engine, bad, r, 30, "linear")
+        fig, field = rest[0], "inspect step"
     assert fig == SKIP and f"`{field}` must be" in note and len(note) < SMALL, note
 
 
@@ -219,7 +220,7 @@ def test_a_bad_clicked_step_is_named(engine, reply, bad):
     r, _ = reply
     info = view(inspector.inspect(engine, bad, r, 30, "linear"))["info"]
     assert "`inspect step` must be" in info and len(info) < SMALL, info
-    assert view(inspector.inspect(engine, "1@5", r, 30, "linear"))["info"].startswith("**Step 1**")
+    assert view(inspector.inspect(engine, "1@5", r, 30, "linear"))["info"].startswith("**Step 2**")  # index 1: step 2
 
 
 # --- texts: type, size, lone surrogates ---------------------------------------------------------------------
@@ -233,7 +234,8 @@ def test_a_bad_message_or_system_prompt_is_named_and_the_next_request_works(engi
     run = {}
     for field, out in (("message", last(chat.send(engine, bad, [], "", run, *values(max_new_tokens=2)))),
                        ("system", last(chat.send(engine, QUESTION, [], bad, run, *values(max_new_tokens=2)))),
-                       ("system", plot.refresh(engine, HISTORY, bad, [], 30, "linear", *values())[1:3]),
+                       ("system", plot.refresh(engine, HISTORY, bad, 30, "linear", *values())[1:3]),
+                       ("message", plot.preview(engine, bad, HISTORY, "", 30, "linear", *values())[1:3]),
                        ("message", last(inspector.step(engine, 1, bad, [], "", run, None, 30, "linear", *values()))),
                        ("force text", last(inspector.force_text(engine, bad, None, run, 30, "linear")))):
         status = next(o for o in out if isinstance(o, str) and o.startswith("⚠️"))
@@ -257,7 +259,8 @@ def test_a_bad_message_or_system_prompt_is_named_and_the_next_request_works(engi
 ])
 def test_a_bad_history_is_named_by_every_event(engine, bad, words):
     outs = [last(chat.send(engine, QUESTION, bad, "", {}, *values())), last(chat.regenerate(engine, bad, "", {}, *values())),
-            chat.undo(bad, ""), plot.refresh(engine, bad, "", [], 30, "linear", *values()),
+            chat.undo(bad, ""), plot.refresh(engine, bad, "", 30, "linear", *values()),
+            plot.preview(engine, QUESTION, bad, "", 30, "linear", *values()),
             presets_panel.export_code(bad, "", None, *values()),
             last(inspector.step(engine, 1, QUESTION, bad, "", {}, None, 30, "linear", *values()))]
     for out in outs:
@@ -388,9 +391,9 @@ def test_over_http_bad_values_get_small_named_replies_and_the_session_goes_on(cl
     page_history = [{"role": "user", "content": [{"type": "text", "text": QUESTION}]}]  # the Chatbot's format
     event, out, _ = call(client, "refresh_plot", page_history, "", 30, "linear", *vals)
     assert event == "complete" and bars(out[1]) == 30, (event, out)  # (ctx: a state, sent as None), figure, ...
-    for api, data in (("plot", (1e9, "linear", *vals)), ("show_step", (1, 1e9, "linear"))):
+    for api, data in (("plot", (1e9, "linear", *vals)), ("redraw", (1e9, "linear"))):
         event, out, size = call(client, api, *data)
         assert event == "complete" and 5 < bars(out[0]) <= 100 and size < 200_000, (api, event, size)
-    for api, data in (("plot", ("NaN", "linear", *vals)), ("show_step", ([1], 30, "linear"))):
+    for api, data in (("plot", ("NaN", "linear", *vals)), ("redraw", ([1], "linear"))):
         event, out, size = call(client, api, *data)
         assert event == "complete" and "must be" in out[1] and size < SMALL * 2, (api, event, out)

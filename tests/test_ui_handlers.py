@@ -9,7 +9,8 @@ import pytest
 
 from playground import presets, view
 from playground.params import SPECS, ParamError, build
-from playground.ui import chat, controls, plot, presets_panel
+from playground.ui import chat, controls, examples, plot, presets_panel
+from tests.test_inspector_ui import CountingModel
 from tests.ui_util import figure, last, values, with_value
 
 SKIP = gr.skip()
@@ -240,7 +241,7 @@ def test_beam_search_shows_the_best_beam_and_the_others_with_scores(engine):
 @pytest.fixture(scope="module")
 def ctx(engine):
     history = [{"role": "user", "content": QUESTION}]
-    out = plot.refresh(engine, history, "", [], 30, "linear", *values())
+    out = plot.refresh(engine, history, "", 30, "linear", *values())
     assert out[0]["ids"] == engine.prompt_ids([{"role": "user", "content": QUESTION}])
     return out[0]
 
@@ -252,8 +253,8 @@ def bars(fig, name="kept") -> int:
 @pytest.mark.model
 def test_plot_kept_set_follows_top_k_without_a_forward_pass(engine, ctx, monkeypatch):
     monkeypatch.setattr(engine, "next_logits", lambda ids: pytest.fail("the live plot must not run the model"))
-    fig, note, step = plot.live(engine, ctx, 30, "linear", *values())
-    assert bars(fig) == 30 and step == 0
+    fig, note = plot.live(engine, ctx, 30, "linear", *values())
+    assert bars(fig) == 30
     fig5 = plot.live(engine, ctx, 30, "log", *values(top_k=5))[0]
     assert bars(fig5) == 5 and bars(fig5, "removed by top-k") == 25 and figure(fig5)["layout"]["yaxis"]["type"] == "log"
 
@@ -265,22 +266,22 @@ def test_each_control_updates_the_settings_mirror_the_plot_reads(engine, ctx):
     # A preset (all controls at once), then one slider: the plot applies both, from the mirror.
     fig = plot.resync(engine, ctx, 30, "linear", settings, *values(top_k=5, temperature=0.7))[0]
     assert bars(fig) == 5 and settings["top_k"] == 5 and settings["temperature"] == 0.7
-    fig, note, step = plot.moved(engine, "top_p", ctx, 30, "linear", settings, 0.05)
-    assert settings["top_p"] == 0.05 and settings["top_k"] == 5 and step == 0
+    fig, note = plot.moved(engine, "top_p", ctx, 30, "linear", settings, 0.05)
+    assert settings["top_p"] == 0.05 and settings["top_k"] == 5
     want = plot.live(engine, ctx, 30, "linear", *values(top_k=5, temperature=0.7, top_p=0.05))[0]
     assert fig == want and bars(fig, "removed by top-k") == 25 and bars(fig, "removed by top-p") > 0
     # A bad value is remembered as typed (the note names it); the next good one replaces it.
-    fig, note, _ = plot.moved(engine, "top_p", ctx, 30, "linear", settings, 1.5)
+    fig, note = plot.moved(engine, "top_p", ctx, 30, "linear", settings, 1.5)
     assert fig == SKIP and "`top_p`" in note and "but is 1.5" in note and settings["top_p"] == 1.5
-    fig, note, _ = plot.moved(engine, "top_p", ctx, 30, "linear", settings, 1)
+    fig, note = plot.moved(engine, "top_p", ctx, 30, "linear", settings, 1)
     assert bars(fig) == 5
     # Released (gradio clamped the typed 1.5 to 1 when the box lost focus): the mirror takes 1, the
     # plot follows and the note says what happened; a release with the value already drawn does nothing.
     plot.moved(engine, "top_p", ctx, 30, "linear", settings, 1.5)
-    fig, note, _ = plot.released(engine, "top_p", ctx, 30, "linear", settings, 1)
+    fig, note = plot.released(engine, "top_p", ctx, 30, "linear", settings, 1)
     assert settings["top_p"] == 1 and bars(fig) == 5 and "but is 1.5" in note and "back to 1" in note
-    assert plot.released(engine, "top_p", ctx, 30, "linear", settings, 1) == (SKIP, SKIP, SKIP)
-    fig, note, _ = plot.released(engine, "top_k", ctx, 30, "linear", settings, 0)  # its reset button
+    assert plot.released(engine, "top_p", ctx, 30, "linear", settings, 1) == (SKIP, SKIP)
+    fig, note = plot.released(engine, "top_k", ctx, 30, "linear", settings, 0)  # its reset button
     assert settings["top_k"] == 0 and bars(fig) == 30 and "⚠️" not in note
     plot.moved(engine, "top_k", ctx, 30, "linear", settings, 5)
     # A mode switch greys the controls from the mirror too.
@@ -288,8 +289,8 @@ def test_each_control_updates_the_settings_mirror_the_plot_reads(engine, ctx):
     assert greedy[0] == "greedy" and settings["temperature"] == 0.7  # the plot's event records the value
     assert controls.mode_moved("temperature", "sample", settings, -3, released=True)[0] == "greedy"  # clamped to 0
     assert controls.released_value("top_k", "") == 0 and controls.released_value("top_p", 7) == 1
-    # The step selector and top N read the mirror.
-    fig, note = plot.show(engine, ctx, [], 0, 12, "linear", settings)
+    # Top N reads the mirror.
+    fig, note = plot.redraw(engine, ctx, 12, "linear", settings)
     assert len(figure(fig)["layout"]["xaxis"]["tickvals"]) == 12
 
 
@@ -326,25 +327,48 @@ def test_top_p_line_cuts_the_cumulative_curve_where_top_p_cuts(engine, ctx, kw):
 
 @pytest.mark.model
 def test_plot_keeps_the_last_figure_on_bad_input_or_missing_logits(engine, ctx):
-    fig, note, step = plot.live(engine, ctx, 30, "linear", *with_value(values(), "top_p", 0))
-    assert fig == SKIP and step == SKIP and "`top_p`" in note and "but is 0" in note
+    fig, note = plot.live(engine, ctx, 30, "linear", *with_value(values(), "top_p", 0))
+    assert fig == SKIP and "`top_p`" in note and "but is 0" in note
     unknown = {"ids": ctx["ids"] + [engine.eos_ids[0], 42, 42], "about": ""}
-    fig, note, _ = plot.live(engine, unknown, 30, "linear", *values())
+    fig, note = plot.live(engine, unknown, 30, "linear", *values())
     assert fig == SKIP and "being computed" in note and engine.cached_logits(unknown["ids"]) is None
-    assert plot.refresh(engine, [], "", [], 30, "linear", *values())[:2] == (None, None)
+    assert plot.refresh(engine, [], "", 30, "linear", *values())[:2] == (None, None)
 
 
 @pytest.mark.model
-def test_step_view_marks_the_chosen_token(engine, ctx):
+def test_after_a_reply_the_plot_shows_its_first_token(engine, ctx):
     history, _, _, steps, _ = last(chat.send(engine, QUESTION, [], "", {}, *values(max_new_tokens=4, seed=5, top_k=20)))
-    ctx2, fig, note, selector = plot.refresh(engine, history, "", steps, 30, "linear", *values())
-    assert ctx2["ids"] == ctx["ids"]  # after a reply the plot shows that reply's first token
-    assert selector["maximum"] == len(steps) and selector["interactive"]
-    fig, note = plot.show(engine, ctx2, steps, 2, 30, "linear", controls.mirror(values()))
-    chosen = [t for t in figure(fig)["data"] if t["name"] == "chosen token"][0]
-    labels = figure(fig)["layout"]["xaxis"]["ticktext"]
-    assert html.unescape(labels[chosen["x"][0]]) == view.readable(steps[1].token)
-    assert bars(fig, "removed by top-k") > 0 and "Generated token 2" in note
+    ctx2, fig, note = plot.refresh(engine, history, "", 30, "linear", *values(top_k=20))
+    assert ctx2["ids"] == ctx["ids"]  # what Regenerate samples from; a past step opens in the inspector (its token)
+    assert bars(fig) == 20 and bars(fig, "removed by top-k") == 10
+
+
+@pytest.mark.model
+def test_the_landing_example_is_drawn_once_per_engine(engine, monkeypatch):
+    """The page opens with an example in the box and its plot drawn (`plot.preview`): one forward pass for it,
+    however many page loads, even after other contexts filled the engine's cache of recent ones."""
+    plot.PINNED.pop(engine, None)
+    counting = CountingModel(engine, monkeypatch)
+    prompt = examples.LANDING
+    ids = engine.prompt_ids([{"role": "user", "content": prompt}])
+    for _ in range(3):
+        ctx, fig, note = plot.preview(engine, prompt, [], "", 30, "linear", *values())
+        assert ctx["ids"] == ids and bars(fig) == 30 and prompt in note and "not sent yet" in note
+        assert examples.about(prompt) in note  # what this example shows, in one line
+    assert len(counting.calls) == 1
+    for i in range(17):  # other visitors' contexts push it out of the engine's own cache
+        engine.next_logits(engine.prompt_ids([{"role": "user", "content": f"Question {i}?"}]))
+    assert engine.cached_logits(ids) is None
+    counting.calls.clear()
+    ctx, fig, _ = plot.preview(engine, prompt, [], "", 30, "linear", *values())
+    assert bars(fig) == 30 and counting.calls == []
+    # Any other unsent message is a context like any other (not kept); with a chat, it follows the whole chat.
+    history = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
+    ctx, fig, note = plot.preview(engine, prompt, history, "", 30, "linear", *values())
+    assert ctx["ids"] == engine.prompt_ids(chat.model_messages(history) + [{"role": "user", "content": prompt}])
+    assert "pin" not in ctx and examples.about(prompt) not in note
+    assert plot.preview(engine, "", history, "", 30, "linear", *values())[0]["ids"] == engine.prompt_ids(
+        [{"role": "user", "content": "Hi"}])  # an empty box: the last reply's first token, as `refresh`
 
 
 # --- presets ---------------------------------------------------------------------------------------

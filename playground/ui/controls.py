@@ -1,6 +1,7 @@
 """One control per generation parameter, generated from `params.SPECS`, and the value conversions.
 
-`build_controls()` makes the components (inside the caller's Blocks) grouped in accordions;
+`build_controls()` makes the components (inside the caller's Blocks) grouped in accordions, except the
+`MAIN` ones, which `build_main()` lays out on the page's first screen beside the plot;
 `to_params(values)` turns the controls' values (in `NAMES` order) into `GenerationParams` or raises
 `ParamError` naming the field, the rule and the value (events that read the controls use
 `preprocess=False`: gradio's own range check would say only "Value 1.5 is greater than maximum
@@ -30,6 +31,8 @@ NAMES: tuple[str, ...] = tuple(SPECS)
 # The controls that decide the mode: they stay usable even when the mode makes them moot.
 MODE_SWITCHES = ("do_sample", "temperature", "num_beams")
 OPEN_GROUPS = ("Sampling",)
+# The sampling controls on the first screen, beside the plot (`build_main`); the rest stay in their groups.
+MAIN = ("do_sample", "temperature", "top_k", "top_p", "min_p")
 
 BIAS_HELP = ' One per line as `token: bias` (quote a token with spaces: `" cat": -100`), or JSON {"42": 5}.'
 STOP_HELP = " One per line, or a JSON list such as [\"\\n\\n\", \"User:\"]."
@@ -67,16 +70,25 @@ def make_control(name: str, value=None, maximum: float | None = None):
     raise ValueError(f"no control for parameter kind {s.kind!r} ({name})")
 
 
-def build_controls(start: GenerationParams | None = None,
-                   maxima: dict[str, float] | None = None) -> dict[str, gr.components.Component]:
-    """Every parameter's control, in accordions per group, showing `start` (the defaults when None), with the
-    sliders' `maxima` (name -> maximum, the parameter's own otherwise); returns name -> component in `NAMES` order."""
-    made, shown = {}, dict(zip(NAMES, to_values(start))) if start is not None else {}
+def build_main(start: GenerationParams | None = None) -> dict[str, gr.components.Component]:
+    """The `MAIN` controls (showing `start`, the defaults when None), stacked in the caller's column."""
+    shown = dict(zip(NAMES, to_values(start))) if start is not None else {}
+    return {name: make_control(name, shown.get(name)) for name in MAIN}
+
+
+def build_controls(start: GenerationParams | None = None, maxima: dict[str, float] | None = None,
+                   main: dict[str, gr.components.Component] | None = None) -> dict[str, gr.components.Component]:
+    """Every parameter's control but those in `main` (already made by `build_main`), in accordions per group,
+    showing `start` (the defaults when None), with the sliders' `maxima` (name -> maximum, the parameter's own
+    otherwise); returns name -> component for every parameter, `main` included, in `NAMES` order."""
+    made, shown = dict(main or {}), dict(zip(NAMES, to_values(start))) if start is not None else {}
     for group in GROUPS:
+        names = [n for n in NAMES if SPECS[n].group == group and n not in made]
+        if not names:
+            continue
         with gr.Accordion(group, open=group in OPEN_GROUPS, elem_id=f"group-{group.lower().replace(' ', '-')}"):
-            for name in NAMES:
-                if SPECS[name].group == group:
-                    made[name] = make_control(name, shown.get(name), (maxima or {}).get(name))
+            for name in names:
+                made[name] = make_control(name, shown.get(name), (maxima or {}).get(name))
     return {n: made[n] for n in NAMES}
 
 

@@ -16,6 +16,11 @@ file, so the page needs no network beyond the app).
   the plot (a click hides that trace): Plotly's own legend took a quarter of each redraw.
 - The drawn element keeps Plotly's `.js-plotly-plot` class and `el.data`, which the browser tests
   read. A `ResizeObserver` redraws at the new width when the column changes size.
+- Narrower than `NARROW` px (a phone): a bar chart shows only its first bars (the most likely tokens),
+  about 28 px each, so their labels stay readable; the title moves left and Plotly's toolbar is off,
+  so nothing covers the title.
+- In the dark theme (gradio's `dark` class on the body) the figure is drawn on the page's own background,
+  in its text colour (near-black markers too), with dim grid lines.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ _LOOK = ("autotypenumbers", "colorway", "font", "hovermode", "hoverlabel", "pape
          "yaxis", "shapedefaults", "annotationdefaults", "title")
 TEMPLATE = {"layout": {k: v for k, v in pio.templates["plotly"].to_plotly_json()["layout"].items() if k in _LOOK}}
 CONFIG = {"displaylogo": False, "responsive": True}
+NARROW = 420  # px: the plot column of a phone (the 1366 px laptop gives ~470)
 HTML = ("""<div class="figure-view"><span class="figure-label">${label}</span>"""
         """<div class="figure-legend"></div><div class="figure-plot"></div></div>""")
 CSS = """
@@ -57,7 +63,21 @@ const box = element.querySelector('.figure-plot');
 const legend = element.querySelector('.figure-legend');
 const config = __CONFIG__;
 const hidden = new Set();
-let width = 0;
+let width = 0, narrow = false;
+// A phone: fewer bars (the first, most likely ones) with readable labels, no toolbar over the title.
+function fit(fig) {
+  const w = box.clientWidth, l = fig.layout = fig.layout || {};
+  narrow = w > 0 && w < __NARROW__;
+  if (!narrow) return config;
+  const x = l.xaxis;
+  if (x && Array.isArray(x.tickvals)) {
+    const n = Math.max(6, Math.floor((w - 100) / 28));
+    if (x.tickvals.length > n) x.range = [-0.6, n - 0.4];
+  }
+  if (l.title) Object.assign(l.title, {x: 0.02, xanchor: 'left'});
+  l.margin = Object.assign({}, l.margin, {l: 50, r: 45});
+  return Object.assign({}, config, {displayModeBar: false});
+}
 function swatch(t) {
   const s = document.createElement('span');
   const m = t.mode || '';
@@ -80,20 +100,40 @@ function drawLegend(fig) {
     legend.append(b);
   }
 }
+// The dark theme: the page's background and text colour (near-black markers take the text colour too).
+function ink() {
+  return document.body.classList.contains('dark') &&
+    (getComputedStyle(document.body).getPropertyValue('--body-text-color').trim() || '#f3f4f6');
+}
+function darken(fig, color) {
+  const l = fig.layout;
+  Object.assign(l, {paper_bgcolor: 'rgba(0,0,0,0)', plot_bgcolor: 'rgba(255,255,255,0.04)'});
+  l.font = Object.assign({}, l.font, {color});
+  if (l.title) l.title.font = Object.assign({}, l.title.font, {color});
+  for (const k of Object.keys(l)) {
+    if (/^[xy]axis[0-9]*$/.test(k)) Object.assign(l[k], {gridcolor: '#374151', zerolinecolor: '#4b5563', linecolor: '#4b5563'});
+  }
+  for (const a of l.annotations || []) a.font = Object.assign({}, a.font, {color});
+}
 function draw() {
-  const fig = props.value ? JSON.parse(props.value) : null;
+  const dark = props.value ? ink() : false;
+  const fig = props.value ? JSON.parse(dark ? props.value.replaceAll('"#212529"', JSON.stringify(dark)) : props.value) : null;
   if (!fig || !fig.data) { Plotly.purge(box); legend.replaceChildren(); return; }
   for (const t of fig.data) if (hidden.has(t.name)) t.visible = 'legendonly';
   drawLegend(fig);
-  Plotly.react(box, fig.data, fig.layout || {}, config);
+  const shown = fit(fig);
+  if (dark) darken(fig, dark);
+  Plotly.react(box, fig.data, fig.layout, shown);
   width = box.clientWidth;
 }
 draw();
 watch('value', draw);
 new ResizeObserver(() => {
-  if (box.data && box.clientWidth > 0 && box.clientWidth !== width) { width = box.clientWidth; Plotly.Plots.resize(box); }
+  if (!box.data || box.clientWidth <= 0 || box.clientWidth === width) return;
+  width = box.clientWidth;
+  (width < __NARROW__) !== narrow ? draw() : Plotly.Plots.resize(box);
 }).observe(box);
-""".replace("__CONFIG__", json.dumps(CONFIG))
+""".replace("__CONFIG__", json.dumps(CONFIG)).replace("__NARROW__", str(NARROW))
 
 
 def FigureView(label: str, elem_id: str | None = None, **kwargs) -> gr.HTML:  # noqa: N802 (a component)

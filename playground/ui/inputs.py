@@ -71,7 +71,7 @@ def scale(value: Any) -> str:
 
 
 def step(value: Any, field: str = "step") -> int:
-    """The plot's step selector: 0 = the live view, k = the k-th token of the last reply."""
+    """A step's 0-based index in the last reply (empty: 0)."""
     if value is None or value == "":
         return 0
     v = number(field, value, "a whole number >= 0", whole=True)
@@ -148,7 +148,7 @@ def _texts(content: Any, field: str) -> list[str]:
 
 
 CHECKS: dict[str, Callable[[Any], Any]] = {
-    "top_n": top_n, "scale": scale, "step": step, "k": clicked, "history": history,
+    "top_n": top_n, "scale": scale, "k": clicked, "history": history,
     "message": partial(text, "message"), "system": partial(text, "system"), "forced_text": partial(text, "force text"),
     "choice": partial(text, "branch"), "preset_name": partial(text, "preset name", limit=200),
 }

@@ -30,6 +30,7 @@ from .chat import Reply, done_status, problem, shown
 from .controls import to_params
 from .guard import refusal
 from .inputs import checked, token
+from .tokens_html import number
 
 OUT = ("history", "box", "status", "steps", "reply", "tokens", "branches") + step_view.VIEW
 SKIP_VIEW = tuple(gr.skip() for _ in step_view.VIEW)
@@ -157,7 +158,7 @@ def _go_on(engine: Engine, reply: Reply, params: GenerationParams) -> str | None
     the end of a reply cut by its length. None when done, else why not."""
     dec, k = reply.dec, reply.selected
     if k is not None and 0 <= k < len(dec.steps):
-        label = f"from step {k}, stepped ({_changes(params, dec.params)})"
+        label = f"from step {number(k)}, stepped ({_changes(params, dec.params)})"
     elif dec.finish in ("length", "cancelled"):
         k = len(dec.steps)
         if k >= min(params.max_new_tokens, engine.context - len(dec.prompt)):
@@ -239,15 +240,15 @@ def _force(engine: Engine, reply: Reply | None, ids: list[int], what: str, run: 
         return
     dec, k = reply.dec, _at(reply)
     if k is None or not 0 <= k <= len(dec.steps) or (k == len(dec.steps) and dec.done):
-        yield fail(f"The selected step must be a token of the reply (0-{len(dec.steps) - 1}), but is {k}: the reply has "
-                   "ended. Click the token to replace, then force.")
+        yield fail(f"The selected step must be a token of the reply (1-{len(dec.steps)}), but is {_named(k)}: the reply "
+                   "has ended. Click the token to replace, then force.")
         return
     if k < len(dec.steps):
         try:
             reply.settle()
             with reply.lock:
                 branch = dec.branch(k)
-                reply.add(branch, f"from step {k}, forced {what}", k)
+                reply.add(branch, f"from step {number(k)}, forced {what}", k)
         except ValueError as e:
             yield fail(str(e))
             return
@@ -270,6 +271,11 @@ def on_candidate(engine: Engine):
         yield from force_candidate(engine, evt.row_value, reply, run, top_n, scale)
 
     return chosen
+
+
+def _named(k: int | None) -> str:
+    """A selected step (0-based) as the page numbers it, or 'none'."""
+    return "none" if k is None else str(number(k))
 
 
 def _at(reply: Reply | None) -> int | None:
@@ -324,15 +330,15 @@ def branch(engine: Engine, reply: Reply | None, run: dict | None, top_n, scale, 
     dec = reply.dec if reply is not None else None
     k = reply.selected if reply is not None else None
     if dec is None or k is None or not 0 <= k < len(dec.steps):
-        last = f"0-{len(dec.steps) - 1}" if dec is not None and dec.steps else "none yet"
-        yield fail(f"The step to branch from must be a token of the reply ({last}), but is {k}. Click the token to "
-                   "regenerate from, change parameters, then Branch.")
+        last = f"1-{len(dec.steps)}" if dec is not None and dec.steps else "none yet"
+        yield fail(f"The step to branch from must be a token of the reply ({last}), but is {_named(k)}. Click the token "
+                   "to regenerate from, change parameters, then Branch.")
         return
     try:
         reply.settle()
         with reply.lock:
             new = dec.branch(k, params)
-            reply.add(new, f"from step {k} ({_changes(params, dec.params)})", k)
+            reply.add(new, f"from step {number(k)} ({_changes(params, dec.params)})", k)
     except ValueError as e:
         yield fail(str(e))
         return

@@ -1,5 +1,9 @@
 """The page: `build_demo(engine)` lays out chat, plot, presets, parameter controls and the token
-inspector, and wires the events.
+inspector (inspector_panel.py), and wires the events.
+
+The first screen (a 1366x768 laptop) holds the chat, the message box and Send, the example prompts
+(examples.py: the page opens with one in the box and its plot drawn, `plot.preview`), the plot and the
+main sampling controls beside it (`controls.MAIN`); everything else is below.
 
 Chat replies (send, regenerate) wait on the engine's scheduler, which decodes every visitor's reply in
 one batch (`CHAT`: no gradio limit; the scheduler keeps the queue cap and the turns); `sessions.watched`
@@ -24,7 +28,7 @@ import gradio as gr
 from .. import loader, presets
 from ..engine import Engine
 from ..limits import Limits
-from . import api, chat, controls, figure_view, inspector, plot, presets_panel, sessions, step_view, tokens_html
+from . import api, chat, controls, examples, figure_view, inspector, inspector_panel, plot, presets_panel, sessions, tokens_html
 from .figure_view import FigureView
 
 # Raw control values (no gradio range check): `controls.to_params` names the field in its message.
@@ -37,6 +41,10 @@ CSS = """
 #chat .message-content span.md { white-space: pre-wrap; }
 #status, #plot-note, #preset-info { min-height: 1.5em; }
 #caps { font-size: 0.9em; opacity: 0.85; }
+#intro h1 { font-size: 1.6em; margin: 0 0 2px; }
+#intro p { margin: 0; }
+#examples { align-items: center; gap: 6px; flex-wrap: wrap; }
+#examples > * { flex: 0 0 auto !important; width: auto !important; min-width: 0 !important; }
 /* A click on a candidate row forces it: no cell stays outlined as "selected" in the next step's table. */
 #candidates .cell-selected { box-shadow: none !important; }
 #candidates .selection-button { display: none !important; }
@@ -48,18 +56,7 @@ CSS = """
 # enough threads that a full room never starves the unqueued plot events.
 LAUNCH = dict(theme=gr.themes.Soft(), css=CSS, run_history=False, max_threads=256)
 INTRO = """# Sampling playground
-Chat with **{model}** ({dtype}, {device}) and watch what every generation parameter does to the next token.
-The plot shows the first token of the assistant's next reply (after a reply: that reply's first token);
-move any slider and it follows at once, from logits already computed."""
-INSPECTOR = """## Token inspector
-Click a token of the reply (under the chat) to take its step apart: the plot of that step, the sampler chain
-stage by stage, the model's distribution beside the one sampled from, and the surviving set under each
-sampler order. Nothing here runs the model again: every step's logits were kept while generating.
-**Step** / **Step ×10** / **Run to end** generate a reply one token at a time (a typed message starts a new
-one); click a candidate row to force it instead of sampling, or force your own text. **Branch** regenerates
-from the selected token with the current parameters; earlier branches stay listed under *Branch*."""
-
-
+Chat with **{model}** ({dtype}, {device}): the plot shows the first token of the reply, and follows every control at once."""
 def model_name(model_id: str) -> str:
     """The model as the page names it: a local folder by its own name only (no server path)."""
     if model_id == loader.BUNDLED:
@@ -77,25 +74,27 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
     loaded = engine.loaded
     with gr.Blocks(title="Sampling playground") as demo:
         gr.Markdown(INTRO.format(model=model_name(loaded.model_id), dtype=str(loaded.dtype).removeprefix("torch."),
-                                 device=loaded.device))
+                                 device=loaded.device), elem_id="intro")
         # A session's reply and its steps go after `session_ttl` idle seconds (API clients never close a tab).
         ttl = dict(time_to_live=limits.session_ttl)
         ctx, steps, run, mode = gr.State(None), gr.State([], **ttl), gr.State({}), gr.State(None)
         settings = gr.State(controls.mirror(controls.to_values(start)))  # the controls' values (controls.py)
         store = gr.BrowserState({}, storage_key=presets_panel.STORAGE_KEY, secret=presets_panel.STORAGE_SECRET)
         reply = gr.State(None, delete_callback=sessions.forget, **ttl)  # chat.Reply, for the inspector
+        # The first screen (1366x768): the chat, the message box and Send on the left; the plot and the main
+        # sampling controls beside it on the right; everything else under them.
         with gr.Row(equal_height=False):
-            with gr.Column(scale=2, min_width=360):
-                system = gr.Textbox(label="System prompt", lines=2, elem_id="system",
-                                    placeholder="Optional, e.g. You are a concise assistant.")
-                chatbot = api.lenient(gr.Chatbot(elem_id="chat", label="Chat", height=440, render_markdown=False,
+            with gr.Column(scale=4, min_width=320):
+                chatbot = api.lenient(gr.Chatbot(elem_id="chat", label="Chat", height=320, render_markdown=False,
                                                  sanitize_html=True, feedback_options=None, buttons=["copy"]))
-                reply_tokens = gr.HTML(tokens_html.render([]), elem_id="reply-tokens", label="Reply tokens")
-                status = gr.Markdown("", elem_id="status")
-                msg = gr.Textbox(label="Message", lines=2, elem_id="msg", placeholder="Type a message, press Send")
+                # lines=1 (growing to 6): Enter sends, Shift+Enter makes a new line (gradio's textbox convention).
+                msg = gr.Textbox(label="Message", lines=1, max_lines=6, elem_id="msg", placeholder=examples.PLACEHOLDER)
                 with gr.Row():
                     send = gr.Button("Send", variant="primary", elem_id="send")
                     stop = gr.Button("Stop", variant="stop", elem_id="stop")
+                tries = examples.buttons()
+                status = gr.Markdown("", elem_id="status")
+                reply_tokens = gr.HTML(tokens_html.render([]), elem_id="reply-tokens", label="Reply tokens")
                 with gr.Row():
                     regen = gr.Button("Regenerate", size="sm", elem_id="regenerate")
                     undo = gr.Button("Undo last turn", size="sm", elem_id="undo")
@@ -104,14 +103,19 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                     step_btn = gr.Button("Step", size="sm", elem_id="step-btn")
                     step10_btn = gr.Button("Step ×10", size="sm", elem_id="step10-btn")
                     run_btn = gr.Button("Run to end", size="sm", elem_id="run-btn")
+                system = gr.Textbox(label="System prompt", lines=2, elem_id="system",
+                                    placeholder="Optional, e.g. You are a concise assistant.")
                 gr.Markdown(limits.describe(), elem_id="caps")
-            with gr.Column(scale=3, min_width=480):
-                fig = FigureView(elem_id="plot", label="Next-token distribution")
-                note = gr.Markdown("", elem_id="plot-note")
+            with gr.Column(scale=8, min_width=320):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=5, min_width=320):
+                        fig = FigureView(elem_id="plot", label="Next-token distribution")
+                        note = gr.Markdown("", elem_id="plot-note")
+                    with gr.Column(scale=3, min_width=260, elem_id="main-controls"):
+                        main = controls.build_main(start)
                 with gr.Row():
                     top_n = gr.Slider(5, 100, value=30, step=1, label="Tokens shown (top N)", elem_id="top-n", scale=2)
                     scale = gr.Radio(["linear", "log"], value="linear", label="Scale", elem_id="scale", scale=1)
-                step = gr.Slider(0, 1, value=0, step=1, label=plot.STEP_LABEL, interactive=False, elem_id="step")
                 with gr.Row():
                     preset = gr.Dropdown(presets_panel.choices(folder), value=None, label="Preset", elem_id="preset",
                                          scale=3)
@@ -126,18 +130,18 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                     upload = gr.Button("Upload a preset (YAML)", size="sm", elem_id="upload-preset")
                 file_text = gr.Textbox(visible="hidden", elem_id="preset-file-text", label="Preset file text")
                 file_name = gr.Textbox(visible="hidden", elem_id="preset-file-name", label="Preset file name")
-                params = list(controls.build_controls(start, {"max_new_tokens": limits.max_new_tokens_cap}).values())
+                params = list(controls.build_controls(start, {"max_new_tokens": limits.max_new_tokens_cap}, main).values())
                 with gr.Accordion("Export as code", open=False, elem_id="group-export"):
                     export_btn = gr.Button("Show code for these settings", elem_id="export-btn", size="sm")
                     export_note = gr.Markdown("", elem_id="export-note")
                     export_py = gr.Code(language="python", label="transformers (generate)", elem_id="export-python")
                     export_oa = gr.Code(language="python", label="OpenAI: a Python script (openai client), its JSON body, a curl line",
                                         elem_id="export-openai")
-        insp = _inspector_section()
+        insp = inspector_panel.build()
         ui = dict(settings=settings, reply=reply, reply_tokens=reply_tokens, step_btn=step_btn, step10_btn=step10_btn, run_btn=run_btn,
                   **insp, demo=demo, ctx=ctx, steps=steps, run=run, mode=mode, system=system, chatbot=chatbot, status=status,
-                  msg=msg, send=send, stop=stop, regen=regen, undo=undo, clear=clear, fig=fig, note=note, top_n=top_n,
-                  scale=scale, step=step, preset=preset, reset=reset, preset_info=preset_info,
+                  msg=msg, send=send, stop=stop, tries=tries, regen=regen, undo=undo, clear=clear, fig=fig, note=note, top_n=top_n,
+                  scale=scale, preset=preset, reset=reset, preset_info=preset_info,
                   preset_name=preset_name, save=save, params=params, export_btn=export_btn,
                   export_out=[export_py, export_oa, export_note], limits=limits, start=start, store=store,
                   download=download, upload=upload, file=[file_text, file_name])
@@ -146,48 +150,17 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
     return demo
 
 
-def _inspector_section() -> dict:
-    """The inspector's components, full width under the chat and the plot."""
-    with gr.Column(elem_id="inspector"):
-        gr.Markdown(INSPECTOR)
-        with gr.Row():
-            force_text = gr.Textbox(label="Force text", elem_id="force-text", scale=3, lines=1,
-                                    placeholder="Your own continuation: its tokens are taken in order from the selected step")
-            force_btn = gr.Button("Force text", elem_id="force-btn", scale=1)
-            force_token = gr.Dropdown([], value=None, label="Force token (the candidates of the selected step)",
-                                      elem_id="force-token", scale=2)
-        with gr.Row():
-            branches = gr.Radio([], value=None, label="Branch (switch to show another)", elem_id="branches", scale=3)
-            branch_btn = gr.Button("Branch from the selected token", elem_id="branch-btn", scale=1)
-        inspect_step = gr.Textbox(value="", visible="hidden", elem_id="inspect-step", label="Inspect step")
-        inspect_info = gr.Markdown(step_view.NOTHING, elem_id="inspect-info")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=420):
-                inspect_plot = FigureView(elem_id="inspect-plot", label="The selected step")
-            with gr.Column(scale=2, min_width=320):
-                candidates = gr.Dataframe(headers=step_view.CAND_HEADERS, interactive=False, elem_id="candidates",
-                                          label="Candidates", max_height=460)
-        chain = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="chain-table",
-                             label="Sampler chain", column_widths=["4%", "14%", "9%", "6%", "8%", "9%", "25%", "25%"])
-        with gr.Row(equal_height=False):
-            raw_final = FigureView(elem_id="raw-vs-final", label="Before any sampler vs after the chain")
-            order_view = FigureView(elem_id="order-view", label="Order matters: survivors under each sampler order (* = this reply's)")
-    return dict(force_text=force_text, force_btn=force_btn, force_token=force_token, branches=branches,
-                branch_btn=branch_btn, inspect_step=inspect_step, inspect_info=inspect_info, inspect_plot=inspect_plot,
-                candidates=candidates, chain=chain, raw_final=raw_final, order_view=order_view)
-
-
 def _wire(engine: Engine, folder: str, c: dict) -> None:
     """Connect the events; `c` holds the components by their names in `build_demo`."""
     P = c["params"]
     chatbot, msg, system, status, steps, run = c["chatbot"], c["msg"], c["system"], c["status"], c["steps"], c["run"]
-    ctx, fig, note, step, top_n, scale = c["ctx"], c["fig"], c["note"], c["step"], c["top_n"], c["scale"]
+    ctx, fig, note, top_n, scale = c["ctx"], c["fig"], c["note"], c["top_n"], c["scale"]
     by_name = dict(zip(controls.NAMES, P))
     capped = dict(limits=c["limits"])
 
-    refresh_in, refresh_out = [chatbot, system, steps, top_n, scale, *P], [ctx, fig, note, step]
+    refresh_in, refresh_out = [chatbot, system, top_n, scale, *P], [ctx, fig, note]
     refresh = partial(plot.refresh, engine)
-    live_out = [fig, note, step]
+    live_out = [fig, note]
     reply = c["reply"]
     reply_out = [chatbot, msg, status, steps, reply]
     view = [c[n] for n in ("inspect_info", "inspect_plot", "chain", "raw_final", "order_view", "candidates", "force_token")]
@@ -225,9 +198,13 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
                c["clear"].click(chat.clear, [run, reply], reply_out, api_name="clear", **halting)):
         ev.then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
         ev.then(show_reply, shown_in, shown_out, **after)
-    system.blur(api.named(refresh, ["history", "system", "steps", "top_n", "scale", *N]), refresh_in, refresh_out,
+    system.blur(api.named(refresh, ["history", "system", "top_n", "scale", *N]), refresh_in, refresh_out,
                 api_name="refresh_plot", **MODEL)
-    c["demo"].load(refresh, refresh_in, refresh_out, **hidden, **MODEL)
+    # The page opens with an example in the box and its plot drawn; an example button does the same. (Put in the
+    # box on load, not as its initial value: the API would take that value as the `message` parameter's default.)
+    preview, preview_in = partial(plot.preview, engine), [msg, *refresh_in]
+    for ev, prompt in [(c["demo"].load, examples.LANDING)] + [(btn.click, p) for btn, p in c["tries"]]:
+        ev(lambda p=prompt: p, None, msg, queue=False, **hidden).then(preview, preview_in, refresh_out, **hidden, **MODEL)
     c["demo"].load(None, None, None, js=tokens_html.CLICK_JS)
 
     # The plot follows every control from cached logits (no forward pass, no queue). Each control has its
@@ -246,9 +223,9 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
             moved(partial(controls.mode_moved, name), switch_in, switch_out, **hidden, **QUIET)
             if isinstance(x, gr.Slider):
                 x.release(partial(controls.mode_moved, name, released=True), switch_in, switch_out, **hidden, **QUIET)
-    show_in = [ctx, steps, step, top_n, scale, settings]
-    gr.on([step.input, step.release, top_n.input, top_n.release, scale.input], partial(plot.show, engine), show_in,
-          [fig, note], api_name="show_step", **QUIET)
+    # Top N and the scale redraw the live view (a past step is looked at in one place: its token, in the inspector).
+    gr.on([top_n.input, top_n.release, scale.input], partial(plot.redraw, engine), [ctx, top_n, scale, settings],
+          [fig, note], api_name="redraw", **QUIET)
     mode_in = [c["mode"], *P]
 
     # Presets, an upload and Reset set every control, then grey what is inactive and redraw the plot once.

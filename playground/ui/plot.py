@@ -1,8 +1,10 @@
 """The next-token plot: a Plotly figure from `view.PlotData`, and the handlers that feed it.
 
 `refresh` runs the model once for a new context (`Engine.next_logits`, in the model's concurrency
-group) and stores the context's token ids in the `ctx` state. `live` (and `moved`, `released`,
-`resync` and `show`, which feed it from the session's settings mirror) never run the model: they
+group) and stores the context's token ids in the `ctx` state; `preview` does the same for the
+conversation plus the unsent message (the page's landing example, an example button), and keeps an
+example's logits once per engine (`PINNED`, examples.py). `live` (and `moved`, `released`,
+`resync` and `redraw`, which feed it from the session's settings mirror) never run the model: they
 re-trace the cached logits (`Engine.cached_logits`) under the current controls, so they are safe as
 `queue=False` handlers beside a generation. Figures leave as JSON strings (`figure_view.encode`).
 Bad parameters keep the last figure (`gr.skip()`) and return the message for the plot's note.
@@ -10,7 +12,9 @@ Bad parameters keep the last figure (`gr.skip()`) and return the message for the
 
 from __future__ import annotations
 
+import weakref
 from functools import partial
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
@@ -18,15 +22,20 @@ from .. import view
 from ..engine import Engine, PromptTooLong
 from ..params import ParamError
 from ..stages import STAGES
-from .chat import plot_messages, problem, shown
+from .chat import model_messages, plot_messages, problem, shown
 from .controls import mirror, released_value, remember, to_params, values_of
+from .examples import about as example_about
 from .figure_view import TEMPLATE, encode
 from .inputs import checked
 
+if TYPE_CHECKING:
+    import torch
+
 COLORS = {view.KEPT: "#2f9e44", **{n: s.color for n, s in STAGES.items()}}  # a fate's colour: kept, or who removed it
 EMPTY = "Send a message (or write a system prompt): the plot then shows the first token of the assistant's reply."
-STEP_LABEL = "Step: after a reply, pick one of its tokens to see how it was chosen"
 WAITING = "The distribution for this conversation is being computed; the plot follows when the model is free."
+# engine -> {the token ids of an example's context: its logits}: computed once, never evicted (examples.py)
+PINNED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def figure(data: view.PlotData, log: bool = False) -> dict:
@@ -101,26 +110,45 @@ def note(data: view.PlotData, about: str = "") -> str:
 
 
 # --- handlers --------------------------------------------------------------------------------------
-def context(engine: Engine, history: list | None, system: str | None) -> dict | None:
-    """The plot's context (see `chat.plot_messages`), its token ids and a line that describes it.
+def context(engine: Engine, history: list | None, system: str | None, message: str | None = None) -> dict | None:
+    """The plot's context (see `chat.plot_messages`), its token ids and a line that describes it; with an
+    unsent `message`, the whole conversation and that message (the first token of its reply).
 
     None for an empty chat without a system prompt: a chat template needs at least one message.
-    With only a system prompt, the context is the assistant speaking first.
+    With only a system prompt, the context is the assistant speaking first. `pin`: an example with an
+    empty chat and no system prompt, whose logits are kept (`PINNED`).
     """
-    msgs, system = plot_messages(history), (system or "").strip() or None
+    pending, system = (message or "").strip(), (system or "").strip() or None
+    msgs = model_messages(history) + [{"role": "user", "content": pending}] if pending else plot_messages(history)
     if not msgs and not system:
         return None
     ids = engine.prompt_ids(msgs, system)
     last = next((m["content"] for m in reversed(msgs) if m["role"] == "user"), None)
     about = (f"first token of the reply to “{last[:60]}{'…' if len(last) > 60 else ''}”" if last
              else "first token of the assistant speaking first, after the system prompt")
-    return {"ids": ids, "about": f"{about} ({len(ids)} prompt tokens)"}
+    example = example_about(pending) if len(msgs) == 1 and not system else ""
+    about += f" ({len(ids)} prompt tokens{', not sent yet' if pending else ''})" + (f" · {example}" if example else "")
+    return {"ids": ids, "about": about, **({"pin": True} if example else {})}
+
+
+def logits_of(engine: Engine, ctx: dict) -> torch.Tensor | None:
+    """The context's logits if already computed (the engine's cache, or an example's pinned ones); never runs the model."""
+    logits = engine.cached_logits(ctx["ids"])
+    return PINNED.get(engine, {}).get(tuple(ctx["ids"])) if logits is None else logits
+
+
+def compute(engine: Engine, ctx: dict) -> None:
+    """One forward pass for the context unless its logits are known; an example's are pinned for the engine."""
+    if logits_of(engine, ctx) is None:
+        logits = engine.next_logits(ctx["ids"])
+        if ctx.get("pin"):
+            PINNED.setdefault(engine, {})[tuple(ctx["ids"])] = logits
 
 
 def live_data(engine: Engine, ctx: dict | None, top_n: int, values) -> view.PlotData:
     """The live view under `values`; raises ParamError, or LookupError when the logits are not cached."""
     params = to_params(values)
-    logits = engine.cached_logits(ctx["ids"]) if ctx else None
+    logits = logits_of(engine, ctx) if ctx else None
     if logits is None:
         raise LookupError(WAITING)
     trace = engine.trace(ctx["ids"], params, logits=logits)
@@ -128,19 +156,19 @@ def live_data(engine: Engine, ctx: dict | None, top_n: int, values) -> view.Plot
 
 
 def _not_drawn(message: str) -> tuple:
-    return gr.skip(), problem("Plot not updated: " + message), gr.skip()
+    return gr.skip(), problem("Plot not updated: " + message)
 
 
 @checked(_not_drawn)
 def live(engine: Engine, ctx: dict | None, top_n, scale, *values) -> tuple:
-    """A control moved: (figure or skip, note, step selector back to 0 = live). Never runs the model."""
+    """A control moved: (figure or skip, note). Never runs the model."""
     try:
         data = live_data(engine, ctx, top_n, values)
     except ParamError as e:
         return _not_drawn(" ".join(e.messages))
     except LookupError as e:
-        return gr.skip(), shown(str(e) if ctx else EMPTY), gr.skip()
-    return encode(figure(data, scale == "log")), note(data, ctx.get("about", "")), 0
+        return gr.skip(), shown(str(e) if ctx else EMPTY)
+    return encode(figure(data, scale == "log")), note(data, ctx.get("about", ""))
 
 
 def moved(engine: Engine, name: str, ctx: dict | None, top_n, scale, settings: dict, value) -> tuple:
@@ -155,17 +183,17 @@ def released(engine: Engine, name: str, ctx: dict | None, top_n, scale, settings
     a value the slider had to correct is named in the note."""
     before, value = settings.get(name), released_value(name, value)
     if before == value:
-        return gr.skip(), gr.skip(), gr.skip()
+        return gr.skip(), gr.skip()
     try:
         to_params(values_of(settings))
         bad = []
     except ParamError as e:
         bad = [m for m in e.messages if f"`{name}`" in m]
-    fig, msg, step = moved(engine, name, ctx, top_n, scale, settings, value)
+    fig, msg = moved(engine, name, ctx, top_n, scale, settings, value)
     if bad and not isinstance(fig, dict):  # drawn: say what the slider did to the value typed
         now = f"{value:g}" if isinstance(value, (int, float)) else repr(value)
         msg = problem(" ".join(bad) + f" The slider put `{name}` back to {now}; the plot shows that.") + "<br>" + msg
-    return fig, msg, step
+    return fig, msg
 
 
 def resync(engine: Engine, ctx: dict | None, top_n, scale, settings: dict, *values) -> tuple:
@@ -174,32 +202,33 @@ def resync(engine: Engine, ctx: dict | None, top_n, scale, settings: dict, *valu
     return live(engine, ctx, top_n, scale, *values)
 
 
-@checked(lambda message: _not_drawn(message)[:2])
-def show(engine: Engine, ctx: dict | None, steps: list | None, step, top_n, scale, settings: dict) -> tuple:
-    """The step selector, top N or scale changed: a generated step (step >= 1) or the live view. (figure, note)."""
-    if steps and 1 <= step <= len(steps):
-        s = steps[step - 1]
-        data = view.from_step(s, top_n, title=f"Generated token {step} of {len(steps)}")
-        return encode(figure(data, scale == "log")), note(data)
-    fig, msg, _ = live(engine, ctx, top_n, scale, *values_of(settings))
-    return fig, msg
+def redraw(engine: Engine, ctx: dict | None, top_n, scale, settings: dict) -> tuple:
+    """Top N or the scale changed: the live view under the session's settings mirror. (figure, note).
+    (A past step of a reply is looked at in one place: a click on its token opens it in the inspector.)"""
+    return live(engine, ctx, top_n, scale, *values_of(settings))
 
 
 @checked(lambda message: (gr.skip(), *_not_drawn(message)))
-def refresh(engine: Engine, history: list | None, system: str | None, steps: list | None, top_n, scale,
+def refresh(engine: Engine, history: list | None, system: str | None, top_n, scale, *values) -> tuple:
+    """The context changed: one forward pass (cached), then the live view. (ctx, figure, note)."""
+    return _redrawn(engine, history, system, None, top_n, scale, values)
+
+
+@checked(lambda message: (gr.skip(), *_not_drawn(message)))
+def preview(engine: Engine, message: str | None, history: list | None, system: str | None, top_n, scale,
             *values) -> tuple:
-    """The context changed: one forward pass (cached), then the live view. (ctx, figure, note, step selector)."""
-    n = len(steps or [])
-    selector = gr.update(maximum=max(n, 1), value=0, interactive=n > 0,
-                         label=f"Step: 0 = the next token (live), 1-{n} = the tokens of the last reply" if n else STEP_LABEL)
+    """`refresh` for the conversation plus the unsent `message` (the landing example, an example button)."""
+    return _redrawn(engine, history, system, message, top_n, scale, values)
+
+
+def _redrawn(engine: Engine, history, system, message, top_n, scale, values) -> tuple:
     try:
-        ctx = context(engine, history, system)
+        ctx = context(engine, history, system, message)
         if ctx is None:
-            return None, None, EMPTY, selector
-        engine.next_logits(ctx["ids"])
+            return None, None, EMPTY
+        compute(engine, ctx)
     except PromptTooLong as e:
-        return gr.skip(), gr.skip(), problem(str(e)), selector
+        return gr.skip(), gr.skip(), problem(str(e))
     except Exception as e:
-        return gr.skip(), gr.skip(), problem(f"The model failed on this context: {type(e).__name__}: {e}"), selector
-    fig, msg, _ = live(engine, ctx, top_n, scale, *values)
-    return ctx, fig, msg, selector
+        return gr.skip(), gr.skip(), problem(f"The model failed on this context: {type(e).__name__}: {e}")
+    return (ctx, *live(engine, ctx, top_n, scale, *values))

@@ -28,6 +28,7 @@ from ..text import readable
 from . import plot
 from .chat import Reply, shown
 from .figure_view import TEMPLATE, encode
+from .tokens_html import number
 
 VIEW = ("info", "plot", "chain", "raw_final", "orders", "candidates", "force_token")
 CHAIN_HEADERS = ["#", "stage", "considered", "kept", "removed", "mass removed", "top before", "top after"]
@@ -67,7 +68,7 @@ def at(reply: Reply, k: int) -> At:
         with torch.inference_mode():
             trace = sampling.run(dec.stages, dec.ids, dec.logits)
         return At(k, trace, dec.prompt + dec.token_ids, len(dec.prompt), dec.logits, dec.params, None, None)
-    raise LookupError(f"step {k} is not part of this reply (it has {len(dec.steps)} tokens"
+    raise LookupError(f"step {number(k)} is not part of this reply (it has {len(dec.steps)} tokens"
                       f"{'' if dec.done else ', and the next one is computed by Step'}).")
 
 
@@ -80,17 +81,17 @@ def settings(params: GenerationParams) -> str:
 def info(engine, reply: Reply, a: At) -> str:
     about = f"mode {a.params.mode}; parameters: {shown(settings(a.params))}; branch {shown(reply.labels[reply.current])}"
     if a.step is None:
-        return (f"**Step {a.k}: the next token**, not chosen yet. Click a candidate row (or pick one in *Force token*) "
+        return (f"**Step {number(a.k)}: the next token**, not chosen yet. Click a candidate row (or pick one in *Force token*) "
                 f"to take it, or Step to sample one. <br>{about}")
     s = a.step
     how = "forced by you" if s.forced else f"chosen with p = {s.prob:.4g}"
     record = "" if a.trace is not None else f"<br>{RECORD_ONLY}"
-    return (f"**Step {a.k}**: “{shown(readable(s.token))}” (id {s.token_id}), {how}; the model alone gave it "
+    return (f"**Step {number(a.k)}**: “{shown(readable(s.token))}” (id {s.token_id}), {how}; the model alone gave it "
             f"p = {s.prob_raw:.4g} (rank {s.rank}). <br>{about}{record}")
 
 
 def step_figure(engine, a: At, top_n: int, log: bool) -> str:
-    title = f"Step {a.k}" + (" (next token)" if a.chosen is None else "")
+    title = f"Step {number(a.k)}" + (" (next token)" if a.chosen is None else "")
     if a.trace is None:
         return encode(plot.figure(view.from_step(a.step, int(top_n or 30), title=title), log))
     data = view.from_trace(a.trace, a.params, engine.label, int(top_n or 30), title=title)
@@ -191,9 +192,9 @@ def show(engine, reply: Reply | None, k: int | None, top_n=30, scale="linear") -
     except LookupError as e:
         return empty(shown(str(e)))
     table, choose = candidates(engine, a)
-    chain = gr.update(value=chain_rows(engine, a), label=f"Sampler chain at step {a.k}, stage by stage ({settings(a.params)})")
+    chain = gr.update(value=chain_rows(engine, a), label=f"Sampler chain at step {number(a.k)}, stage by stage ({settings(a.params)})")
     return (info(engine, reply, a), step_figure(engine, a, top_n, scale == "log"), chain, raw_final(engine, a),
-            orders(engine, a), gr.update(value=table, label=f"Candidates at step {a.k}: click a row to force it"), choose)
+            orders(engine, a), gr.update(value=table, label=f"Candidates at step {number(a.k)}: click a row to force it"), choose)
 
 
 def empty(message: str) -> tuple:

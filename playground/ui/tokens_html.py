@@ -2,11 +2,13 @@
 
 Every token's text and every attribute is escaped with `html.escape`, so model output always shows as
 text (a reply holding `<script>` or `<img onerror=...>` renders those characters, never elements).
-Each token is a `<span data-step="k">` shaded by the probability it was chosen with (red: unlikely,
-green: likely) with a `title` giving that probability and the model's rank; `CLICK_JS` makes a click
-on a span write "k@n" (n counts clicks, so the same token twice is still a change) into the hidden
-`#inspect-step` box and fire its input event; the box's `.change` opens step k. (Gradio fires
-`.change`, not `.input`, for a value set by a script.)
+Each token is a `<span data-step="k">` (k: the step's 0-based index; the page numbers steps from 1,
+`number(k)`: step 1 is the first token of the reply) shaded by the probability it was chosen with
+(red: unlikely, green: likely) with a `title` giving its step, that probability and the model's rank;
+`CLICK_JS` makes a click on a span write "k@n" (n counts clicks, so the same token twice is still a
+change) into the hidden `#inspect-step` box and fire its input event; the box's `.change` opens step
+k, and the page scrolls the step's view (`#inspect-info`, its plot under it) to the top of the window.
+(Gradio fires `.change`, not `.input`, for a value set by a script.)
 """
 
 from __future__ import annotations
@@ -40,8 +42,15 @@ CLICK_JS = """() => {
     window.__tokenClicks = (window.__tokenClicks || 0) + 1;
     box.value = span.dataset.step + '@' + window.__tokenClicks;
     box.dispatchEvent(new Event('input', {bubbles: true}));
+    const view = document.querySelector('#inspect-info');
+    if (view) view.scrollIntoView({block: 'start', behavior: 'smooth'});
   });
 }"""
+
+
+def number(k: int) -> int:
+    """Step k (0-based, as `data-step`, the handlers and the records keep it) as the page names it: from 1."""
+    return int(k) + 1
 
 
 def shade(p: float) -> str:
@@ -51,7 +60,7 @@ def shade(p: float) -> str:
 
 
 def title(step) -> str:
-    parts = [f"step {step.step}", f"p = {step.prob:.4g}", f"rank {step.rank}", f"model p = {step.prob_raw:.4g}",
+    parts = [f"step {number(step.step)}", f"p = {step.prob:.4g}", f"rank {step.rank}", f"model p = {step.prob_raw:.4g}",
              f"id {step.token_id}"]
     if step.forced:
         parts.append("forced")
@@ -75,7 +84,7 @@ def render(steps: list, selected: int | None = None, pending: bool = False, spec
     if pending:
         n = len(steps)
         cls = "tok next sel" if selected == n else "tok next"
-        spans.append(f'<span class="{cls}" data-step="{n}" title="step {n}: the next token, not chosen yet. Click to see '
+        spans.append(f'<span class="{cls}" data-step="{n}" title="step {number(n)}: the next token, not chosen yet. Click to see '
                      'its candidates and force one.">▸</span>')
     head = f'<div class="legend">{html.escape(LEGEND)}{" " + html.escape(note) if note else ""}</div>'
     return f'{head}<div class="tokens">{"".join(spans)}</div>'

@@ -1,0 +1,52 @@
+"""The token inspector's part of the page: its components (`build`), full width under the chat and the
+plot; layout.py wires their events. The selected step comes first (a token click scrolls to
+`#inspect-info`, tokens_html.CLICK_JS): its line, its plot and candidates, then forcing and branching,
+the sampler chain and the two side-by-side views.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from . import step_view
+from .figure_view import FigureView
+
+INSPECTOR = """## Token inspector
+Click a token of the reply (under Send; steps count from 1) to take its step apart: the plot of that step, the sampler chain
+stage by stage, the model's distribution beside the one sampled from, and the surviving set under each
+sampler order. Nothing here runs the model again: every step's logits were kept while generating.
+**Step** / **Step ×10** / **Run to end** generate a reply one token at a time (a typed message starts a new
+one); click a candidate row to force it instead of sampling, or force your own text. **Branch** regenerates
+from the selected token with the current parameters; earlier branches stay listed under *Branch*."""
+
+
+def build() -> dict:
+    """The inspector's components, full width under the chat and the plot: the selected step first."""
+    with gr.Column(elem_id="inspector"):
+        gr.Markdown(INSPECTOR)
+        # A token click scrolls here (tokens_html.CLICK_JS): the step's line, then its plot and candidates.
+        inspect_step = gr.Textbox(value="", visible="hidden", elem_id="inspect-step", label="Inspect step")
+        inspect_info = gr.Markdown(step_view.NOTHING, elem_id="inspect-info")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=420):
+                inspect_plot = FigureView(elem_id="inspect-plot", label="The selected step")
+            with gr.Column(scale=2, min_width=320):
+                candidates = gr.Dataframe(headers=step_view.CAND_HEADERS, interactive=False, elem_id="candidates",
+                                          label="Candidates", max_height=460)
+        with gr.Row():
+            force_text = gr.Textbox(label="Force text", elem_id="force-text", scale=3, lines=1,
+                                    placeholder="Your own continuation: its tokens are taken in order from the selected step")
+            force_btn = gr.Button("Force text", elem_id="force-btn", scale=1)
+            force_token = gr.Dropdown([], value=None, label="Force token (the candidates of the selected step)",
+                                      elem_id="force-token", scale=2)
+        with gr.Row():
+            branches = gr.Radio([], value=None, label="Branch (switch to show another)", elem_id="branches", scale=3)
+            branch_btn = gr.Button("Branch from the selected token", elem_id="branch-btn", scale=1)
+        chain = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="chain-table",
+                             label="Sampler chain", column_widths=["4%", "14%", "9%", "6%", "8%", "9%", "25%", "25%"])
+        with gr.Row(equal_height=False):
+            raw_final = FigureView(elem_id="raw-vs-final", label="Before any sampler vs after the chain")
+            order_view = FigureView(elem_id="order-view", label="Order matters: survivors under each sampler order (* = this reply's)")
+    return dict(force_text=force_text, force_btn=force_btn, force_token=force_token, branches=branches,
+                branch_btn=branch_btn, inspect_step=inspect_step, inspect_info=inspect_info, inspect_plot=inspect_plot,
+                candidates=candidates, chain=chain, raw_final=raw_final, order_view=order_view)
