@@ -112,6 +112,9 @@ def from_trace(trace: Trace, params: GenerationParams, label: Callable[[int], st
 
     kept = int(torch.isfinite(trace.picked).sum())
     notes = [trace.pick.note] if trace.pick and trace.pick.note else []
+    if "top_k" in stage_at and params.top_k:
+        ties = tie_note(params.top_k, int(trace.kept(stage_at["top_k"]).sum()))
+        notes += [ties] if ties else []
     if params.mode == "beam":
         notes.append(f"Beam search (num_beams = {params.num_beams}): the {params.num_beams} best continuations by "
                      "total log-probability are kept; no token is sampled and the sampling filters do not run.")
@@ -119,6 +122,14 @@ def from_trace(trace: Trace, params: GenerationParams, label: Callable[[int], st
     return PlotData(bars, cumulative, cum_name, bar_name, params.top_p if "top_p" in stage_at else None, min_p_cut,
                     params.min_p if "min_p" in stage_at else None, kept, int(pre.shape[0]), params.mode, title, notes,
                     show_raw=n_pre > 0)
+
+
+def tie_note(k: int, kept: int) -> str | None:
+    """top-k keeps every token tied with the k-th (transformers compares with the k-th score): say so when it kept more."""
+    if kept <= k:
+        return None
+    return (f"top_k={k} kept {kept}: {kept - k + 1} tokens tie at the cut (the same score as the {k}th, as happens "
+            "in bfloat16), and top-k keeps every tied token.")
 
 
 def from_step(step, top_n: int = 30, title: str = "") -> PlotData:
