@@ -150,3 +150,27 @@ def from_step(step, top_n: int = 30, title: str = "") -> PlotData:
              "probabilities as recorded while generating; the parameters used then, not the current ones."]
     return PlotData(bars, cumulative, "cumulative probability", "model probability", kept=sum(b.fate == KEPT for b in bars),
                     vocab=0, mode="step", title=title, notes=notes)
+
+
+@dataclass
+class Effect:
+    """What one link of the chain did to a step: the tokens it saw and kept, the probability mass it kept (of
+    the distribution it saw), and the most likely token's probability before and after it."""
+
+    name: str
+    label: str
+    considered: int
+    kept: int
+    kept_mass: float
+    top_before: float
+    top_after: float
+
+
+def effects(trace: Trace) -> list[Effect]:
+    """Every link of the chain in order (the pick too when it narrows, as greedy does), with its `Effect`."""
+    out = []
+    for s, row in enumerate(trace.stage_report()):
+        before, after = trace.probs_at(s)[0], trace.probs_at(s + 1)[0]
+        out.append(Effect(row["stage"], row["label"], row["considered"], row["kept"], 1.0 - row["removed_mass"],
+                          float(before.max()), float(after.max())))
+    return out

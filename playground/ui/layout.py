@@ -28,7 +28,20 @@ import gradio as gr
 from .. import loader, presets
 from ..engine import Engine
 from ..limits import Limits
-from . import api, chat, controls, examples, figure_view, inspector, inspector_panel, plot, presets_panel, sessions, tokens_html
+from . import (
+    api,
+    chat,
+    controls,
+    examples,
+    explain,
+    figure_view,
+    inspector,
+    inspector_panel,
+    plot,
+    presets_panel,
+    sessions,
+    tokens_html,
+)
 from .figure_view import FigureView
 
 # Raw control values (no gradio range check): `controls.to_params` names the field in its message.
@@ -111,6 +124,7 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                     with gr.Column(scale=5, min_width=320):
                         fig = FigureView(elem_id="plot", label="Next-token distribution")
                         note = gr.Markdown("", elem_id="plot-note")
+                        expl = explain.build()
                     with gr.Column(scale=3, min_width=260, elem_id="main-controls"):
                         main = controls.build_main(start)
                 with gr.Row():
@@ -146,6 +160,7 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                   export_out=[export_py, export_oa, export_note], limits=limits, start=start, store=store,
                   download=download, upload=upload, file=[file_text, file_name])
         _wire(engine, folder, ui)
+        explain.wire(engine, expl, fig, ctx, settings)
         demo.queue(default_concurrency_limit=4, max_size=limits.queue_size)
     return demo
 
