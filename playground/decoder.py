@@ -34,9 +34,9 @@ class Decoder:
         self.engine, self.model = engine, engine.model
         self.prompt, self.top_n, self.report, self.keep_logits = list(prompt), top_n, report, keep_logits
         self.steps: list[Step] = []
-        self._tune(params)
         self.seed = params.seed if params.seed is not None else secrets.randbelow(2**32)
         self.generator = torch.Generator(device=engine.device).manual_seed(self.seed)
+        self._tune(params)
         self.ids = torch.tensor([self.prompt], device=engine.device)
         self.cache = DynamicCache(config=self.model.config)
         self.fresh = self.ids  # tokens the model has not seen yet
@@ -50,7 +50,7 @@ class Decoder:
         self.params, context = params, self.engine.context
         self.budget = min(params.max_new_tokens, context - len(self.prompt))
         self.notice = None if self.budget == params.max_new_tokens else f"max_new_tokens cut to {self.budget} to fit the context"
-        self.stages = self.engine.stages(params, len(self.prompt))  # a sampling.Chain: its last link, the pick, chooses
+        self.stages = self.engine.stages(params, len(self.prompt), self.seed)  # a sampling.Chain: its last link, the pick, chooses
         self.sample = bool(self.stages.pick and self.stages.pick.random)
         self.scanner = StopScanner(self.engine.tokenizer, params.stop)
         for s in self.steps:
@@ -171,7 +171,7 @@ class Decoder:
                              f"{'every step' if self.keep_logits is True else f'the latest {int(self.keep_logits)} steps'})")
         params = params or self.params_at(k)
         ids = self.ids[:, : len(self.prompt) + k]
-        stages = self.engine.stages(params, len(self.prompt))
+        stages = self.engine.stages(params, len(self.prompt), self.seed)
         return sampling.run(stages, ids, self.logit_history[k])
 
     def branch(self, k: int, params: GenerationParams | None = None) -> Decoder:

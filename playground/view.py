@@ -112,6 +112,7 @@ def from_trace(trace: Trace, params: GenerationParams, label: Callable[[int], st
 
     kept = int(torch.isfinite(trace.picked).sum())
     notes = [trace.pick.note] if trace.pick and trace.pick.note else []
+    notes += [n for n in (getattr(s.processor, "note", "") for s in trace.stages) if n]  # e.g. XTC without a seed
     if params.mode == "beam":
         notes.append(f"Beam search (num_beams = {params.num_beams}): the {params.num_beams} best continuations by "
                      "total log-probability are kept; no token is sampled and the sampling filters do not run.")
