@@ -69,6 +69,15 @@ def combos() -> list[tuple[int, dict, int]]:
             (1, {"max_new_tokens": MAX_NEW, "logit_bias": {" Paris": -100, "Paris": -100, "The": 3}, "frequency_penalty": 1.0}, 9)]
     for i in range(12):
         out.append((i % len(PROMPTS), draw(rng, 49152), rng.randrange(2**32)))
+    # The peers' samplers (ours): generate() runs them as user processors, the chain in our order.
+    out += [(0, {"max_new_tokens": MAX_NEW, "temperature": 0.9, "top_n_sigma": 1.5, "xtc_probability": 0.5,
+                 "xtc_threshold": 0.05, "min_p": 0.02}, 21),
+            (2, {"max_new_tokens": MAX_NEW, "dry_multiplier": 0.8, "dynatemp_range": 0.5, "temperature": 1.2, "top_a": 0.1}, 22),
+            (1, {"max_new_tokens": MAX_NEW, "smoothing_factor": 0.4, "tfs": 0.9, "top_k": 40,
+                 "sampler_order": "text-generation-webui"}, 23),
+            (0, {"max_new_tokens": MAX_NEW, "xtc_probability": 1.0, "top_k": 20, "temperature": 1.5,
+                 "sampler_order": "temperature_last"}, 24),
+            (2, {"max_new_tokens": MAX_NEW, "do_sample": False, "dry_multiplier": 1.5, "dry_allowed_length": 1}, 0)]
     return out
 
 
@@ -143,4 +152,4 @@ def test_combos_cover_every_knob():
     knobs = {"temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff", "repetition_penalty",
              "presence_penalty", "frequency_penalty", "no_repeat_ngram_size", "min_new_tokens", "logit_bias", "do_sample"}
     assert knobs <= seen, knobs - seen
-    assert orders == {"transformers", "temperature_last"}
+    assert orders == {"transformers", "temperature_last", "text-generation-webui"}
