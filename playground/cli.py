@@ -14,7 +14,7 @@ import json
 import sys
 import textwrap
 
-from .params import GROUPS, MAX_STOP, MAX_STOP_CHARS, SPECS, GenerationParams, ParamError, build, parse_assignment
+from .params import GROUPS, MAX_BREAKERS, MAX_STOP, MAX_STOP_CHARS, SPECS, GenerationParams, ParamError, build, parse_assignment
 from .presets import list_presets, load_preset, read_preset
 from .text import brief, surrogate_at
 
@@ -136,7 +136,7 @@ def range_text(name: str) -> str:
         return s.range_text
     if s.kind == "bias":
         return f"token -> {s.range_text}"
-    stop = f"up to {MAX_STOP} strings of {MAX_STOP_CHARS} chars"
+    stop = f"up to {MAX_STOP if name == 'stop' else MAX_BREAKERS} strings of {MAX_STOP_CHARS} chars"
     return {"bool": "true/false", "choice": " | ".join(s.choices), "stop": stop}[s.kind]
 
 
