@@ -20,7 +20,7 @@ from .loader import Loaded
 from .params import GenerationParams, ParamError, token_id
 from .records import Beam, Candidate, Done, PromptTooLong, Step  # noqa: F401  (re-exported)
 from .scheduler import Scheduler
-from .stages import STAGES
+from .stages import STAGES, arguments
 from .text import brief, token_text
 
 
@@ -89,13 +89,16 @@ class Engine:
         # The user processors: our own (the registry's `ours`: OpenAI penalties, DRY), and our ordered warpers
         # when generate()'s own cannot run the chain (`params.own_warpers`).
         chain = self.stages(params, prompt_len)
-        custom = [s for s in chain if not s.warper and STAGES[s.name].ours]
+        custom = [s.processor for s in chain if not s.warper and STAGES[s.name].ours]
         if params.own_warpers:
-            custom += [s for s in chain if s.warper]
+            custom += [s.processor for s in chain if s.warper]
+        pick = STAGES[chain.pick.name] if chain.pick is not None else None
+        if pick is not None and pick.processor:  # a pick generate() can run as a filter before its own draw (mirostat)
+            custom.append(getattr(samplers, pick.processor)(*arguments(pick, params, None)))
         if custom:
             from transformers import LogitsProcessorList
 
-            kw["logits_processor"] = LogitsProcessorList(s.processor for s in custom)
+            kw["logits_processor"] = LogitsProcessorList(custom)
         kw["pad_token_id"] = self.eos_ids[0]
         return kw
 

@@ -15,10 +15,11 @@ import ast
 import inspect
 import json
 import pprint
+from dataclasses import replace
 
 from . import samplers
 from .params import GenerationParams
-from .stages import ORDERS, PROCESSOR, STAGES, StageSpec, named_orders
+from .stages import ORDERS, PROCESSOR, STAGES, StageSpec, active_pick, named_orders, warper_names
 
 HUB_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 BEGIN, END = "# BEGIN generate_kwargs", "# END generate_kwargs"
@@ -105,11 +106,12 @@ def python_snippet(params: GenerationParams, messages: list[dict], system: str |
     mode = params.mode
     own = own_processors(params)
     penalties = any(p.name == "openai_penalties" for p in own)
-    sampled = mode == "sample" and params.own_warpers
-    order = ORDERS[params.sampler_order].stages if sampled else ()
-    warper_specs = [STAGES[n] for n in order if STAGES[n].active(params, None)]
+    warper_specs = [STAGES[n] for n in warper_names(params)] if params.own_warpers else []
     warpers = [constructor(w, params) for w in warper_specs]
-    sources = _sources(own + warper_specs)
+    pick = active_pick(params)
+    if pick is not None and pick.processor:  # mirostat: a filter before generate()'s own draw, last
+        warpers.append(constructor(replace(pick, impl=pick.processor), params))
+    sources = _sources(own + warper_specs + ([replace(pick, impl=pick.processor)] if pick and pick.processor else []))
     imports = ["AutoModelForCausalLM", "AutoTokenizer"]
     if own or warpers:
         imports.append("LogitsProcessorList")

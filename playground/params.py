@@ -153,6 +153,13 @@ class GenerationParams(BaseModel):
                      "keep i if p_i >= a * p_max^2", 0.0, 1.0, step=0.01, modes=SAMPLE)
     tfs: float = P(1.0, "float", "More samplers", "Tail-free sampling: cut where the sorted probabilities flatten; 1 = off",
                    "keep while cumsum(|p''|) / sum(|p''|) <= z", 0.0, 1.0, step=0.01, modes=SAMPLE)
+    mirostat: int = P(0, "int", "More samplers", "Mirostat: 2 = v2, which steers each token's surprise towards tau "
+                      "(it replaces the filters); 0 = off", "cut -log2 p_i > mu; mu -= eta * (-log2 p(x) - tau)", 0, 2,
+                      step=2, modes=SAMPLE)
+    mirostat_tau: float = P(5.0, "float", "More samplers", "Mirostat: the target surprise, in bits",
+                            "mu starts at 2 tau", 0.0, 10.0, step=0.1, modes=SAMPLE)
+    mirostat_eta: float = P(0.1, "float", "More samplers", "Mirostat: how fast mu learns",
+                            "mu -= eta * (surprise - tau)", 0.0, 1.0, step=0.01, modes=SAMPLE)
     # --- Length and stopping --------------------------------------------------------------------
     max_new_tokens: int = P(256, "int", "Length and stopping", "Most tokens to generate in the reply",
                             "stop when t = max_new_tokens", 1, 4096, step=1)
@@ -239,6 +246,9 @@ class GenerationParams(BaseModel):
 
     @model_validator(mode="after")
     def _cross_field(self):
+        if self.mirostat == 1:
+            raise ValueError("`mirostat` must be 0 (off) or 2 (Mirostat v2), but is 1: Mirostat v1 is not implemented "
+                             "here. Use 2.")
         if self.min_new_tokens > self.max_new_tokens:
             raise ValueError(f"`min_new_tokens` must be <= `max_new_tokens`, but is {self.min_new_tokens} > "
                              f"{self.max_new_tokens}. Raise max_new_tokens or lower min_new_tokens.")
@@ -262,7 +272,7 @@ class GenerationParams(BaseModel):
     def own_warpers(self) -> bool:
         """Whether `generate()` must run our own ordered warpers (its own neutral): another order than
         its own, or a warper it does not have (one of the peers', `samplers.py`)."""
-        if self.sampler_order != "transformers":
+        if self.sampler_order != "transformers" or self.mirostat:
             return True
         return any(s.ours and s.kind == WARPER and s.active(self, None) for s in STAGES.values())
 

@@ -20,7 +20,7 @@ from transformers.generation.logits_process import LogitsProcessor
 from . import samplers
 from . import stages as registry
 from .params import GenerationParams
-from .stages import PROCESSOR, STAGES, WARPER, ChainContext, StageSpec
+from .stages import PROCESSOR, STAGES, ChainContext, StageSpec
 
 # name -> (label shown in the UI, formula), and the named orders: views of the registry.
 STAGE_INFO = {n: (s.label, s.formula) for n, s in STAGES.items()}
@@ -150,17 +150,15 @@ def warper_stages(params: GenerationParams, min_tokens_to_keep: int = 1, reg: di
                   seed: int | None = None) -> list[Stage]:
     """The filters that run only when sampling, in the order `params.sampler_order` names. `seed`: the
     request's (XTC's coin); by default `params.seed`."""
-    if params.mode != "sample":
-        return []
     ctx = _context(min_tokens_to_keep=min_tokens_to_keep, seed=params.seed if seed is None else seed)
-    order = registry.named_orders(reg)[params.sampler_order].stages if reg is not STAGES else ORDERS[params.sampler_order]
-    return [Stage(n, _make(reg[n], params, ctx), True) for n in order if reg[n].kind == WARPER and reg[n].active(params, ctx)]
+    return [Stage(n, _make(reg[n], params, ctx), True) for n in registry.warper_names(params, ctx, reg)]
 
 
 def pick_of(params: GenerationParams, reg: dict[str, StageSpec] = STAGES):
-    """The chain's last link for these parameters: greedy, sample, or None (beam search)."""
+    """The chain's last link for these parameters: greedy, sample, mirostat, or None (beam search)."""
     ctx = _context()
-    return next((_make(s, params, ctx) for s in reg.values() if s.kind == registry.PICK and s.active(params, ctx)), None)
+    spec = registry.active_pick(params, ctx, reg)
+    return None if spec is None else _make(spec, params, ctx)
 
 
 def build_stages(params: GenerationParams, prompt_len: int, eos_token_id: int | list[int],
@@ -193,7 +191,7 @@ class Trace:
 
     stages: list[Stage]
     scores: list[torch.Tensor]
-    pick: GreedyPick | SamplePick | None = None
+    pick: GreedyPick | SamplePick | samplers.MirostatPick | None = None
     _probs: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)  # softmax of links()[i], once each
 
     @property

@@ -38,6 +38,8 @@ class StageSpec:
     webui: str | None = None  # its name in text-generation-webui's `sampler_priority`
     removed: str = ""  # legend text for the tokens it removed; default "removed by <label>"
     args: tuple[str, ...] = ()  # the constructor's arguments, for the export: a field's value, or "@name" (ChainContext)
+    only: tuple[str, ...] | None = None  # a pick that replaces the filters: the warpers that still run before it
+    processor: str | None = None  # a pick: the class that runs it inside generate() (samplers.py), if any
 
     def active(self, params, ctx) -> bool:
         if self.when is not None:
@@ -158,10 +160,33 @@ STAGES: dict[str, StageSpec] = {s.name: s for s in (
     _s("greedy", "greedy (argmax)", "x = argmax_i z_i", ("do_sample", "temperature"), "#adb5bd", PICK, "GreedyPick",
        lambda cls, p, c: cls("greedy"), when=lambda p, c: p.mode == "greedy", ours=True, llama_cpp="greedy",
        removed="not the top token (greedy)"),
+    # Mirostat v2 replaces the filters (llama.cpp: temperature -> mirostat) and keeps its mu per reply
+    _ours("mirostat", "mirostat", "cut -log2 p_i > mu, x ~ the rest, mu -= eta * (-log2 p(x) - tau); mu_0 = 2 tau",
+          ("mirostat", "mirostat_tau", "mirostat_eta", "seed"), "#e64980", PICK, "MirostatPick",
+          ("mirostat_tau", "mirostat_eta"), neutral={"mirostat": 0}, when=lambda p, c: p.mode == "sample" and p.mirostat == 2,
+          only=("temperature",), processor="MirostatV2LogitsWarper", llama_cpp="mirostat_v2", webui="mirostat",
+          removed="removed by mirostat (surprise above mu)"),
     _s("sample", "sample", "x ~ softmax(z), with the request's own generator (seed)", ("do_sample", "seed"), "#212529",
-       PICK, "SamplePick", lambda cls, p, c: cls("sample"), when=lambda p, c: p.mode == "sample", ours=True,
-       llama_cpp="dist"),
+       PICK, "SamplePick", lambda cls, p, c: cls("sample"), when=lambda p, c: p.mode == "sample" and p.mirostat == 0,
+       ours=True, llama_cpp="dist"),
 )}
+
+
+def active_pick(params, ctx=None, registry: dict[str, StageSpec] | None = None) -> StageSpec | None:
+    """The chain's last link for these parameters: greedy, sample, mirostat, or None (beam search)."""
+    return next((s for s in (registry or STAGES).values() if s.kind == PICK and s.active(params, ctx)), None)
+
+
+def warper_names(params, ctx=None, registry: dict[str, StageSpec] | None = None) -> list[str]:
+    """The filters that run, in the order `params.sampler_order` names: only when sampling, and only the
+    pick's `only` when the pick replaces the filters (mirostat)."""
+    if params.mode != "sample":
+        return []
+    reg = registry or STAGES
+    order = (ORDERS if reg is STAGES else named_orders(reg))[params.sampler_order].stages
+    pick = active_pick(params, ctx, reg)
+    return [n for n in order if reg[n].kind == WARPER and reg[n].active(params, ctx)
+            and (pick is None or pick.only is None or n in pick.only)]
 
 
 def movable(registry: dict[str, StageSpec] | None = None) -> tuple[str, ...]:

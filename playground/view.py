@@ -106,7 +106,8 @@ def from_trace(trace: Trace, params: GenerationParams, label: Callable[[int], st
         cumulative.append(min(running, 1.0))
 
     min_p_cut = None
-    if "min_p" in stage_at:
+    reshaped = any(stage_at.get(n, len(stage_at)) < stage_at.get("min_p", -1) for n in ("dynatemp", "smoothing", "xtc"))
+    if "min_p" in stage_at and not reshaped:  # no line where a stage before min-p moved the top (or its ratios)
         t_before = "temperature" in stage_at and stage_at["temperature"] < stage_at["min_p"]
         min_p_cut = float(pre.max()) * params.min_p ** (params.temperature if t_before else 1.0)
 
