@@ -279,6 +279,8 @@ class GenerationParams(BaseModel):
     def inactive_reason(self, name: str) -> str | None:
         """Why `name` has no effect in the current mode, or None when it is active."""
         mode = self.mode
+        if mode == "sample" and self.mirostat and name in _MIROSTAT_REPLACES:
+            return f"`{name}` has no effect: mirostat ({self.mirostat}) replaces the sampling filters; only temperature runs."
         if mode in SPECS[name].modes:
             return None
         why = {"greedy": "greedy decoding (do_sample off or temperature 0) always takes the top token",
@@ -377,6 +379,9 @@ def _spec(name: str, field) -> Spec:
 
 
 SPECS: dict[str, Spec] = {n: _spec(n, f) for n, f in GenerationParams.model_fields.items()}
+# The fields of the filters mirostat replaces (it keeps `only`: temperature).
+_MIROSTAT_REPLACES = {f for s in STAGES.values() if s.kind == WARPER and s.name not in STAGES["mirostat"].only
+                      for f in s.fields} - {"temperature", "seed"}
 DEFAULTS = GenerationParams()
 
 

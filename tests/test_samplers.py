@@ -11,7 +11,7 @@ import random
 import pytest
 import torch
 
-from playground import export, inspector, sampling
+from playground import export, inspector, presets, sampling
 from playground.params import ParamError, build
 from playground.stages import STAGES
 
@@ -297,3 +297,53 @@ def test_each_sampler_in_a_real_reply(engine, name):
     assert again.token_ids == done.token_ids
     fates = {c.removed_by for s in steps for c in s.candidates}
     assert name in fates or name in RESHAPE
+
+
+# --- the concept presets show their point --------------------------------------------------------------
+LOOP = " He loved his dragons dearly. He loved his dragons dearly and he loved his dragons"
+
+
+@pytest.mark.model
+def test_dry_preset_breaks_the_greedy_loop(engine):
+    ids = engine.prompt_ids([{"role": "user", "content": "Write a long story about a dragon."}])
+    ids += engine.tokenizer.encode(LOOP, add_special_tokens=False)
+    dearly = engine.tokenizer.encode(" dearly", add_special_tokens=False)[0]
+    trap, fix = presets.load_preset("repetition-trap"), presets.load_preset("dry-breaks-the-loop")
+    assert fix.replace(dry_multiplier=0.0) == trap
+    assert int(engine.trace(ids, trap).final.argmax()) == dearly  # greedy goes round the loop again
+    tr = engine.trace(ids, fix)
+    assert int(tr.final.argmax()) != dearly  # DRY: " dearly" would extend a repeat
+    # the repeat is " loved his dragons" (" he" and " He" differ): L = 3, penalty 0.8 * 1.75^(3 - 2)
+    assert [engine.label(t) for t in ids[-3:]] == [" loved", " his", " dragons"]
+    assert float(tr.scores[0][0, dearly] - tr.final[0, dearly]) == pytest.approx(0.8 * 1.75, abs=1e-4)
+
+
+@pytest.mark.model
+def test_xtc_preset_removes_the_obvious_choice(engine):
+    params = presets.load_preset("xtc-creative")
+    assert (params.min_p, params.xtc_probability) == (0.02, 0.5)
+    ids = engine.prompt_ids([{"role": "user", "content": "Name a colour."}])
+    seen = 0
+    for tok in engine.tokenizer.encode("My favourite colour is blue because it", add_special_tokens=False):
+        tr = engine.trace(ids, params)  # no seed: XTC shown as when it runs
+        before = tr.probs(len(tr.stages) - 2)[0]  # what XTC sees (after min-p)
+        top = before >= 0.1
+        if top.sum() >= 2:
+            seen += 1
+            fates = {f.id: f.removed_by for f in tr.candidates(10)}
+            assert fates[int(before.argmax())] == "xtc"  # the obvious choice is gone
+            least = int(torch.where(top, before, 2.0).argmin())
+            assert fates[least] is None and int(tr.final.argmax()) == least  # the least likely top choice leads
+        ids = ids + [tok]
+    assert seen >= 1
+
+
+@pytest.mark.model
+def test_top_n_sigma_preset_keeps_the_same_set_at_any_temperature(engine, chat_prompt):
+    params = presets.load_preset("top-n-sigma-vs-temperature")
+    hot = engine.trace(chat_prompt, params)
+    cool = engine.trace(chat_prompt, params.replace(temperature=1.0))
+    assert torch.equal(torch.isfinite(hot.final), torch.isfinite(cool.final))
+    assert 1 <= int(torch.isfinite(hot.final).sum()) <= 50  # a few tokens of 49152
+    without = engine.trace(chat_prompt, params.replace(top_n_sigma=0.0))
+    assert int(torch.isfinite(without.final).sum()) == without.final.shape[-1]  # temperature alone keeps every token
