@@ -1,9 +1,10 @@
-"""The command line: `python -m playground generate | presets | params`.
+"""The command line: `python -m playground generate | compare | presets | params` (no command: what it can do).
 
-`generate` runs one chat completion with the bundled model (or `--model`), streaming the reply to
-stdout, or with `--json` one JSON object per generated token and a final summary. Parameters come
-from `--preset`, then `--set key=value` (YAML values), then `--seed`. Every bad input (parameters,
-preset, logit bias, model) exits with status 2 and a one-line message on stderr, never a traceback.
+`generate` runs one chat completion with the bundled model (or `--model`), or with `--backend openai`
+on an OpenAI-compatible server (remote.py), streaming the reply to stdout, or with `--json` one JSON
+object per generated token and a final summary. Parameters come from `--preset`, then `--set
+key=value` (YAML values), then `--seed`. Every bad input (parameters, preset, logit bias, model)
+exits with status 2 and a one-line message on stderr, never a traceback; a server's error exits 1.
 Only `generate` imports torch, and only after the parameters have been validated.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import textwrap
 
@@ -48,8 +50,8 @@ def _stdin() -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
-def _g(x: float) -> float:
-    return float(f"{x:.6g}")
+def _g(x: float) -> float | None:
+    return None if x != x else float(f"{x:.6g}")  # NaN (a remote server's unknown side) is null
 
 
 def step_json(step) -> dict:
@@ -85,6 +87,8 @@ def cmd_generate(args) -> int:
         raise ParamError([f"`--top-n` must be >= 0, but is {args.top_n}."])
     prompt = utf8("--prompt", _stdin() if args.prompt == "-" else args.prompt)
     system = utf8("--system", args.system)
+    if args.backend == "openai":
+        return _remote(args, params, prompt, system)
     from . import loader
     from .engine import Engine, PromptTooLong
 
@@ -101,23 +105,94 @@ def cmd_generate(args) -> int:
                     print(f"#{r} (score {b.score:.4f}): {b.text}")
                 print(_summary(done), file=sys.stderr)
             return 0
-        shown = ""
-        for item in engine.stream(messages, params, system=system, top_n=args.top_n if args.json else 0):
-            if args.json:
-                _emit(step_json(item) if hasattr(item, "candidates") else done_json(item, params))
-                continue
-            text = item.text
-            if text.startswith(shown) and len(text) > len(shown):
-                sys.stdout.write(text[len(shown):])
-                sys.stdout.flush()
-                shown = text
-            if not hasattr(item, "candidates"):
-                sys.stdout.write("\n")
-                print(_summary(item), file=sys.stderr)
+        _print(engine.stream(messages, params, system=system, top_n=args.top_n if args.json else 0), args, params)
         return 0
     except (loader.ModelLoadError, PromptTooLong) as e:
         print(f"error: {e}", file=sys.stderr)
         return USAGE_ERROR
+
+
+def _remote(args, params: GenerationParams, prompt: str, system: str | None) -> int:
+    """`generate --backend openai`: the same output, from an OpenAI-compatible server (remote.py)."""
+    from .backends import BackendError
+    from .remote import MAX_TOP, OpenAIBackend
+
+    if not args.base_url:
+        raise ParamError(["`--base-url` is needed with `--backend openai`, but is not given. Use e.g. "
+                          "--base-url http://127.0.0.1:8000/v1"])
+    if params.mode == "beam":
+        raise ParamError([f"`num_beams` must be 1 with `--backend openai`, but is {params.num_beams}."])
+    try:
+        backend = OpenAIBackend.connect(args.base_url, args.model, args.server_kind, args.api_key_env)
+        print(f"[{backend.describe()}]", file=sys.stderr)
+        _print(backend.stream([{"role": "user", "content": prompt}], params, system, min(args.top_n, MAX_TOP)), args, params)
+        return 0
+    except BackendError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def _print(items, args, params: GenerationParams) -> None:
+    """Stream a reply to stdout: its text as it grows, or with --json one object per step and a summary."""
+    shown = ""
+    for item in items:
+        if args.json:
+            _emit(step_json(item) if hasattr(item, "candidates") else done_json(item, params))
+            continue
+        text = item.text
+        if text.startswith(shown) and len(text) > len(shown):
+            sys.stdout.write(text[len(shown):])
+            sys.stdout.flush()
+            shown = text
+        if not hasattr(item, "candidates"):
+            sys.stdout.write("\n")
+            print(_summary(item), file=sys.stderr)
+
+
+def side_params(spec: str, seed: int) -> GenerationParams:
+    """`--a`/`--b`: "defaults", or "preset:NAME" and/or space-separated key=value settings that override it."""
+    words = [w for w in shlex.split(spec) if w != "defaults"]
+    preset = words.pop(0).removeprefix("preset:") if words and words[0].startswith("preset:") else None
+    return params_from_args(preset, words, seed)
+
+
+def cmd_compare(args) -> int:
+    a, b = side_params(args.a, args.seed), side_params(args.b, args.seed)
+    for side, p in (("--a", a), ("--b", b)):
+        if p.mode == "beam":
+            raise ParamError([f"`{side}` must not run beam search (num_beams={p.num_beams}): compare takes sampled or "
+                              "greedy replies."])
+    prompt, system = utf8("--prompt", args.prompt), utf8("--system", args.system)
+    from . import loader
+    from .compare import compare
+    from .engine import Engine, PromptTooLong
+
+    try:
+        engine = Engine(loader.load(args.model, dtype=args.dtype))
+        for p in (a, b):
+            engine.bias_ids(p)
+        c = compare(engine, [{"role": "user", "content": prompt}], a, b, args.seed, system)
+    except (loader.ModelLoadError, PromptTooLong) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return USAGE_ERROR
+    if args.json:
+        side = lambda p, done, toks: {"params": p.changed(), "text": done.text, "finish_reason": done.finish_reason,  # noqa: E731
+                                      "tokens": [{"step": t.step, "token": t.token, "prob": _g(t.prob), "other": _g(t.other)}
+                                                 for t in toks]}
+        part = c.parting
+        _emit({"seed": c.seed, "a": side(a, c.a_done, c.a), "b": side(b, c.b_done, c.b), "note": c.note,
+               "parting": None if part is None else {"step": part.step, "a_token": part.a.token, "b_token": part.b.token,
+                                                     "a_under_b": str(part.a_under_b), "b_under_a": str(part.b_under_a),
+                                                     "why": part.why}})
+        return 0
+    for name, spec, done in (("A", args.a, c.a_done), ("B", args.b, c.b_done)):
+        print(f"{name} ({spec}): {done.text}")
+    print(f"seed {c.seed}: {c.note}")
+    if c.parting is not None:
+        p = c.parting
+        print(f"  A's {p.a.token!r}: p={p.a.prob:.3g} under A, {p.a_under_b} under B")
+        print(f"  B's {p.b.token!r}: p={p.b.prob:.3g} under B, {p.b_under_a} under A")
+    return 0
 
 
 def _value(v) -> str:
@@ -176,11 +251,19 @@ def cmd_presets(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m playground", description="Sampling Playground from the command line.")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command")
     g = sub.add_parser("generate", help="one chat completion, streamed to stdout")
     g.add_argument("--prompt", required=True, help="the user message ('-' reads it from stdin)")
     g.add_argument("--system", help="a system prompt")
-    g.add_argument("--model", help="a Hugging Face id or local folder (default: the bundled SmolLM2-135M-Instruct)")
+    g.add_argument("--model", help="a Hugging Face id or local folder (default: the bundled SmolLM2-135M-Instruct); "
+                   "with --backend openai, the server's model name (default: its only one)")
+    g.add_argument("--backend", choices=("local", "openai"), default="local",
+                   help="local: this machine's engine (exact); openai: an OpenAI-compatible server at --base-url")
+    g.add_argument("--base-url", help="the server's API root, e.g. http://127.0.0.1:8000/v1 (vLLM, llama.cpp, TGI, Ollama)")
+    g.add_argument("--api-key-env", metavar="VAR", help="the environment variable holding the server's API key "
+                   "(never the key itself)")
+    g.add_argument("--server-kind", choices=("auto", "openai", "vllm", "llamacpp", "playground"), default="auto",
+                   help="which fields the server takes and what its logprobs are (auto: from /v1/models)")
     g.add_argument("--dtype", choices=("float32", "bfloat16", "auto"), default="auto")
     g.add_argument("--preset", help=f"a preset name ({', '.join(list_presets())}) or a YAML file")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -189,13 +272,38 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--top-n", type=int, default=10, help="candidates per step in --json output (default 10)")
     g.add_argument("--json", action="store_true", help="one JSON object per token, then a summary object")
     g.set_defaults(run=cmd_generate)
+    c = sub.add_parser("compare", help="one prompt under two settings, same seed: both replies and where they part")
+    c.add_argument("--prompt", required=True, help="the user message")
+    c.add_argument("--system", help="a system prompt")
+    c.add_argument("--a", required=True, metavar="SETTINGS",
+                   help='"preset:NAME" and/or key=value settings ("preset:precise top_k=5", "temperature=0.3")')
+    c.add_argument("--b", required=True, metavar="SETTINGS", help="the same, for the other side")
+    c.add_argument("--seed", type=int, default=0, help="the seed both sides use (default 0)")
+    c.add_argument("--model", help="a Hugging Face id or local folder (default: the bundled model)")
+    c.add_argument("--dtype", choices=("float32", "bfloat16", "auto"), default="auto")
+    c.add_argument("--json", action="store_true", help="one JSON object: both sides' tokens with both probabilities")
+    c.set_defaults(run=cmd_compare)
     sub.add_parser("presets", help="list the shipped presets").set_defaults(run=cmd_presets)
     sub.add_parser("params", help="every parameter: default, range, help").set_defaults(run=cmd_params)
     return p
 
 
+OVERVIEW = """Sampling Playground: see what every generation parameter does to a language model's next token.
+
+  python -m playground generate --prompt "Name three colours." [--preset NAME] [--set key=value] [--json]
+  python -m playground compare --prompt "Once upon a time" --a preset:compare-cold --b preset:compare-hot --seed 7
+  python -m playground params     every parameter: default, range, help
+  python -m playground presets    the shipped presets and their values
+  python app.py                   the web page (chat, live plot, token inspector) and /v1 OpenAI-compatible API
+
+`python -m playground COMMAND --help` gives a command's options; README.md tells the rest."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command is None:
+        print(OVERVIEW)
+        return 0
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="replace")  # a reply with characters the terminal cannot show
     try:

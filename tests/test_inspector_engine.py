@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from playground import inspector, sampling
+from playground import inspector
 from playground.params import build
 
 pytestmark = pytest.mark.model
@@ -99,4 +99,9 @@ def test_order_view_shows_min_p_with_high_temperature(engine):
     assert len(default) > len(last) >= 1
     assert set(last) <= set(default)
     assert abs(sum(default.values()) - 1) < 1e-4 and abs(sum(last.values()) - 1) < 1e-4
-    assert sampling.ORDERS["temperature_last"][-1] == "temperature"
+    # temperature last: min-p judged the model's own distribution, so the survivors are exactly the tokens
+    # with at least 0.1 of the top probability, and temperature 3 flattened them afterwards
+    raw = torch.softmax(engine.next_logits(ids).float(), -1)[0]
+    assert set(last) == set(torch.nonzero(raw >= 0.1 * raw.max()).flatten().tolist())
+    top = max(last, key=last.get)
+    assert last[top] < raw[top] / raw[list(last)].sum()

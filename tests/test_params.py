@@ -8,7 +8,7 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from playground.params import DEFAULTS, MAX_STOP, SPECS, GenerationParams, ParamError, build
+from playground.params import DEFAULTS, MAX_STOP, SPECS, ParamError, build
 
 NUMERIC = [s for s in SPECS.values() if s.kind in ("float", "int", "seed")]
 # Other fields some values need so that only the range rule can fail (cross-field rules hold).
@@ -269,9 +269,31 @@ def test_openai_unsupported():
     assert len(out) == 1 and out[0].startswith("logit_bias")
 
 
-def test_specs_cover_every_field():
-    assert set(SPECS) == set(GenerationParams.model_fields)
-    for s in SPECS.values():
-        assert s.help and s.group
-        if s.kind in ("float", "int"):
-            assert s.contains(s.default), s.name
+def _outside(s) -> list[float]:
+    """The nearest values just outside a numeric spec's range, on each side that has an end."""
+    tiny = 1 if s.kind == "int" else 1e-6
+    out = []
+    if s.lo is not None:
+        out.append(s.lo if s.lo_open else s.lo - tiny)
+    if s.hi is not None:
+        out.append(s.hi if s.hi_open else s.hi + tiny)
+    return out
+
+
+# What another field must be for this one's extremes to be legal (the rules between fields).
+COMPANIONS = {"min_new_tokens": {"max_new_tokens": SPECS["max_new_tokens"].hi},
+              "num_return_sequences": {"num_beams": SPECS["num_beams"].hi}}
+
+
+@pytest.mark.parametrize("name", [n for n, s in SPECS.items() if s.kind in ("float", "int")])
+def test_each_numeric_spec_is_the_range_validation_enforces(name):
+    s, other = SPECS[name], COMPANIONS.get(name, {})
+    assert s.help and s.group
+    assert getattr(build(**{name: s.default}), name) == s.default  # the declared default builds
+    for end in (s.ui_min, s.ui_max):  # the slider's ends build
+        assert getattr(build(**other, **{name: end}), name) == end
+    assert _outside(s), f"{name} declares no range"
+    for bad in _outside(s):
+        with pytest.raises(ParamError) as e:
+            build(**other, **{name: bad})
+        assert f"`{name}` must be" in str(e.value) and s.range_text in str(e.value), str(e.value)

@@ -258,7 +258,7 @@ def test_a_bad_message_or_system_prompt_is_named_and_the_next_request_works(engi
 def test_a_bad_history_is_named_by_every_event(engine, bad, words):
     outs = [last(chat.send(engine, QUESTION, bad, "", {}, *values())), last(chat.regenerate(engine, bad, "", {}, *values())),
             chat.undo(bad, ""), plot.refresh(engine, bad, "", [], 30, "linear", *values()),
-            presets_panel.export_code(bad, "", *values()),
+            presets_panel.export_code(bad, "", None, *values()),
             last(inspector.step(engine, 1, QUESTION, bad, "", {}, None, 30, "linear", *values()))]
     for out in outs:
         status = next(o for o in out if isinstance(o, str))

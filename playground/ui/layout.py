@@ -131,7 +131,8 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                     export_btn = gr.Button("Show code for these settings", elem_id="export-btn", size="sm")
                     export_note = gr.Markdown("", elem_id="export-note")
                     export_py = gr.Code(language="python", label="transformers (generate)", elem_id="export-python")
-                    export_oa = gr.Code(language="json", label="OpenAI Chat Completions request", elem_id="export-openai")
+                    export_oa = gr.Code(language="python", label="OpenAI: a Python script (openai client), its JSON body, a curl line",
+                                        elem_id="export-openai")
         insp = _inspector_section()
         ui = dict(settings=settings, reply=reply, reply_tokens=reply_tokens, step_btn=step_btn, step10_btn=step10_btn, run_btn=run_btn,
                   **insp, demo=demo, ctx=ctx, steps=steps, run=run, mode=mode, system=system, chatbot=chatbot, status=status,
@@ -266,8 +267,12 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     for ev, public in ((loaded, dict(api_name="plot", api_visibility="public")), (uploaded, hidden), (reset, hidden)):
         ev.then(controls.mode_updates, mode_in, [c["mode"], *P], **after) \
             .then(resync, resync_in, live_out, **dict(after, **public))
-    c["export_btn"].click(api.named(presets_panel.export_code, ["history", "system", *controls.NAMES]),
-                          [chatbot, system, *P], c["export_out"], api_name="export",
+    run = engine.loaded
+    # In public mode a local folder is named, not given by its server path.
+    shown_id = run.model_id if run.model_id == loader.BUNDLED or not c["limits"].public else model_name(run.model_id)
+    exported = partial(presets_panel.export_code, model_id=shown_id, dtype=str(run.dtype).removeprefix("torch."))
+    c["export_btn"].click(api.named(exported, ["history", "system", "reply", *controls.NAMES]),
+                          [chatbot, system, reply, *P], c["export_out"], api_name="export",
                           queue=False, **RAW)
     # The visitor's presets live in their browser (`store`); nothing from the page is written on the server.
     c["demo"].load(partial(presets_panel.listed, folder=folder), [store], [preset], **hidden, queue=False)

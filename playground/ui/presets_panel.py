@@ -178,15 +178,21 @@ EXAMPLE = [{"role": "user", "content": "Hello!"}]
 
 
 @checked(lambda message: (gr.skip(), gr.skip(), problem("Not exported: " + message)))
-def export_code(history: list | None, system: str | None, *values) -> tuple:
-    """(transformers script, OpenAI request body, message) for the current settings and conversation
-    (a placeholder user turn when the chat is empty); on bad settings the code stays and the message says why."""
+def export_code(history: list | None, system: str | None, reply, *values, model_id: str = export.HUB_MODEL,
+                dtype: str = "float32") -> tuple:
+    """(transformers script, OpenAI script, message) for the current settings and conversation (a placeholder
+    user turn when the chat is empty), for the model and dtype the app runs; a sampled reply without a seed in
+    the settings exports the seed it drew. On bad settings the code stays and the message says why."""
     try:
         params = to_params(values)
     except ParamError as e:
         return gr.skip(), gr.skip(), problem("Not exported: " + " ".join(e.messages))
     messages = model_messages(normalize(history)) or EXAMPLE
     system = (system or "").strip() or None
+    seed = reply.decoders[reply.current].seed if reply is not None and reply.decoders else None
     dropped = params.openai_unsupported()
     note = f"The OpenAI body cannot carry: {', '.join(dropped)}." if dropped else "Both carry every setting."
-    return export.python_snippet(params, messages, system), export.openai_snippet(params, messages, system), shown(note)
+    if seed is not None and params.seed is None:
+        note += f" Both use seed {seed}, the one the last reply drew."
+    return (export.python_snippet(params, messages, system, model_id, dtype, seed),
+            export.openai_snippet(params, messages, system, seed=seed), shown(note))
