@@ -340,7 +340,7 @@ def test_xtc_preset_removes_the_obvious_choice(engine):
 
 @pytest.mark.model
 def test_top_n_sigma_preset_keeps_the_same_set_at_any_temperature(engine, chat_prompt):
-    params = presets.load_preset("top-n-sigma-vs-temperature")
+    params = presets.load_preset("n-sigma-vs-temperature")
     hot = engine.trace(chat_prompt, params)
     cool = engine.trace(chat_prompt, params.replace(temperature=1.0))
     assert torch.equal(torch.isfinite(hot.final), torch.isfinite(cool.final))
