@@ -183,7 +183,7 @@ class GenerationParams(BaseModel):
                               f"Up to {MAX_STOP} strings of up to {MAX_STOP_CHARS} characters that end the reply; they are "
                               "cut from the text", modes=NOT_BEAM)
     sampler_order: Literal[tuple(SAMPLER_ORDERS)] = P(
-        "transformers", "choice", "Advanced", "Where temperature sits in the chain of filters",
+        "transformers", "choice", "Advanced", "The order of the sampling filters (where temperature sits, among others)",
         "", modes=SAMPLE, choices=tuple(SAMPLER_ORDERS))
 
     # --- validation -----------------------------------------------------------------------------

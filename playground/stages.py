@@ -234,7 +234,8 @@ class Order:
 def named_orders(registry: dict[str, StageSpec] | None = None) -> dict[str, Order]:
     """The named orders, generated from the registry (a stage added to it appears in each)."""
     return {o.name: o for o in (
-        Order("transformers", "Default order", "transformers", movable(registry)),
+        Order("transformers", "Default order", "transformers; the peers' samplers where text-generation-webui has them",
+              movable(registry)),
         Order("temperature_last", "Temperature last", "llama.cpp", by_tool_chain(LLAMA_CPP_CHAIN, "llama_cpp", registry)),
         Order("text-generation-webui", "text-generation-webui", "text-generation-webui sampler_priority",
               by_tool_chain(WEBUI_CHAIN, "webui", registry)),
