@@ -106,12 +106,14 @@ def from_trace(trace: Trace, params: GenerationParams, label: Callable[[int], st
         cumulative.append(min(running, 1.0))
 
     min_p_cut = None
-    if "min_p" in stage_at:
+    reshaped = any(stage_at.get(n, len(stage_at)) < stage_at.get("min_p", -1) for n in ("dynatemp", "smoothing", "xtc"))
+    if "min_p" in stage_at and not reshaped:  # no line where a stage before min-p moved the top (or its ratios)
         t_before = "temperature" in stage_at and stage_at["temperature"] < stage_at["min_p"]
         min_p_cut = float(pre.max()) * params.min_p ** (params.temperature if t_before else 1.0)
 
     kept = int(torch.isfinite(trace.picked).sum())
     notes = [trace.pick.note] if trace.pick and trace.pick.note else []
+    notes += [n for n in (getattr(s.processor, "note", "") for s in trace.stages) if n]  # e.g. XTC without a seed
     if "top_k" in stage_at and params.top_k:
         ties = tie_note(params.top_k, int(trace.kept(stage_at["top_k"]).sum()))
         notes += [ties] if ties else []
