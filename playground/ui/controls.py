@@ -71,6 +71,11 @@ def make_control(name: str, value=None, maximum: float | None = None):
     raise ValueError(f"no control for parameter kind {s.kind!r} ({name})")
 
 
+def group_id(group: str) -> str:
+    """The elem_id of a parameter group's accordion: "More samplers" -> "group-more-samplers"."""
+    return f"group-{group.lower().replace(' ', '-')}"
+
+
 def build_main(start: GenerationParams | None = None) -> dict[str, gr.components.Component]:
     """The `MAIN` controls (showing `start`, the defaults when None), stacked in the caller's column."""
     shown = dict(zip(NAMES, to_values(start))) if start is not None else {}
@@ -87,7 +92,7 @@ def build_controls(start: GenerationParams | None = None, maxima: dict[str, floa
         names = [n for n in NAMES if SPECS[n].group == group and n not in made]
         if not names:
             continue
-        with gr.Accordion(group, open=group in OPEN_GROUPS, elem_id=f"group-{group.lower().replace(' ', '-')}"):
+        with gr.Accordion(group, open=group in OPEN_GROUPS, elem_id=group_id(group)):
             for name in names:
                 made[name] = make_control(name, shown.get(name), (maxima or {}).get(name))
     return {n: made[n] for n in NAMES}

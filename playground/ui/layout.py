@@ -38,6 +38,7 @@ from . import (
     inspector,
     inspector_panel,
     plot,
+    presenter,
     presets_panel,
     sessions,
     tokens_html,
@@ -50,7 +51,7 @@ MODEL = dict(concurrency_id="model", concurrency_limit=1, **RAW)
 # Chat replies wait on the engine's scheduler, which batches them and keeps the caps (scheduler.py).
 CHAT = dict(concurrency_id="chat", concurrency_limit=None, **RAW)
 QUIET = dict(queue=False, trigger_mode="always_last", show_progress="hidden", **RAW)
-CSS = """
+CSS = presenter.CSS + """
 #chat .message-content span.md { white-space: pre-wrap; }
 #status, #plot-note, #preset-info { min-height: 1.5em; }
 #caps { font-size: 0.9em; opacity: 0.85; }
@@ -119,6 +120,7 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                 system = gr.Textbox(label="System prompt", lines=2, elem_id="system",
                                     placeholder="Optional, e.g. You are a concise assistant.")
                 gr.Markdown(limits.describe(), elem_id="caps")
+                pres = presenter.build()
             with gr.Column(scale=8, min_width=320):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=5, min_width=320):
@@ -161,6 +163,7 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                   download=download, upload=upload, file=[file_text, file_name])
         _wire(engine, folder, ui)
         explain.wire(engine, expl, fig, ctx, settings)
+        presenter.wire(demo, pres)
         demo.queue(default_concurrency_limit=4, max_size=limits.queue_size)
     return demo
 
