@@ -80,18 +80,19 @@ class PlotData:
 
 
 def from_trace(trace: Trace, params: GenerationParams, label: Callable[[int], str], top_n: int = 30,
-               title: str = "") -> PlotData:
-    """The live view of one step: `label(id)` gives a token's text (e.g. `engine.label`)."""
+               title: str = "", chosen: int | None = None) -> PlotData:
+    """The live view of one step: `label(id)` gives a token's text (e.g. `engine.label`); a `chosen` token is
+    marked, and shown after the top ones when it is not among them."""
     n_pre = sum(1 for s in trace.stages if not s.warper)
     pre = trace.probs_at(n_pre)[0]
     # Tokens the processors removed outright (no-repeat n-gram, min new tokens) have no bar height
     # after them; the ones the model itself ranked in its top k come after the others.
-    fates = trace.candidates(max(1, top_n))
+    fates = trace.candidates(max(1, top_n), also=chosen)
     ids = [f.id for f in fates]
     bars = []
     for f in fates:
         text = label(f.id)
-        bars.append(Bar(f.id, text, readable(text), f.pre, f.raw, f.final, f.removed_by or KEPT))
+        bars.append(Bar(f.id, text, readable(text), f.pre, f.raw, f.final, f.removed_by or KEPT, f.id == chosen))
 
     # The cumulative curve: what top-p sees when it runs, else the bars' own running sum.
     stage_at = {s.name: n for n, s in enumerate(trace.stages)}

@@ -134,6 +134,7 @@ def test_steps_are_numbered_from_1_everywhere(page):
     expect(page.locator("#candidates")).to_contain_text("Candidates at step 2:")
     page.wait_for_function("() => { const el = document.querySelector('#inspect-plot .js-plotly-plot');"
                            " return el && el.layout && el.layout.title.text === 'Step 2'; }", timeout=SLOW)
+    page.wait_for_function(f"() => ({CHOSEN_ID_JS})('#inspect-plot') !== null", timeout=SLOW)  # drawn with its star
     assert page.evaluate(CHOSEN_ID_JS, "#inspect-plot") == int(token.get_attribute("data-id"))
     # the first token is step 1
     tokens(page).nth(0).click()

@@ -46,3 +46,11 @@ def test_the_cumulative_axis_has_its_own_colour_and_round_ticks():
     curve = next(t for t in fig["data"] if t.get("yaxis") == "y2" and t["name"].startswith("cumulative"))
     assert curve["line"]["color"] == plot.CUMULATIVE
     assert plot.CUMULATIVE not in {s.color for s in stages.STAGES.values()}
+
+
+def test_a_step_plot_always_shows_its_chosen_token_even_outside_the_top_n():
+    # token 4 is the least likely of five; with top_n=2 it is still drawn, last, and marked as chosen
+    trace = chain({}, [3.0, 2.0, 1.0, 0.5, 0.0])
+    data = view.from_trace(trace, build(), str, top_n=2, chosen=4)
+    assert [b.id for b in data.bars] == [0, 1, 4] and [b.chosen for b in data.bars] == [False, False, True]
+    assert not any(b.chosen for b in view.from_trace(trace, build(), str, top_n=2).bars)

@@ -13,7 +13,6 @@ one, from its pending logits.
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 from dataclasses import dataclass
 
@@ -94,10 +93,7 @@ def step_figure(engine, a: At, top_n: int, log: bool) -> str:
     title = f"Step {number(a.k)}" + (" (next token)" if a.chosen is None else "")
     if a.trace is None:
         return encode(plot.figure(view.from_step(a.step, int(top_n or 30), title=title), log))
-    data = view.from_trace(a.trace, a.params, engine.label, int(top_n or 30), title=title)
-    if a.chosen is not None:
-        data.bars = [dataclasses.replace(b, chosen=b.id == a.chosen) for b in data.bars]
-    return encode(plot.figure(data, log))
+    return encode(plot.figure(view.from_trace(a.trace, a.params, engine.label, int(top_n or 30), title, a.chosen), log))
 
 
 def chain_rows(engine, a: At) -> pd.DataFrame:
