@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from .params import DEFAULTS, SPECS, GenerationParams, ParamError, build, token_id
+from .presets import MAX_BYTES, parse_preset
 from .stages import LLAMA_CPP_CHAIN, STAGES, WEBUI_CHAIN, movable, named_orders, resolve_order
 
 # --- text-generation-webui ---------------------------------------------------------------------------
@@ -268,12 +269,13 @@ def from_llamacpp(body: dict[str, Any], source: str = "request.json", notes: lis
 
 
 def read_any(text: str, source: str) -> tuple[GenerationParams, str, list[str]]:
-    """A preset in any format read here, told apart by its keys: a JSON object is a llama.cpp request; a YAML
-    mapping of our parameter names (and `description`) is ours; any other YAML, a text-generation-webui preset.
+    """A preset in any format read here, told apart by its keys: a JSON object is a llama.cpp request; YAML with
+    a key only text-generation-webui has (`sampler_priority`, `mirostat_mode`...) is its preset; other YAML is
+    ours (a key of neither is then named as not our parameter; keys both share mean the same).
     Returns the parameters, the format's name and the notes on what was ignored."""
-    from .presets import DESCRIPTION, parse_preset
-
     notes: list[str] = []
+    if len(text.encode("utf-8", "replace")) > MAX_BYTES:
+        raise ParamError([f"is larger than {MAX_BYTES // 1024} KB, so it is not a preset."], source)
     if text.lstrip().startswith("{"):
         try:
             body = json.loads(text)
@@ -285,7 +287,7 @@ def read_any(text: str, source: str) -> tuple[GenerationParams, str, list[str]]:
         data = yaml.safe_load(text)
     except yaml.YAMLError:
         data = None
-    if isinstance(data, dict) and not all(str(k) in SPECS or k == DESCRIPTION for k in data):
+    if isinstance(data, dict) and any(str(k) in (*WEBUI_OWN, *WEBUI_IGNORED) for k in data):
         return from_webui(text, source, notes), "text-generation-webui preset", notes
     values, _ = parse_preset(text, source)
     return build(values, source=source), "Sampling Playground preset", notes

@@ -95,6 +95,8 @@ def test_a_bad_key_names_the_file_and_the_key(read, data, words):
 def test_read_any_tells_the_formats_apart_by_their_keys():
     assert formats.read_any('{"top_k": 5}', "r.json")[1] == "llama.cpp request"
     assert formats.read_any("top_p: 0.9\ntemperature_last: true\n", "p.yaml")[1] == "text-generation-webui preset"
+    with pytest.raises(ParamError, match="`topp` is not a parameter. Did you mean `top_p`?"):  # a typo in ours: ours
+        formats.read_any("topp: 0.9\n", "p.yaml")
     p, kind, _ = formats.read_any("description: mine\ntop_p: 0.9\nsampler_order: min_p,temperature\n", "m.yaml")
     assert kind == "Sampling Playground preset" and p.sampler_order == "min_p,temperature"
 
@@ -117,3 +119,18 @@ def test_the_command_line_exports_and_imports(capsys, tmp_path):
     (tmp_path / "bad.json").write_text('{"topk": 3}')
     assert main(["presets", "--import", str(tmp_path / "bad.json")]) == 2
     assert "bad.json: `topk` is not a llama.cpp request key" in capsys.readouterr().err
+
+
+def test_the_page_upload_takes_the_peers_formats_too():
+    from playground.ui import presets_panel
+    from playground.ui.controls import NAMES
+
+    out = presets_panel.upload('{"temperature": 0.5, "top_k": 7, "samplers": ["top_k", "temperature"]}', "llama.json", {})
+    values = dict(zip(NAMES, out[2:-1]))
+    assert (values["temperature"], values["top_k"], values["top_p"], values["min_p"]) == (0.5, 7, 1.0, 0.0)
+    assert "llama.json" in out[-1] and out[0]["llama"].startswith("description: Imported from llama.json (a llama.cpp request)")
+    out = presets_panel.upload("min_p: 0.02\nguidance_scale: 1.5\n", "tgw-creative.yaml", {})
+    assert dict(zip(NAMES, out[2:-1]))["sampler_order"] == "text-generation-webui"
+    assert "guidance_scale" in out[0]["tgw-creative"]  # the note is in the kept preset's description
+    out = presets_panel.upload('{"topk": 3}', "bad.json", {})
+    assert "Preset not loaded, nothing changed: bad.json: `topk` is not a llama.cpp request key" in out[-1]
