@@ -22,8 +22,9 @@ from typing import Any
 import yaml
 
 from .params import DEFAULTS, SPECS, GenerationParams, ParamError, build, token_id
-from .presets import MAX_BYTES, parse_preset
+from .presets import KEY_RULE, MAX_BYTES, parse_preset
 from .stages import LLAMA_CPP_CHAIN, STAGES, WEBUI_CHAIN, movable, named_orders, resolve_order
+from .text import brief
 
 # --- text-generation-webui ---------------------------------------------------------------------------
 # Our fields it has under the same name, with the same meaning (modules/presets.py `default_preset`).
@@ -81,6 +82,8 @@ def not_carried(params: GenerationParams, fmt: str) -> list[str]:
     if fmt == "webui" and params.dry_penalty_last_n != -1 and params.repetition_penalty != 1:
         out.append(f"dry_penalty_last_n {params.dry_penalty_last_n} (its repetition_penalty_range is both DRY's range and "
                    "the repetition penalty's, which covers the whole text here)")
+    if fmt == "webui" and params.dry_penalty_last_n == 0 and params.dry_multiplier:
+        out.append("dry_penalty_last_n 0 (DRY off here; its repetition_penalty_range 0 is the whole text)")
     if fmt == "llamacpp" and (params.presence_penalty or params.frequency_penalty):
         out.append("presence_penalty/frequency_penalty count the reply's tokens only here; llama.cpp counts the prompt's too")
     return out
@@ -117,6 +120,8 @@ def _order_from(names: list[str], tool: str) -> str:
 
 
 def _unknown(key: str, known: list[str], source: str, what: str) -> ParamError:
+    if not KEY_RULE.match(key):  # not a name: not quoted (it may be a line of some other file)
+        return ParamError([f"holds a key that is not a {what} key (not shown: this may not be such a file)."], source)
     close = difflib.get_close_matches(key, known, n=1)
     hint = f" Did you mean `{close[0]}`?" if close else ""
     return ParamError([f"`{key}` is not a {what} key, so it cannot be read.{hint} Remove it."], source)
@@ -125,7 +130,7 @@ def _unknown(key: str, known: list[str], source: str, what: str) -> ParamError:
 def _ignored(data: dict, table: dict, notes: list[str], what: str) -> None:
     for key, (neutral, why) in table.items():
         if key in data and data[key] not in (neutral, None):
-            notes.append(f"`{key}` {data[key]!r} is ignored: {why} ({what}).")
+            notes.append(f"`{key}` {brief(data[key])} is ignored: {why} ({what}).")
 
 
 # --- text-generation-webui ---------------------------------------------------------------------------
@@ -140,7 +145,7 @@ def to_webui(params: GenerationParams) -> str:
         t, r = params.temperature, params.dynatemp_range
         out.update(dynamic_temperature=True, dynatemp_low=_num(max(0.0, t - r)), dynatemp_high=_num(t + r),
                    dynatemp_exponent=params.dynatemp_exponent)
-    if params.repetition_penalty != 1 or params.dry_multiplier:  # its range 0 is the whole text (ours)
+    if params.repetition_penalty != 1 or params.dry_multiplier or params.dry_penalty_last_n != -1:  # its 0: the whole text
         out["repetition_penalty_range"] = 0 if params.dry_penalty_last_n == -1 else params.dry_penalty_last_n
     if params.dry_sequence_breakers != d.dry_sequence_breakers:
         out["dry_sequence_breakers"] = ", ".join(json.dumps(b) for b in params.dry_sequence_breakers)
@@ -190,7 +195,7 @@ def from_webui(text: str, source: str = "preset.yaml", notes: list[str] | None =
         values.update(temperature=_num((low + high) / 2), dynatemp_range=_num((high - low) / 2),
                       dynatemp_exponent=data.get("dynatemp_exponent", 1))
     rng = data.get("repetition_penalty_range", WEBUI_DEFAULTS["repetition_penalty_range"])
-    if data.get("dry_multiplier"):
+    if data.get("dry_multiplier") or "repetition_penalty_range" in data:
         values["dry_penalty_last_n"] = -1 if rng == 0 else rng
     if rng != 0 and data.get("repetition_penalty", 1) != 1:
         notes.append(f"`repetition_penalty_range` {rng!r} is ignored for the repetition penalty, which covers the whole "

@@ -134,3 +134,12 @@ def test_the_page_upload_takes_the_peers_formats_too():
     assert "guidance_scale" in out[0]["tgw-creative"]  # the note is in the kept preset's description
     out = presets_panel.upload('{"topk": 3}', "bad.json", {})
     assert "Preset not loaded, nothing changed: bad.json: `topk` is not a llama.cpp request key" in out[-1]
+
+
+@pytest.mark.parametrize("p", [build(dry_penalty_last_n=64), build(repetition_penalty=1.2),
+                               build(dry_multiplier=0.8, dry_penalty_last_n=100), build(dry_multiplier=0.8)])
+def test_webuis_one_range_carries_dry_s_and_the_penaltys(p):
+    """text-generation-webui's repetition_penalty_range is DRY's range (and its repetition penalty's: ours covers
+    the whole text, its 0)."""
+    assert formats.from_webui(formats.to_webui(p)) == p
+    assert formats.from_webui("dry_multiplier: 0.8\n").dry_penalty_last_n == 1024  # its default range
