@@ -16,9 +16,10 @@ import shlex
 import sys
 import textwrap
 
+from . import cli_formats
 from .params import GROUPS, MAX_BREAKERS, MAX_STOP, MAX_STOP_CHARS, SPECS, GenerationParams, ParamError, build, parse_assignment
 from .presets import list_presets, load_preset, read_preset
-from .stages import ORDERS
+from .stages import ORDERS, movable
 from .text import brief, surrogate_at
 
 USAGE_ERROR = 2
@@ -213,7 +214,7 @@ def range_text(name: str) -> str:
     if s.kind == "bias":
         return f"token -> {s.range_text}"
     stop = f"up to {MAX_STOP if name == 'stop' else MAX_BREAKERS} strings of {MAX_STOP_CHARS} chars"
-    return {"bool": "true/false", "choice": " | ".join(s.choices), "stop": stop}[s.kind]
+    return {"bool": "true/false", "choice": " | ".join(s.choices) + " | a,b,c", "stop": stop}[s.kind]
 
 
 def params_table() -> str:
@@ -227,6 +228,8 @@ def params_table() -> str:
         lines += ["", f"{group}", f"  {'name':<{w[0]}}  {'default':<{w[1]}}  {'range':<{w[2]}}  help"]
         lines += [f"  {n:<{w[0]}}  {d:<{w[1]}}  {r:<{w[2]}}  {h}" for n, d, r, h, g in rows if g == group]
     lines += ["", "sampler_order"] + [f"  {n:<{w[0]}}  {o.describe()}" for n, o in ORDERS.items()]
+    lines += [f"  {'or a list':<{w[0]}}  your own, e.g. top_k,min_p,temperature: those left out run after them. Stages: "
+              + ", ".join(movable())]
     return "\n".join(lines[1:])
 
 
@@ -236,6 +239,8 @@ def cmd_params(args) -> int:
 
 
 def cmd_presets(args) -> int:
+    if args.export or args.import_file:
+        return cli_formats.run(args)
     bad = 0
     for name in list_presets():
         try:
@@ -287,7 +292,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--dtype", choices=("float32", "bfloat16", "auto"), default="auto")
     c.add_argument("--json", action="store_true", help="one JSON object: both sides' tokens with both probabilities")
     c.set_defaults(run=cmd_compare)
-    sub.add_parser("presets", help="list the shipped presets").set_defaults(run=cmd_presets)
+    pr = sub.add_parser("presets", help="list the shipped presets; --export / --import in the peers' formats")
+    cli_formats.add_arguments(pr)
+    pr.set_defaults(run=cmd_presets)
     sub.add_parser("params", help="every parameter: default, range, help").set_defaults(run=cmd_params)
     return p
 
@@ -298,6 +305,8 @@ OVERVIEW = """Sampling Playground: see what every generation parameter does to a
   python -m playground compare --prompt "Once upon a time" --a preset:compare-cold --b preset:compare-hot --seed 7
   python -m playground params     every parameter: default, range, help
   python -m playground presets    the shipped presets and their values
+  python -m playground presets --export webui|llamacpp NAME   a preset in text-generation-webui's / llama.cpp's format
+  python -m playground presets --import FILE                  their preset YAML / request JSON as ours
   python app.py                   the web page (chat, live plot, token inspector) and /v1 OpenAI-compatible API
 
 `python -m playground COMMAND --help` gives a command's options; README.md tells the rest."""

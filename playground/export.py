@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from . import samplers
 from .params import GenerationParams
-from .stages import ORDERS, PROCESSOR, STAGES, StageSpec, active_pick, named_orders, warper_names
+from .stages import PROCESSOR, STAGES, StageSpec, active_pick, resolve_order, warper_names
 
 HUB_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 BUNDLED, GGUF_NAME = "bundled", "SmolLM2-135M-Instruct.Q4_1.gguf"  # as loader.py names them (it imports torch)
@@ -98,9 +98,9 @@ def constructor(spec: StageSpec, params: GenerationParams) -> str:
 
 def ordered_warpers(params: GenerationParams, order: str | None = None,
                     registry: dict[str, StageSpec] = STAGES) -> list[str]:
-    """Constructor calls of the active filters in a named order (by default the request's): each filter's
-    class and the parameters it reads, from the stage registry."""
-    names = (ORDERS if registry is STAGES else named_orders(registry))[order or params.sampler_order].stages
+    """Constructor calls of the active filters in an order (a named one or a custom list; by default the
+    request's): each filter's class and the parameters it reads, from the stage registry."""
+    names = resolve_order(order or params.sampler_order, registry)
     return [constructor(registry[n], params) for n in names if registry[n].active(params, None)]
 
 

@@ -55,10 +55,12 @@ def survivors(trace: sampling.Trace) -> dict[int, float]:
 
 def compare_orders(engine, ids: list[int], prompt_len: int, params: GenerationParams,
                    logits: torch.Tensor) -> dict[str, dict[int, float]]:
-    """The surviving set (with final probabilities) under each sampler order, on the same logits."""
+    """The surviving set (with final probabilities) under each named sampler order, and under the request's own
+    order when it is a custom one (first), on the same logits."""
     t = torch.tensor([ids], device=logits.device)
     out = {}
-    for order in sampling.ORDERS:
+    for order in dict.fromkeys([*([params.sampler_order] if params.sampler_order not in sampling.ORDERS else []),
+                                *sampling.ORDERS]):
         p = params.replace(sampler_order=order)
         out[order] = survivors(sampling.run(engine.stages(p, prompt_len), t, logits))
     return out

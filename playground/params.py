@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .stages import ORDERS, STAGES, WARPER
+from .stages import ORDERS, STAGES, WARPER, canonical_order, movable
 from .text import brief, surrogate_at
 
 ALL_MODES = ("sample", "greedy", "beam")
@@ -182,15 +182,27 @@ class GenerationParams(BaseModel):
     stop: tuple[str, ...] = P((), "stop", "Advanced",
                               f"Up to {MAX_STOP} strings of up to {MAX_STOP_CHARS} characters that end the reply; they are "
                               "cut from the text", modes=NOT_BEAM)
-    sampler_order: Literal[tuple(SAMPLER_ORDERS)] = P(
-        "transformers", "choice", "Advanced", "The order of the sampling filters (where temperature sits, among others)",
-        "", modes=SAMPLE, choices=tuple(SAMPLER_ORDERS))
+    sampler_order: str = P(
+        "transformers", "choice", "Advanced", "The order of the sampling filters (where temperature sits, among others): a "
+        "named order, or your own as stage names separated by commas (those left out run after them, in the default "
+        f"order), e.g. top_k,min_p,temperature. Stages: {', '.join(movable())}", "", modes=SAMPLE,
+        choices=tuple(SAMPLER_ORDERS))
 
     # --- validation -----------------------------------------------------------------------------
     @field_validator("stop", "dry_sequence_breakers", mode="before")
     @classmethod
     def _stop_list(cls, v):
         return (v,) if isinstance(v, str) else v
+
+    @field_validator("sampler_order", mode="before")
+    @classmethod
+    def _order_list(cls, v):
+        return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else v  # a YAML/JSON list of stages
+
+    @field_validator("sampler_order", mode="after")
+    @classmethod
+    def _order(cls, v):
+        return canonical_order(v)  # a named order's name, or the shortest list meaning the same; ValueError names the stage
 
     @field_validator("logit_bias", mode="before")
     @classmethod
@@ -412,7 +424,7 @@ def _message(err: dict) -> str:
         return err["msg"]
     want = _TYPE_WORDS[s.kind]
     if s.kind == "choice":
-        want += " " + ", ".join(repr(c) for c in s.choices)
+        want += " " + ", ".join(repr(c) for c in s.choices) + " or a comma-separated list of stages"
     return f"`{name}` must be {want}, but is {brief(err.get('input'))}."
 
 

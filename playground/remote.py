@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from . import stages
+from . import formats
 from .backends import AFTER, BEFORE, UNKNOWN, BackendError
 from .params import SPECS, GenerationParams, ParamError, token_id
 from .records import Candidate, Done, Step
@@ -53,7 +53,6 @@ class Server:
     llama_cpp_order: bool = False  # send our sampler order as llama.cpp's `samplers`
 
 
-LLAMA_PENALTIES = ("penalties", "dry")  # llama.cpp's `samplers` names of the penalties it runs first
 # The peers' samplers the llama.cpp server takes under our own names (its /completion fields).
 LLAMA_SAME = ("dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n", "dry_sequence_breakers",
               "xtc_probability", "xtc_threshold", "top_n_sigma", "dynatemp_range", "dynatemp_exponent", "mirostat",
@@ -150,12 +149,7 @@ class OpenAIBackend:
         extra = {wire: _plain(getattr(params, ours)) for ours, wire in self.server.fields.items()}
         extra.update(self.server.extra)
         if self.server.llama_cpp_order:
-            # What runs, in our order, by llama.cpp's names: the penalties and DRY, then the filters (once each:
-            # dynamic temperature is its temperature sampler too).
-            registry = stages.STAGES
-            names = [s.llama_cpp for s in registry.values() if s.kind == stages.PROCESSOR and s.llama_cpp in LLAMA_PENALTIES]
-            names += [registry[n].llama_cpp for n in stages.ORDERS[params.sampler_order].stages if registry[n].llama_cpp]
-            extra["samplers"] = list(dict.fromkeys(names))
+            extra["samplers"] = formats.llamacpp_samplers(params)  # what runs, in our order, by llama.cpp's names
         body.update(logprobs=True, top_logprobs=max(0, min(top_n, MAX_TOP)))
         return {**body, "extra_body": extra} if extra else body
 

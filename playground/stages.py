@@ -12,9 +12,12 @@ Pure data: no torch, no transformers (the classes are named, and resolved by `sa
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from .text import brief
 
 PROCESSOR, WARPER, PICK = "processor", "warper", "pick"  # warpers run only when sampling, and may be reordered
 
@@ -183,7 +186,7 @@ def warper_names(params, ctx=None, registry: dict[str, StageSpec] | None = None)
     if params.mode != "sample":
         return []
     reg = registry or STAGES
-    order = (ORDERS if reg is STAGES else named_orders(reg))[params.sampler_order].stages
+    order = resolve_order(params.sampler_order, reg)
     pick = active_pick(params, ctx, reg)
     return [n for n in order if reg[n].kind == WARPER and reg[n].active(params, ctx)
             and (pick is None or pick.only is None or n in pick.only)]
@@ -243,3 +246,75 @@ def named_orders(registry: dict[str, StageSpec] | None = None) -> dict[str, Orde
 
 
 ORDERS: dict[str, Order] = named_orders()
+
+
+# --- any order: a named order, or the movable stages as data ----------------------------------------
+MAX_ORDER_CHARS = 1000  # far more than every movable stage's name, comma-separated
+
+
+def _named(registry: dict[str, StageSpec] | None) -> dict[str, Order]:
+    return ORDERS if registry in (None, STAGES) else named_orders(registry)
+
+
+def _aliases(registry: dict[str, StageSpec]) -> dict[str, str]:
+    """Other names people use for a movable stage (its parameter, its peers' names): suggested, not accepted."""
+    out = {}
+    for s in registry.values():
+        for other in (*s.fields, s.llama_cpp, s.webui, s.label.replace(" ", "_").replace("-", "_")):
+            if other and s.movable and other not in ("seed", "temperature"):
+                out.setdefault(other, s.name)
+    return out
+
+
+def parse_order(value: str, registry: dict[str, StageSpec] | None = None) -> tuple[str, ...]:
+    """The stages a custom order lists ("top_k,min_p,temperature"); `ValueError` naming `sampler_order`, the
+    bad stage and the valid ones (the closest first) for an unknown name, a stage that cannot move, a repeat."""
+    reg = registry or STAGES
+    names, can = [n.strip() for n in str(value).split(",")], movable(reg)
+    head = (f"`sampler_order` must be one of {', '.join(repr(n) for n in _named(reg))} or the stages in your order, "
+            f"comma-separated (those left out run after them, in the default order), but")
+    valid = f"The stages that can move: {', '.join(can)}."
+    if len(str(value)) > MAX_ORDER_CHARS:
+        raise ValueError(f"{head} it is {len(str(value))} characters long. {valid}")
+    seen: list[str] = []
+    for n in names:
+        if n in seen:
+            raise ValueError(f"{head} {n!r} appears twice. Name each stage once.")
+        if n in reg and not reg[n].movable:
+            where = "the final pick, which is always last" if reg[n].kind == PICK else "a penalty, and the penalties always run first"
+            raise ValueError(f"{head} {n!r} cannot move: it is {where}. {valid}")
+        if n not in can:
+            alias = _aliases(reg)
+            close = difflib.get_close_matches(n, [*can, *alias], n=1) if len(n) <= 60 else []
+            hint = f" Did you mean {alias.get(close[0], close[0])!r}?" if close else ""
+            what = "it is empty" if not str(value).strip() else f"{brief(n)} is not a stage" if n else "a name is empty"
+            raise ValueError(f"{head} {what}.{hint} {valid}")
+        seen.append(n)
+    return tuple(seen)
+
+
+def resolve_order(value: str, registry: dict[str, StageSpec] | None = None) -> tuple[str, ...]:
+    """Every movable stage in the order `value` names: a named order's stages, or a custom list's stages
+    first, in its order, then the ones it leaves out, in the registry's (generate()'s) order."""
+    named = _named(registry)
+    if value in named:
+        return named[value].stages
+    listed = parse_order(value, registry)
+    return listed + tuple(n for n in movable(registry) if n not in listed)
+
+
+def canonical_order(value: str, registry: dict[str, StageSpec] | None = None) -> str:
+    """How `value` is stored: the name of the named order it is, or the shortest list that means the same
+    ("temperature,top_k,top_p" is "transformers"; a full list loses the tail already in default order)."""
+    full = resolve_order(value, registry)
+    match = [n for n, o in _named(registry).items() if o.stages == full]
+    if match:
+        return match[0]
+    k = next(k for k in range(len(full) + 1) if resolve_order(",".join(full[:k]) or "transformers", registry) == full)
+    return ",".join(full[:k])
+
+
+def order_title(value: str, registry: dict[str, StageSpec] | None = None) -> str:
+    """The order view's title: a named order's, or "Your order"."""
+    named = _named(registry)
+    return named[value].title if value in named else "Your order"

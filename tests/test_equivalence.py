@@ -79,6 +79,9 @@ def combos() -> list[tuple[int, dict, int]]:
             (0, {"max_new_tokens": MAX_NEW, "xtc_probability": 1.0, "top_k": 20, "temperature": 1.5,
                  "sampler_order": "temperature_last"}, 24),
             (2, {"max_new_tokens": MAX_NEW, "do_sample": False, "dry_multiplier": 1.5, "dry_allowed_length": 1}, 0),
+            # a custom order (issue 8 §3): generate() runs our warpers in the user's order
+            (2, {"max_new_tokens": MAX_NEW, "temperature": 2.0, "top_k": 40, "min_p": 0.1, "top_p": 0.9, "xtc_probability": 0.5,
+                 "sampler_order": "xtc,top_k,min_p,temperature,top_p"}, 26),
             # mirostat: generate() runs it as its last filter, then its own draw (MirostatV2LogitsWarper)
             (1, {"max_new_tokens": MAX_NEW, "mirostat": 2, "mirostat_tau": 3.0, "mirostat_eta": 0.3, "temperature": 0.9,
                  "top_k": 5, "repetition_penalty": 1.1}, 25)]
@@ -158,4 +161,4 @@ def test_combos_cover_every_knob():
     knobs = {"temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff", "repetition_penalty",
              "presence_penalty", "frequency_penalty", "no_repeat_ngram_size", "min_new_tokens", "logit_bias", "do_sample"}
     assert knobs <= seen, knobs - seen
-    assert orders == {"transformers", "temperature_last", "text-generation-webui"}
+    assert orders == {"transformers", "temperature_last", "text-generation-webui", "xtc,top_k,min_p,temperature,top_p"}

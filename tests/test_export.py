@@ -102,7 +102,9 @@ def _engine_text(engine, params) -> str:
     build(temperature=0.9, top_n_sigma=1.5, xtc_probability=0.5, xtc_threshold=0.05, dry_multiplier=0.8, top_a=0.05,
           smoothing_factor=0.2, seed=12, max_new_tokens=12),
     build(mirostat=2, mirostat_tau=3.0, mirostat_eta=0.3, temperature=0.9, seed=13, max_new_tokens=12),
-], ids=["greedy-penalties-bias", "sampled-temperature-last", "the-peers-samplers", "mirostat"])
+    build(temperature=2.0, top_k=40, min_p=0.1, top_p=0.9, sampler_order="min_p,top_k,temperature,top_p", seed=14,
+          max_new_tokens=12),
+], ids=["greedy-penalties-bias", "sampled-temperature-last", "the-peers-samplers", "mirostat", "custom-order"])
 def test_python_snippet_reproduces_the_engine(engine, loaded, params):
     code = export.python_snippet(params, MESSAGES, system="Be brief.", model_id=loaded.model.name_or_path)
     assert _run(code).rstrip("\n") == _engine_text(engine, params)

@@ -105,3 +105,13 @@ def test_order_view_shows_min_p_with_high_temperature(engine):
     assert set(last) == set(torch.nonzero(raw >= 0.1 * raw.max()).flatten().tolist())
     top = max(last, key=last.get)
     assert last[top] < raw[top] / raw[list(last)].sum()
+
+
+def test_order_view_draws_a_custom_order_first_beside_the_named_ones(engine):
+    p = build(temperature=3.0, min_p=0.1, top_k=50, sampler_order="top_k,min_p,temperature")
+    ids = engine.prompt_ids(MSGS)
+    orders = inspector.compare_orders(engine, ids, len(ids), p, engine.next_logits(ids))
+    assert list(orders) == ["top_k,min_p,temperature", "transformers", "temperature_last", "text-generation-webui"]
+    # top-k then min-p on the model's own distribution, temperature last: the same set as llama.cpp's order here
+    assert orders["top_k,min_p,temperature"] == orders["temperature_last"]
+    assert len(orders["transformers"]) > len(orders["top_k,min_p,temperature"]) >= 1

@@ -67,7 +67,9 @@ def make_control(name: str, value=None, maximum: float | None = None):
         return gr.Textbox(value=value if isinstance(value, str) else format_stop(value), lines=2, placeholder="User:",
                           **common)
     if s.kind == "choice":
-        return gr.Dropdown(choices=[(SAMPLER_ORDERS[c], c) for c in s.choices], value=value, **common)
+        # allow_custom_value: a named order, or the user's own typed in (stage names, comma-separated)
+        return gr.Dropdown(choices=[(SAMPLER_ORDERS[c], c) for c in s.choices], value=value, allow_custom_value=True,
+                           **common)
     raise ValueError(f"no control for parameter kind {s.kind!r} ({name})")
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import export, presets
+from .. import export, formats, presets
 from ..params import DEFAULTS, GenerationParams, ParamError, build
 from .chat import model_messages, normalize, problem, shown
 from .controls import NAMES, to_params, to_values
@@ -34,7 +34,7 @@ STORAGE_SECRET = "sampling-playground-presets-v1"
 # the YAML the server made.
 UPLOAD_JS = """(text, name, store) => new Promise((resolve) => {
   const input = document.createElement('input');
-  input.type = 'file'; input.accept = '.yaml,.yml,text/yaml';
+  input.type = 'file'; input.accept = '.yaml,.yml,.json,text/yaml,application/json';
   input.onchange = async () => {
     const f = input.files[0];
     resolve(f ? [await f.slice(0, MAX + 1).text(), f.name, store] : ['', '', store]);
@@ -151,7 +151,7 @@ def upload(text: str | None, fname: str | None, store, folder: str | Path = pres
     if not (text or "").strip() and not fname:
         return skip + ["No file chosen: pick a YAML preset file to upload."]
     try:
-        values, description = presets.parse_preset(text or "", source)
+        values, description = _uploaded(text or "", source)
         loaded = _apply(values, description, source, source, start)
         params = build(values, source=source)
     except ParamError as e:
@@ -167,6 +167,15 @@ def upload(text: str | None, fname: str | None, store, folder: str | Path = pres
     mine[stem] = presets.dump_preset(params, description)
     return [mine, listed(mine, folder, BROWSER + stem)] + loaded[:-1] + [f"{loaded[-1]}<br>Kept in this browser as "
                                                                         f"**{shown(stem)}**."]
+
+
+def _uploaded(text: str, source: str) -> tuple[dict, str]:
+    """The values and description of an uploaded preset: ours, or the peers' (a text-generation-webui preset YAML,
+    a llama.cpp request JSON: `formats.read_any` tells them apart by their keys, and names what it ignored)."""
+    params, kind, notes = formats.read_any(text, source)
+    if kind == "Sampling Playground preset":
+        return presets.parse_preset(text, source)
+    return params.changed(), " ".join([f"Imported from {source} (a {kind}).", *notes])
 
 
 def reset(start: GenerationParams = DEFAULTS) -> list:

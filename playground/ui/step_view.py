@@ -165,12 +165,12 @@ def orders(engine, a: At) -> str | None:
     if a.trace is None:
         return None
     sets = inspector.compare_orders(engine, a.ids, a.prompt_len, a.params, a.logits)  # greedy: the argmax in each
-    names = list(sampling.ORDERS)
+    names = list(sets)  # the reply's own order first when it is a custom one, then the named ones
     titles = []
     for n in names:
         this = "*" if n == a.params.sampler_order else ""
-        titles.append(f"{stages.ORDERS[n].title}{this}: {len(sets[n])} survive{'s' if len(sets[n]) == 1 else ''}")
-    return charts([ranked(sets[n]) for n in names], tuple(titles), engine, a.chosen)  # one chart per named order
+        titles.append(f"{stages.order_title(n)}{this}: {len(sets[n])} survive{'s' if len(sets[n]) == 1 else ''}")
+    return charts([ranked(sets[n]) for n in names], tuple(titles), engine, a.chosen)  # one chart per order
 
 
 def candidates(engine, a: At) -> tuple[pd.DataFrame, dict]:
