@@ -29,6 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="hub id or local folder (default: PLAYGROUND_MODEL, else the bundled SmolLM2-135M-Instruct, "
                         f"else {loader.HUB_FALLBACK})")
     p.add_argument("--dtype", default=None, help="auto (default), float32, bfloat16 or float16")
+    p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=None,
+                   help="decode through the compiled step, compiled in the background at start (default on) [PLAYGROUND_FAST]")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
@@ -59,10 +61,13 @@ def main(argv: list[str] | None = None) -> None:
     args, model_id, limits = configure(argv)
     api_key = api_key_from(args.api_key_env)
     from playground.engine import Engine
+    from playground.fast import SIZES, wanted
     from playground.ui.server import Served, build_app
 
     try:
-        engine = Engine(loader.load(model_id, args.dtype))
+        engine = Engine(loader.load(model_id, args.dtype), fast=wanted(args.fast))
+        if engine.fast is not None:
+            engine.fast.want(SIZES[0])  # compiles while the app starts and serves; replies switch over once ready
     except loader.ModelLoadError as e:
         sys.exit(f"error: {e}")
     Served(*build_app(engine, limits, api_key), host=args.host, port=args.port).run(share=args.share)
