@@ -27,9 +27,10 @@ from .text import brief, token_text
 class Engine:
     """Chat generation over one loaded model; safe to share between threads (state is per call)."""
 
-    def __init__(self, loaded: Loaded, fast: bool = False):
+    def __init__(self, loaded: Loaded, fast: bool | str = False):
         """`fast`: decode one-token steps through a compiled graph over a static KV cache (`fast.py`),
-        compiled in the background on first use; off (the default here), every step runs eagerly."""
+        compiled in the background on first use, where it gives the eager tokens (fp32; "any": in any dtype);
+        off (the default here), every step runs eagerly."""
         self.loaded = loaded
         self.model, self.tokenizer = loaded.model, loaded.tokenizer
         self.device = loaded.device
@@ -39,7 +40,7 @@ class Engine:
         self.vocab = self.model.get_output_embeddings().weight.shape[0]
         self._logits_cache: dict[tuple[int, ...], torch.Tensor] = {}
         self._logits_lock = threading.Lock()
-        self.fast = Fast(self.model) if fast else None
+        self.fast = Fast(self.model, exact=fast != "any") if fast else None
         self.scheduler = Scheduler(self.model)  # batches the app's replies (its thread starts with the first)
 
     # --- inputs -----------------------------------------------------------------------------------

@@ -40,8 +40,13 @@ def wanted(flag: bool | None = None) -> bool:
     return os.environ.get("PLAYGROUND_FAST", "1").strip().lower() not in ("0", "false", "off", "no")
 
 
-def unavailable(model) -> str | None:
-    """Why the fast path cannot run here, or None."""
+def unavailable(model, exact: bool = True) -> str | None:
+    """Why the fast path cannot run here, or None. `exact`: only where it gives the eager path's tokens, which
+    is fp32: in bf16 the compiled graph rounds differently (logits move by ~0.4, and sampled replies part
+    from the eager ones: 0 of 4 identical in bench/decode.py)."""
+    dtype = next(model.parameters()).dtype
+    if exact and dtype != torch.float32:
+        return f"it gives the eager tokens in float32 only, and the model is {str(dtype).removeprefix('torch.')}"
     if not getattr(model, "_can_compile_fullgraph", False) and not getattr(model, "_supports_static_cache", True):
         return f"{type(model).__name__} does not support a static KV cache"
     if not torch._dynamo.is_dynamo_supported():
@@ -99,11 +104,11 @@ def copy_cache(model, cache):
 class Fast:
     """The compiled one-token step of one model, per cache size; compiles in a background thread."""
 
-    def __init__(self, model, progress=None):
+    def __init__(self, model, progress=None, exact: bool = True):
         self.model = model
         self.progress = progress or (lambda m: print(f"[playground] {m}", file=sys.stderr, flush=True))
         self.state: dict[int, str] = {}  # size -> "compiling", "ready" or "failed"
-        self.reason: str | None = unavailable(model)  # why it is off, once it is
+        self.reason: str | None = unavailable(model, exact)  # why it is off, once it is
         self.compile_seconds: dict[int, float] = {}
         self.steps = 0  # steps run compiled (tests count them)
         self._todo: queue.SimpleQueue[int] = queue.SimpleQueue()
