@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
+import time
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -66,11 +68,20 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         engine = Engine(loader.load(model_id, args.dtype), fast=wanted(args.fast))
-        if engine.fast is not None:
-            engine.fast.want(SIZES[0])  # compiles while the app starts and serves; replies switch over once ready
     except loader.ModelLoadError as e:
         sys.exit(f"error: {e}")
-    Served(*build_app(engine, limits, api_key), host=args.host, port=args.port).run(share=args.share)
+    served = Served(*build_app(engine, limits, api_key), host=args.host, port=args.port)
+    if engine.fast is not None and engine.fast.on:
+        threading.Thread(target=compile_when_serving, args=(served, engine.fast, SIZES[0]), daemon=True).start()
+    served.run(share=args.share)
+
+
+def compile_when_serving(served, fast, size: int) -> None:
+    """Compile the decode step once the app serves (tracing holds the GIL: begun at start, it delayed serving
+    from 12 s to 32 s); replies decode eagerly until it is ready, then switch over."""
+    while not served.server.started:
+        time.sleep(0.2)
+    fast.want(size)
 
 
 def api_key_from(var: str | None, env: dict[str, str] | None = None) -> str | None:
