@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
+import time
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -29,6 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="hub id or local folder (default: PLAYGROUND_MODEL, else the bundled SmolLM2-135M-Instruct, "
                         f"else {loader.HUB_FALLBACK})")
     p.add_argument("--dtype", default=None, help="auto (default), float32, bfloat16 or float16")
+    p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=None,
+                   help="decode through the compiled step, compiled in the background once serving (default off: it did "
+                        "not pay on a 2-core CPU, bench/RESULTS.md) [PLAYGROUND_FAST=1]")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
@@ -59,13 +64,25 @@ def main(argv: list[str] | None = None) -> None:
     args, model_id, limits = configure(argv)
     api_key = api_key_from(args.api_key_env)
     from playground.engine import Engine
+    from playground.fast import SIZES, wanted
     from playground.ui.server import Served, build_app
 
     try:
-        engine = Engine(loader.load(model_id, args.dtype))
+        engine = Engine(loader.load(model_id, args.dtype), fast=wanted(args.fast))
     except loader.ModelLoadError as e:
         sys.exit(f"error: {e}")
-    Served(*build_app(engine, limits, api_key), host=args.host, port=args.port).run(share=args.share)
+    served = Served(*build_app(engine, limits, api_key), host=args.host, port=args.port)
+    if engine.fast is not None and engine.fast.on:
+        threading.Thread(target=compile_when_serving, args=(served, engine.fast, SIZES[0]), daemon=True).start()
+    served.run(share=args.share)
+
+
+def compile_when_serving(served, fast, size: int) -> None:
+    """Compile the decode step once the app serves (tracing holds the GIL: begun at start, it delayed serving
+    from 12 s to 32 s); replies decode eagerly until it is ready, then switch over."""
+    while not served.server.started:
+        time.sleep(0.2)
+    fast.want(size)
 
 
 def api_key_from(var: str | None, env: dict[str, str] | None = None) -> str | None:

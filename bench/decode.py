@@ -1,11 +1,14 @@
-"""Decode speed: the playground's traced `Engine.stream` against transformers' `model.generate()`.
+"""Decode speed: the playground's traced `Engine.stream`, eager and fast path, against `model.generate()`.
 
-Both run the same request (same prompt, same sampler chain from `engine.generate_kwargs`, same seed,
+Three decoders: the engine eager (`Engine(loaded)`), the engine's fast path (`Engine(loaded, fast=True)`:
+static KV cache and compiled step, `playground/fast.py`; its compile time is printed) and transformers'
+`generate()`. All run the same request (same prompt, same sampler chain from `engine.generate_kwargs`, same seed,
 `min_new_tokens = max_new_tokens` so both produce exactly `--tokens` tokens), interleaved in one
-process over several rounds, alternating which goes first. The engine runs with its per-step trace
-on (`top_n=50`, what the UI asks for). Prints each round and the median ratio engine / generate.
+process over several rounds, each going first in turn. The engine runs with its per-step trace
+on (`top_n=50`, what the UI asks for). Prints each round, the median ratios to generate(), how often
+the tokens were identical, and where an engine step's time goes (forward pass, chain + record).
 
-    python bench/decode.py --dtype auto --tokens 64 --rounds 5
+    python bench/decode.py --dtype float32,bfloat16 --tokens 64 --rounds 5
 """
 
 from __future__ import annotations
@@ -95,49 +98,97 @@ def llama_cpp_note() -> str:
     return "llama_cpp is installed, but this benchmark does not drive it yet (see bench/RESULTS.md)."
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"))
-    ap.add_argument("--tokens", type=int, default=64, help="tokens per run (default 64)")
-    ap.add_argument("--rounds", type=int, default=5, help="rounds, each one engine run and one generate run (default 5)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--model", default=None, help="model id or folder (default: the bundled SmolLM2-135M-Instruct)")
-    args = ap.parse_args(argv)
+def yes(flag: bool) -> str:
+    return "yes" if flag else "no"
 
-    loaded = loader.load(args.model, dtype=args.dtype)
-    engine = Engine(loaded)
+
+def run_parts(engine: Engine, params, prompt: list[int]):
+    """Per step: milliseconds in the forward pass (`next_logits`) and in the chain + record (`advance`)."""
+    dec = engine.decoder([], params, top_n=50, prompt=prompt)
+    fwd, adv = [], []
+    while not dec.done:
+        a = time.perf_counter()
+        with torch.inference_mode():
+            dec.next_logits()
+        b = time.perf_counter()
+        dec.advance()
+        fwd.append((b - a) * 1000)
+        adv.append((time.perf_counter() - b) * 1000)
+    return fwd[1:], adv[1:]  # the prompt pass excluded
+
+
+def bench_dtype(args, dtype: str) -> dict:
+    loaded = loader.load(args.model, dtype=dtype)
+    eager, quick = Engine(loaded), Engine(loaded, fast="any")  # bf16 too, to measure it
     params = build(temperature=0.8, top_k=40, top_p=0.95, max_new_tokens=args.tokens, min_new_tokens=args.tokens,
                    seed=args.seed)
-    prompt = engine.prompt_ids(MESSAGES)
-    print(f"model {loaded.model_id}, {str(loaded.dtype).removeprefix('torch.')}, {loaded.device}; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, {platform.machine()}")
+    prompt = eager.prompt_ids(MESSAGES)
+    print(f"\nmodel {loaded.model_id}, {str(loaded.dtype).removeprefix('torch.')}, {loaded.device}; "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads ({torch.get_num_interop_threads()} interop), "
+          f"{os.cpu_count()} cpus, {platform.machine()}")
     print(f"code {code_version()}; {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
     print(f"params {params.changed()}; prompt {len(prompt)} tokens; {args.rounds} rounds x {args.tokens} tokens")
+    start = time.perf_counter()
+    ok = quick.fast.wait(quick.fast.size_for(len(prompt) + args.tokens))
+    print(f"fast path: {'ready' if ok else 'OFF (' + str(quick.fast.reason) + ')'}; compile (or load from "
+          f"{os.environ.get('TORCHINDUCTOR_CACHE_DIR')}) took {time.perf_counter() - start:.1f} s")
+    runners = {"eager": lambda: run_engine(eager, params, prompt), "fast": lambda: run_engine(quick, params, prompt),
+               "generate": lambda: run_generate(eager, params, prompt)}
     warm = params.replace(max_new_tokens=4, min_new_tokens=4)
-    run_engine(engine, warm, prompt)
-    run_generate(engine, warm, prompt)
-
+    run_engine(eager, warm, prompt), run_engine(quick, warm, prompt), run_generate(eager, warm, prompt)
     print(f"load average at start {os.getloadavg()[0]:.2f} (other processes share the cores)")
-    ratios, steps, same = [], {"engine": [], "generate": []}, 0
+    names = list(runners)
+    rates = {n: [] for n in names}
+    steps = {n: [] for n in names}
+    same = {"fast=eager": 0, "eager=generate": 0}
     for r in range(args.rounds):
-        first, second = (run_engine, run_generate) if r % 2 == 0 else (run_generate, run_engine)
-        res = {f.__name__: f(engine, params, prompt) for f in (first, second)}
-        (we, toks_e, times_e), (wg, toks_g, times_g) = res["run_engine"], res["run_generate"]
-        e, g = len(toks_e) / we, len(toks_g) / wg
-        ratios.append(e / g)
-        steps["engine"] += step_ms(times_e)
-        steps["generate"] += step_ms(times_g)
-        same += toks_e == toks_g
-        print(f"round {r + 1}: engine {e:6.2f} tok/s  generate {g:6.2f} tok/s  ratio {e / g:.3f}  "
-              f"(tokens {len(toks_e)}/{len(toks_g)}, identical: {'yes' if toks_e == toks_g else 'no'})", flush=True)
-    print(f"median ratio engine/generate (wall tok/s per round): {statistics.median(ratios):.3f} "
-          f"(min {min(ratios):.3f}, max {max(ratios):.3f}); identical tokens in {same}/{args.rounds} rounds")
+        order = names[r % 3:] + names[:r % 3]  # each goes first in turn
+        res = {n: runners[n]() for n in order}
+        toks = {n: res[n][1] for n in names}
+        for n in names:
+            rates[n].append(len(res[n][1]) / res[n][0])
+            steps[n] += step_ms(res[n][2])
+        same["fast=eager"] += toks["fast"] == toks["eager"]
+        same["eager=generate"] += toks["eager"] == toks["generate"]
+        print(f"round {r + 1}: " + "  ".join(f"{n} {rates[n][-1]:6.2f} tok/s" for n in names) +
+              f"  fast/generate {rates['fast'][-1] / rates['generate'][-1]:.3f}  eager/generate "
+              f"{rates['eager'][-1] / rates['generate'][-1]:.3f}  (identical: fast=eager "
+              f"{yes(toks['fast'] == toks['eager'])}, eager=generate {yes(toks['eager'] == toks['generate'])})",
+              flush=True)
+    ratio = {k: statistics.median(a / b for a, b in zip(rates[k], rates["generate"])) for k in ("fast", "eager")}
+    print(f"median per-round ratio: fast/generate {ratio['fast']:.3f}, eager/generate {ratio['eager']:.3f}; identical "
+          f"tokens: fast=eager in {same['fast=eager']}/{args.rounds} rounds, eager=generate in {same['eager=generate']}/{args.rounds}")
     q = {k: (quantile(v, 0.1), statistics.median(v)) for k, v in steps.items()}
     for k, (p10, med) in q.items():
         print(f"{k:>8} decode step: p10 {p10:6.2f} ms ({1000 / p10:5.1f} tok/s), median {med:6.2f} ms "
               f"({1000 / med:5.1f} tok/s) over {len(steps[k])} steps")
-    print(f"step-time ratio engine/generate (generate ms / engine ms): p10 {q['generate'][0] / q['engine'][0]:.3f}, "
-          f"median {q['generate'][1] / q['engine'][1]:.3f}; load average at end {os.getloadavg()[0]:.2f}")
+    print(f"step-time ratio vs generate (generate ms / ms): fast p10 {q['generate'][0] / q['fast'][0]:.3f}, median "
+          f"{q['generate'][1] / q['fast'][1]:.3f}; eager p10 {q['generate'][0] / q['eager'][0]:.3f}, median "
+          f"{q['generate'][1] / q['eager'][1]:.3f}")
+    for name, eng in (("eager", eager), ("fast", quick)):
+        fwd, adv = run_parts(eng, params, prompt)
+        print(f"{name:>8} step parts (median): forward {statistics.median(fwd):6.2f} ms, chain + record "
+              f"{statistics.median(adv):6.2f} ms")
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
+    return {"fast": ratio["fast"], "eager": ratio["eager"], "same": same}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dtype", default="float32,bfloat16", help="comma-separated: float32, bfloat16, auto")
+    ap.add_argument("--tokens", type=int, default=64, help="tokens per run (default 64)")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds, each one run of every decoder (default 5)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's, one per core)")
+    ap.add_argument("--model", default=None, help="model id or folder (default: the bundled SmolLM2-135M-Instruct)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results = {dt: bench_dtype(args, dt) for dt in args.dtype.split(",")}
+    print()
+    for dt, r in results.items():
+        print(f"{dt}: fast/generate {r['fast']:.3f}, eager/generate {r['eager']:.3f}, identical fast=eager "
+              f"{r['same']['fast=eager']}/{args.rounds}")
     print(llama_cpp_note())
     return 0
 

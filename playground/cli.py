@@ -95,7 +95,7 @@ def cmd_generate(args) -> int:
     from .engine import Engine, PromptTooLong
 
     try:
-        engine = Engine(loader.load(args.model, dtype=args.dtype))
+        engine = Engine(loader.load(args.model, dtype=args.dtype), fast=cli_fast(args.fast, params.max_new_tokens))
         engine.bias_ids(params)  # a logit_bias key that is several tokens fails here, before generating
         messages = [{"role": "user", "content": prompt}]
         if params.mode == "beam":
@@ -107,6 +107,11 @@ def cmd_generate(args) -> int:
                     print(f"#{r} (score {b.score:.4f}): {b.text}")
                 print(_summary(done), file=sys.stderr)
             return 0
+        size = engine.fast.size_for(len(engine.prompt_ids(messages, system)) + params.max_new_tokens) if engine.fast else None
+        if size and engine.fast.on:
+            print("[playground] compiling the decode step (about 10 s with the compile cache warm, 1-2 min the first "
+                  "time; --fast off skips it)...", file=sys.stderr, flush=True)
+            engine.fast.wait(size)
         _print(engine.stream(messages, params, system=system, top_n=args.top_n if args.json else 0), args, params)
         return 0
     except (loader.ModelLoadError, PromptTooLong) as e:
@@ -258,6 +263,19 @@ def cmd_presets(args) -> int:
     return 1 if bad else 0
 
 
+CLI_FAST_MIN = 256  # replies at least this long (max_new_tokens) take the compiled path under --fast auto
+
+
+def cli_fast(choice: str, max_new_tokens: int) -> bool:
+    """Whether this run compiles the decode step: `on`/`off`, or `auto`: on for long replies (compiling takes
+    about 10 s with the cache warm, what ~200 tokens save; see bench/RESULTS.md), when PLAYGROUND_FAST=1."""
+    from .fast import wanted
+
+    if choice != "auto":
+        return choice == "on"
+    return wanted() and max_new_tokens >= CLI_FAST_MIN
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m playground", description="Sampling Playground from the command line.")
     sub = p.add_subparsers(dest="command")
@@ -279,6 +297,8 @@ def parser() -> argparse.ArgumentParser:
                    help="set one parameter, value in YAML (repeatable); see `python -m playground params`")
     g.add_argument("--seed", type=int, help="seed of the sampler (same seed, same reply)")
     g.add_argument("--top-n", type=int, default=10, help="candidates per step in --json output (default 10)")
+    g.add_argument("--fast", choices=("auto", "on", "off"), default="auto",
+                   help=f"the compiled decode path (auto: for max_new_tokens >= {CLI_FAST_MIN} when PLAYGROUND_FAST=1)")
     g.add_argument("--json", action="store_true", help="one JSON object per token, then a summary object")
     g.set_defaults(run=cmd_generate)
     c = sub.add_parser("compare", help="one prompt under two settings, same seed: both replies and where they part")

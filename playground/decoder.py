@@ -10,16 +10,15 @@ cache (and, when kept, the step's logits, so that no forward pass is repeated).
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import secrets
 import time
 from typing import TYPE_CHECKING
 
 import torch
-from transformers import DynamicCache
+from transformers import DynamicCache, StaticCache
 
-from . import inspector, sampling
+from . import fast, inspector, sampling
 from .params import GenerationParams
 from .records import Candidate, Done, PromptTooLong, Step
 from .text import StopScanner
@@ -138,14 +137,35 @@ class Decoder:
     def next_logits(self) -> torch.Tensor:
         """The raw logits of the next step; the model runs at most once per step (the step reuses them).
 
-        Without a cache (dropped when the reply ended, see `release`) every token is run again once."""
+        Without a cache (dropped when the reply ended, see `release`) every token is run again once.
+        A one-token step takes the engine's compiled path (`fast.py`) when it is on and ready for a cache
+        that holds this reply; otherwise the model runs eagerly over a `DynamicCache`."""
         if self.logits is None:
             if self.cache is None:
                 self.cache, self.fresh = DynamicCache(config=self.model.config), self.ids
+            if self._fast_step():
+                return self.logits
+            self.cache = fast.to_dynamic(self.model, self.cache)
             out = self.model(input_ids=self.fresh, attention_mask=torch.ones_like(self.ids),
                              past_key_values=self.cache, use_cache=True, logits_to_keep=1)
             self.logits = out.logits[:, -1].to(copy=True, dtype=torch.float32)
         return self.logits
+
+    def _fast_step(self) -> bool:
+        """Run this step compiled when the engine's fast path can; False to run it eagerly."""
+        path = self.engine.fast
+        if path is None or not path.on or self.fresh.shape[1] != 1 or fast.seq_len(self.cache) != self.ids.shape[1] - 1 \
+                or self.ids.shape[1] < 2:
+            return False
+        need = self.ids.shape[1] + self.budget - len(self.steps)
+        size = path.size_for(need)
+        if not path.ready(size):
+            path.want(size)  # compiled in the background; this reply switches over once it is ready
+            return False
+        if not isinstance(self.cache, StaticCache) or self.cache.layers[0].max_cache_len < need:
+            self.cache = fast.to_static(self.model, self.cache, size)
+        self.logits = path.step(self.fresh, self.cache)
+        return True
 
     def release(self) -> None:
         """Drop the KV cache (most of a reply's memory); `next_logits` rebuilds it if the reply goes on."""
@@ -202,9 +222,8 @@ class Decoder:
         if self.cache is None:  # released: the next forward pass runs every kept token again
             new.release()
         else:
-            new.cache = copy.deepcopy(self.cache)
-            seen = new.cache.get_seq_length()
-            new.cache.crop(-(seen - cut + (0 if known else 1)))  # up to the logits of step k, or up to the last token
+            new.cache = fast.copy_cache(self.model, self.cache)
+            fast.crop(new.cache, cut - (0 if known else 1))  # up to the logits of step k, or up to the last token
             new.fresh = new.ids[:, cut - (0 if known else 1):]
         if known:
             new.logits = self.logit_history[k]

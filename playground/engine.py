@@ -16,6 +16,7 @@ import torch
 
 from . import samplers, sampling
 from .decoder import Decoder
+from .fast import Fast
 from .loader import Loaded
 from .params import GenerationParams, ParamError, token_id
 from .records import Beam, Candidate, Done, PromptTooLong, Step  # noqa: F401  (re-exported)
@@ -27,7 +28,10 @@ from .text import brief, token_text
 class Engine:
     """Chat generation over one loaded model; safe to share between threads (state is per call)."""
 
-    def __init__(self, loaded: Loaded):
+    def __init__(self, loaded: Loaded, fast: bool | str = False):
+        """`fast`: decode one-token steps through a compiled graph over a static KV cache (`fast.py`),
+        compiled in the background on first use, where it gives the eager tokens (fp32; "any": in any dtype);
+        off (the default here), every step runs eagerly."""
         self.loaded = loaded
         self.model, self.tokenizer = loaded.model, loaded.tokenizer
         self.device = loaded.device
@@ -38,6 +42,7 @@ class Engine:
         self._logits_cache: dict[tuple[int, ...], torch.Tensor] = {}
         self._logits_lock = threading.Lock()
         self._breakers: dict[tuple[str, ...], frozenset[int]] = {}  # DRY's breaker strings -> their token ids
+        self.fast = Fast(self.model, exact=fast != "any") if fast else None
         self.scheduler = Scheduler(self.model)  # batches the app's replies (its thread starts with the first)
 
     # --- inputs -----------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from . import fast
 from .batch import Batch
 from .decoder import Decoder
 from .records import Step
@@ -238,7 +239,7 @@ class Scheduler:
         # 1. New replies: their prompt alone (first logits and cache), then into the batch.
         for job in admit:
             dec = job.dec
-            if dec.logits is not None and (dec.cache is None or dec.cache.get_seq_length() != dec.ids.shape[1]):
+            if dec.logits is not None and (dec.cache is None or fast.seq_len(dec.cache) != dec.ids.shape[1]):
                 dec.logits = None  # known logits but no cache for them (a branch of an ended reply): run it all
                 dec.release()
             dec.next_logits()  # the prompt, or a reply that gave its place up: its last token (no-op when known)
