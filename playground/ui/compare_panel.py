@@ -25,6 +25,7 @@ from .inputs import checked
 from .tokens_html import number, shade
 
 RAW = dict(preprocess=False)
+MAX_TOKENS = 256  # per side: both replies keep every step's logits (compare.py), ~100 MB at most
 HIDDEN = dict(api_visibility="undocumented")
 HELP = """**A** = the current controls. **B** = the settings below, one `key=value` per line over the defaults (pick a preset to
 fill them). Both answer the last user turn (or the message in the box) with the same seed; the table lines the two
@@ -153,6 +154,10 @@ def run(engine, message: str | None, history: list | None, system: str | None, b
         a, b = controls.to_params(values), settings_b(b_text, start)
         if a.mode == "beam" or b.mode == "beam":
             raise ParamError(["`num_beams` must be 1 to compare, but is more in A or B: beam search does not go token by token."])
+        if max(a.max_new_tokens, b.max_new_tokens) > MAX_TOKENS:  # compare keeps every step's logits (196 KB each)
+            raise ParamError([f"`max_new_tokens` must be at most {MAX_TOKENS} to compare (every step's logits are kept), but "
+                              f"is {max(a.max_new_tokens, b.max_new_tokens)} in {'A' if a.max_new_tokens > MAX_TOKENS else 'B'}. "
+                              "Lower it in the controls or in B."])
         if isinstance(seed, bool) or not isinstance(seed, (int, float)) or seed != int(seed) or not 0 <= seed < 2**32:
             raise ParamError([f"`seed` must be a whole number in [0, 2^32), but is {seed!r}."])
     except ParamError as e:

@@ -106,7 +106,8 @@ def make_link(history: list | None, system: str | None, reply: Reply | None, *va
     what = [f"{len(convo)} messages", f"settings {_changed(params)}"]
     if k is not None:
         what.append(f"step {number(k)}")
-    return value, "Link copied (also in the address bar): " + ", ".join(what) + f" · {len(value)} characters."
+    return value, ("Link made: in the address bar and the box (and the clipboard where the browser allows it): "
+                   + ", ".join(what) + f" · {len(value)} characters.")
 
 
 def _changed(params) -> str:
