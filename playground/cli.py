@@ -16,8 +16,9 @@ import shlex
 import sys
 import textwrap
 
-from .params import GROUPS, MAX_STOP, MAX_STOP_CHARS, SPECS, GenerationParams, ParamError, build, parse_assignment
+from .params import GROUPS, MAX_BREAKERS, MAX_STOP, MAX_STOP_CHARS, SPECS, GenerationParams, ParamError, build, parse_assignment
 from .presets import list_presets, load_preset, read_preset
+from .stages import ORDERS
 from .text import brief, surrogate_at
 
 USAGE_ERROR = 2
@@ -211,18 +212,21 @@ def range_text(name: str) -> str:
         return s.range_text
     if s.kind == "bias":
         return f"token -> {s.range_text}"
-    stop = f"up to {MAX_STOP} strings of {MAX_STOP_CHARS} chars"
+    stop = f"up to {MAX_STOP if name == 'stop' else MAX_BREAKERS} strings of {MAX_STOP_CHARS} chars"
     return {"bool": "true/false", "choice": " | ".join(s.choices), "stop": stop}[s.kind]
 
 
 def params_table() -> str:
-    """Every parameter, grouped: name, default, range, help (generated from SPECS)."""
-    rows = [(n, "random" if n == "seed" else _value(s.default), range_text(n), s.help, s.group) for n, s in SPECS.items()]
+    """Every parameter, grouped: name, default, range, help and formula (generated from SPECS), then the
+    named sampler orders (generated from the stage registry)."""
+    rows = [(n, "random" if n == "seed" else _value(s.default), range_text(n), s.help + (f" [{s.formula}]" if s.formula else ""),
+             s.group) for n, s in SPECS.items()]
     w = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = []
     for group in GROUPS:
         lines += ["", f"{group}", f"  {'name':<{w[0]}}  {'default':<{w[1]}}  {'range':<{w[2]}}  help"]
         lines += [f"  {n:<{w[0]}}  {d:<{w[1]}}  {r:<{w[2]}}  {h}" for n, d, r, h, g in rows if g == group]
+    lines += ["", "sampler_order"] + [f"  {n:<{w[0]}}  {o.describe()}" for n, o in ORDERS.items()]
     return "\n".join(lines[1:])
 
 

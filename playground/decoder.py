@@ -11,6 +11,7 @@ cache (and, when kept, the step's logits, so that no forward pass is repeated).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import secrets
 import time
 from typing import TYPE_CHECKING
@@ -34,9 +35,9 @@ class Decoder:
         self.engine, self.model = engine, engine.model
         self.prompt, self.top_n, self.report, self.keep_logits = list(prompt), top_n, report, keep_logits
         self.steps: list[Step] = []
-        self._tune(params)
         self.seed = params.seed if params.seed is not None else secrets.randbelow(2**32)
         self.generator = torch.Generator(device=engine.device).manual_seed(self.seed)
+        self._tune(params)
         self.ids = torch.tensor([self.prompt], device=engine.device)
         self.cache = DynamicCache(config=self.model.config)
         self.fresh = self.ids  # tokens the model has not seen yet
@@ -50,7 +51,7 @@ class Decoder:
         self.params, context = params, self.engine.context
         self.budget = min(params.max_new_tokens, context - len(self.prompt))
         self.notice = None if self.budget == params.max_new_tokens else f"max_new_tokens cut to {self.budget} to fit the context"
-        self.stages = self.engine.stages(params, len(self.prompt))  # a sampling.Chain: its last link, the pick, chooses
+        self.stages = self._carry(self.engine.stages(params, len(self.prompt), self.seed), len(self.steps))  # its pick chooses
         self.sample = bool(self.stages.pick and self.stages.pick.random)
         self.scanner = StopScanner(self.engine.tokenizer, params.stop)
         for s in self.steps:
@@ -104,6 +105,10 @@ class Decoder:
             tok = int(force) if force is not None else self.stages.pick.choose(trace, self.generator)
             # 4. Record the step: the chosen token and the top candidates with their fate.
             step = self._record(t, tok, trace, force is not None, self.scanner.feed(tok))
+            if hasattr(self.stages.pick, "after"):  # a pick with a state (mirostat's mu): the next step's
+                pick = self.stages.pick.after(trace, tok)
+                step.mu, step.mu_next = self.stages.pick.level, pick.level
+                self.stages = sampling.Chain(self.stages, pick)
             self.steps.append(step)
             if self.keep_logits:  # True: every step's; a number: only the latest steps' (the rest become None)
                 self.logit_history.append(logits)
@@ -146,13 +151,22 @@ class Decoder:
         """Drop the KV cache (most of a reply's memory); `next_logits` rebuilds it if the reply goes on."""
         self.cache, self.fresh = None, self.ids
 
+    def _carry(self, chain: sampling.Chain, k: int) -> sampling.Chain:
+        """The chain with its pick's state at step k: mirostat's mu as step k - 1 left it (a retune, a
+        branch and a re-traced step go on from there)."""
+        mu = self.steps[k - 1].mu_next if 0 < k <= len(self.steps) else None
+        if mu is not None and hasattr(chain.pick, "after"):
+            chain = sampling.Chain(chain, dataclasses.replace(chain.pick, mu=mu))
+        return chain
+
     def _record(self, t: int, tok: int, trace: sampling.Trace, forced: bool, text: str) -> Step:
         """The top `top_n` candidates after the penalties, the raw top ones a penalty removed, and their fate."""
         cands = [Candidate(f.id, self.engine.label(f.id), f.raw, f.final, f.removed_by is None, f.removed_by)
                  for f in trace.candidates(self.top_n, also=tok)]
         raw = trace.probs(-1)[0]
         rank = int((raw > raw[tok]).sum()) + 1
-        prob = float(trace.probs()[0, tok])  # greedy: before the argmax
+        drawn = trace.picked_probs if trace.pick is not None and trace.pick.random else trace.probs()  # greedy: before the argmax
+        prob = float(drawn[0, tok])
         report = [vars(r) for r in inspector.chain_table(trace, self.engine.label)] if self.report else None
         return Step(t, tok, self.engine.label(tok), prob, float(raw[tok]), rank, cands, text, forced, report, self.params)
 
@@ -171,7 +185,7 @@ class Decoder:
                              f"{'every step' if self.keep_logits is True else f'the latest {int(self.keep_logits)} steps'})")
         params = params or self.params_at(k)
         ids = self.ids[:, : len(self.prompt) + k]
-        stages = self.engine.stages(params, len(self.prompt))
+        stages = self._carry(self.engine.stages(params, len(self.prompt), self.seed), k)
         return sampling.run(stages, ids, self.logit_history[k])
 
     def branch(self, k: int, params: GenerationParams | None = None) -> Decoder:

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 
 import torch
 
-from . import sampling
+from . import samplers, sampling
 from .decoder import Decoder
 from .loader import Loaded
 from .params import GenerationParams, ParamError, token_id
 from .records import Beam, Candidate, Done, PromptTooLong, Step  # noqa: F401  (re-exported)
 from .scheduler import Scheduler
+from .stages import STAGES, arguments
 from .text import brief, token_text
 
 
@@ -36,6 +37,7 @@ class Engine:
         self.vocab = self.model.get_output_embeddings().weight.shape[0]
         self._logits_cache: dict[tuple[int, ...], torch.Tensor] = {}
         self._logits_lock = threading.Lock()
+        self._breakers: dict[tuple[str, ...], frozenset[int]] = {}  # DRY's breaker strings -> their token ids
         self.scheduler = Scheduler(self.model)  # batches the app's replies (its thread starts with the first)
 
     # --- inputs -----------------------------------------------------------------------------------
@@ -64,8 +66,19 @@ class Engine:
             out[tid] = bias
         return out
 
-    def stages(self, params: GenerationParams, prompt_len: int) -> list[sampling.Stage]:
-        return sampling.build_stages(params, prompt_len, self.eos_ids, self.bias_ids(params))
+    def breaker_ids(self, params: GenerationParams) -> frozenset[int]:
+        """DRY's sequence breakers as token ids (the tokens whose text holds one); none while DRY is off."""
+        if params.dry_multiplier == 0:
+            return frozenset()
+        key = params.dry_sequence_breakers
+        if key not in self._breakers:  # every token's text is read once per set of breakers (~0.1 s)
+            texts = self.tokenizer.batch_decode([[i] for i in range(self.vocab)])
+            self._breakers = {key: samplers.breaker_ids(texts, key)}
+        return self._breakers[key]
+
+    def stages(self, params: GenerationParams, prompt_len: int, seed: int | None = None) -> list[sampling.Stage]:
+        """The chain of one request; `seed` is the reply's (XTC's coin), by default `params.seed`."""
+        return sampling.build_stages(params, prompt_len, self.eos_ids, self.bias_ids(params), self.breaker_ids(params), seed)
 
     def generate_kwargs(self, params: GenerationParams, prompt_len: int) -> dict:
         """Everything `model.generate()` needs to run this same chain."""
@@ -73,14 +86,19 @@ class Engine:
         bias = self.bias_ids(params)
         if bias:
             kw["sequence_bias"] = [[[i], b] for i, b in bias.items()]
-        # The user processors: the OpenAI penalties, and with temperature last our own ordered warpers.
-        custom = [s for s in sampling.processor_stages(params, prompt_len, self.eos_ids) if s.name == "openai_penalties"]
-        if params.sampler_order == "temperature_last":
-            custom += sampling.warper_stages(params)
+        # The user processors: our own (the registry's `ours`: OpenAI penalties, DRY), and our ordered warpers
+        # when generate()'s own cannot run the chain (`params.own_warpers`).
+        chain = self.stages(params, prompt_len)
+        custom = [s.processor for s in chain if not s.warper and STAGES[s.name].ours]
+        if params.own_warpers:
+            custom += [s.processor for s in chain if s.warper]
+        pick = STAGES[chain.pick.name] if chain.pick is not None else None
+        if pick is not None and pick.processor:  # a pick generate() can run as a filter before its own draw (mirostat)
+            custom.append(getattr(samplers, pick.processor)(*arguments(pick, params, None)))
         if custom:
             from transformers import LogitsProcessorList
 
-            kw["logits_processor"] = LogitsProcessorList(s.processor for s in custom)
+            kw["logits_processor"] = LogitsProcessorList(custom)
         kw["pad_token_id"] = self.eos_ids[0]
         return kw
 

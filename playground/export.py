@@ -4,17 +4,22 @@ Both are generated from `GenerationParams`, never written by hand: the transform
 exactly `params.to_generate_kwargs()` to `generate()` (between the `BEGIN generate_kwargs` and
 `END generate_kwargs` markers, a plain Python literal), then adds what `generate()` has no argument
 for: `sequence_bias` for the logit bias, a small OpenAI penalty processor for presence/frequency,
-and the filters in llama.cpp's order when `sampler_order` is `temperature_last`.
+the peers' samplers (DRY, XTC, top-n-sigma...: the source of our own classes in `samplers.py`, copied
+into the script, so that `generate()` runs the very code the app runs), and the filters in the
+chosen order when it is not generate()'s own (`params.own_warpers`). Every stage is exported.
 """
 
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import pprint
+from dataclasses import replace
 
+from . import samplers
 from .params import GenerationParams
-from .stages import ORDERS, STAGES, StageSpec, named_orders
+from .stages import ORDERS, PROCESSOR, STAGES, StageSpec, active_pick, named_orders, warper_names
 
 HUB_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 BUNDLED, GGUF_NAME = "bundled", "SmolLM2-135M-Instruct.Q4_1.gguf"  # as loader.py names them (it imports torch)
@@ -82,17 +87,36 @@ def _kwargs_block(kw: dict) -> str:
     return "\n".join(["generate_kwargs = {", *lines, "}"])
 
 
-def ordered_warpers(params: GenerationParams, order: str = "temperature_last",
+SCRIPT_VARS = {"@prompt_len": "prompt_len", "@seed": "seed", "@breakers": "breakers"}  # ChainContext -> the script's
+
+
+def constructor(spec: StageSpec, params: GenerationParams) -> str:
+    """The call that builds a stage's processor in the script: its class and `spec.args`."""
+    args = [SCRIPT_VARS[a] if a.startswith("@") else repr(getattr(params, a)) for a in spec.args]
+    return f"{spec.impl}({', '.join(args)})"
+
+
+def ordered_warpers(params: GenerationParams, order: str | None = None,
                     registry: dict[str, StageSpec] = STAGES) -> list[str]:
-    """Constructor calls of the active filters in a named order (by default llama.cpp's, temperature last):
-    each filter's transformers class and the one parameter it reads, from the stage registry."""
+    """Constructor calls of the active filters in a named order (by default the request's): each filter's
+    class and the parameters it reads, from the stage registry."""
+    names = (ORDERS if registry is STAGES else named_orders(registry))[order or params.sampler_order].stages
+    return [constructor(registry[n], params) for n in names if registry[n].active(params, None)]
+
+
+def own_processors(params: GenerationParams) -> list[StageSpec]:
+    """The active processors generate() has no argument for (ours: the OpenAI penalties, DRY), in order."""
+    return [s for s in STAGES.values() if s.kind == PROCESSOR and s.ours and s.active(params, None)]
+
+
+def _sources(specs: list[StageSpec]) -> list[str]:
+    """The source of our classes among `specs` (copied into the script), and DRY's `breaker_ids`."""
     out = []
-    for name in (ORDERS if registry is STAGES else named_orders(registry))[order].stages:
-        spec = registry[name]
-        (field, neutral), = spec.neutral.items()
-        value = getattr(params, field)
-        if value != neutral:
-            out.append(f"{spec.impl}({value!r})")
+    for s in specs:
+        if s.ours and s.impl != "OpenAIPenaltyLogitsProcessor":
+            out.append(inspect.getsource(getattr(samplers, s.impl)))
+            if s.name == "dry":
+                out.append(inspect.getsource(samplers.breaker_ids))
     return out
 
 
@@ -112,21 +136,30 @@ def python_snippet(params: GenerationParams, messages: list[dict], system: str |
     messages, reply = as_asked(messages)
     kw = params.to_generate_kwargs()
     mode = params.mode
-    penalties = bool(params.presence_penalty or params.frequency_penalty)
-    warpers = ordered_warpers(params) if mode == "sample" and params.sampler_order == "temperature_last" else []
+    own = own_processors(params)
+    penalties = any(p.name == "openai_penalties" for p in own)
+    warper_specs = [STAGES[n] for n in warper_names(params)] if params.own_warpers else []
+    warpers = [constructor(w, params) for w in warper_specs]
+    pick = active_pick(params)
+    if pick is not None and pick.processor:  # mirostat: a filter before generate()'s own draw, last
+        warpers.append(constructor(replace(pick, impl=pick.processor), params))
+    sources = _sources(own + warper_specs + ([replace(pick, impl=pick.processor)] if pick and pick.processor else []))
     imports = ["AutoModelForCausalLM", "AutoTokenizer"]
-    if penalties or warpers:
+    if own or warpers:
         imports.append("LogitsProcessorList")
-    if penalties:
+    if penalties or sources:
         imports.append("LogitsProcessor")
-    imports += sorted({w.split("(")[0] for w in warpers})
+    imports += sorted({w.impl for w in warper_specs if not w.ours})
     out = [f'"""{mode.capitalize()} chat completion exported from Sampling Playground (transformers generate())."""',
            "", *(["import importlib.util", "from pathlib import Path", ""] if model_id == BUNDLED else []),
+           *(["import math", "import random", ""] if sources else []),
            "import torch",
            _import_line("transformers", imports),
            "", ""]
     if penalties:
         out += [PENALTY_CLASS.strip(), "", ""]
+    for src in sources:
+        out += [src.strip(), "", ""]
     out += [*model_lines(model_id, dtype),
             "",
             f"messages = {_literal(chat(messages, system))}"]
@@ -155,16 +188,21 @@ def python_snippet(params: GenerationParams, messages: list[dict], system: str |
                 '    assert len(ids) == 1, f"logit_bias key {key!r} is {len(ids)} tokens {ids}; use one token"',
                 "    sequence_bias.append([ids, bias])",
                 'generate_kwargs["sequence_bias"] = sequence_bias']
-    if penalties or warpers:
+    if any(w.name == "xtc" for w in warper_specs):
+        out += ["", "# XTC's coin: one draw per step from this seed and the position (a seed fixes the reply)."]
+        out += [f"seed = {params.seed!r}" if params.seed is not None else "seed = random.randrange(2**32)"]
+    if any(p.name == "dry" for p in own):
+        out += ["", "# DRY's sequence breakers: the tokens whose text holds one of these strings.",
+                "texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])",
+                f"breakers = breaker_ids(texts, {list(params.dry_sequence_breakers)!r})"]
+    if own or warpers:
         out += ["", "# generate() runs these user processors after its own and before its (here neutral) warpers."]
         out += ["processors = LogitsProcessorList()"]
-        if penalties:
-            out += ["# presence/frequency penalties: generate() has no argument for them, hence the class above.",
-                    f"processors.append(OpenAIPenaltyLogitsProcessor({params.presence_penalty!r}, "
-                    f"{params.frequency_penalty!r}, prompt_len))"]
+        for p in own:
+            out += [f"processors.append({constructor(p, params)})  # {p.label}: generate() has no argument for it"]
         if warpers:
-            out += ["# sampler_order temperature_last (llama.cpp): generate() fixes temperature first, so its own",
-                    "# warpers are neutral above and the filters run here in llama.cpp's order, temperature last.",
+            out += [f"# sampler_order {params.sampler_order}: generate() cannot run this chain itself, so its own",
+                    "# warpers are neutral above and the filters run here, in this order.",
                     f"processors.extend([{', '.join(warpers)}])"]
         out += ['generate_kwargs["logits_processor"] = processors']
     extra = ""
@@ -174,6 +212,8 @@ def python_snippet(params: GenerationParams, messages: list[dict], system: str |
         extra = ", tokenizer=tokenizer"
     if mode == "sample" and params.seed is not None:
         out += ["", f"torch.manual_seed({params.seed})"]
+    elif mode == "sample" and any(w.name == "xtc" for w in warper_specs):
+        out += ["", "torch.manual_seed(seed)"]
     if mode == "beam":
         out += ["",
                 "with torch.inference_mode():",

@@ -17,14 +17,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .stages import ORDERS
+from .stages import ORDERS, STAGES, WARPER
 from .text import brief, surrogate_at
 
 ALL_MODES = ("sample", "greedy", "beam")
-GROUPS = ("Sampling", "Penalties", "Length and stopping", "Beam search", "Advanced")
+GROUPS = ("Sampling", "Penalties", "More samplers", "Length and stopping", "Beam search", "Advanced")
 SAMPLER_ORDERS = {n: o.describe() for n, o in ORDERS.items()}  # the named orders' help text, from the stage registry
 MAX_STOP = 4  # stop strings
 MAX_STOP_CHARS = 200  # characters in one stop string (the stream holds back up to this many)
+MAX_BREAKERS = 16  # DRY's sequence breakers
+DRY_BREAKERS = ("\n", ":", "\"", "*")  # llama.cpp's and text-generation-webui's default
 MAX_BIAS = 300  # logit_bias entries (OpenAI's limit too)
 MAX_BIAS_KEY_CHARS = 200  # characters in one logit_bias key (no token is that long)
 
@@ -118,6 +120,46 @@ class GenerationParams(BaseModel):
                                  "z_j -= frequency * c_j", -2.0, 2.0, step=0.05)
     no_repeat_ngram_size: int = P(0, "int", "Penalties", "Forbid any n-gram of this size from occurring twice; 0 = off",
                                   "z_i = -inf if (x_{t-n+2..t}, i) already occurred", 0, 10, step=1)
+    # --- More samplers: the peers' (llama.cpp, text-generation-webui), `samplers.py` ----------------
+    dry_multiplier: float = P(0.0, "float", "More samplers", "DRY: penalise the token that would extend a repeated sequence; 0 = off",
+                              "z_t -= multiplier * base^(L_t - allowed_length) if L_t >= allowed_length", 0.0, 5.0, step=0.05)
+    dry_base: float = P(1.75, "float", "More samplers", "DRY: how fast the penalty grows with the length of the repeat",
+                        "penalty = multiplier * base^(L - allowed_length)", 1.0, 4.0, step=0.05)
+    dry_allowed_length: int = P(2, "int", "More samplers", "DRY: repeats up to this many tokens go unpenalised",
+                                "penalise when L >= allowed_length", 1, 20, step=1)
+    dry_penalty_last_n: int = P(-1, "int", "More samplers", "DRY: how many of the last tokens to scan; -1 = all, 0 = off",
+                                "L is sought in the last n tokens", -1, 8192, step=1)
+    dry_sequence_breakers: tuple[str, ...] = P(DRY_BREAKERS, "stop", "More samplers",
+                                               "DRY: a repeat never runs across a token holding one of these strings",
+                                               "", modes=ALL_MODES)
+    top_n_sigma: float = P(0.0, "float", "More samplers", "Keep tokens within n standard deviations of the top logit; 0 = off",
+                           "keep i if z_i >= max z - n * sigma", 0.0, 5.0, step=0.05, modes=SAMPLE)
+    xtc_probability: float = P(0.0, "float", "More samplers", "XTC: how often to exclude the top choices; 0 = off",
+                               "with probability q, drop every p_i >= threshold but the least likely", 0.0, 1.0, step=0.01,
+                               modes=SAMPLE)
+    xtc_threshold: float = P(0.1, "float", "More samplers", "XTC: tokens at least this likely are the top choices; > 0.5 = off",
+                             "top choices: p_i >= threshold (two needed)", 0.0, 1.0, step=0.01, modes=SAMPLE)
+    dynatemp_range: float = P(0.0, "float", "More samplers", "Dynamic temperature: T moves within temperature ± range by "
+                              "the entropy; 0 = off", "T = Tmin + (Tmax - Tmin) * (H / log N)^exponent", 0.0, 3.0, step=0.05,
+                              modes=SAMPLE)
+    dynatemp_exponent: float = P(1.0, "float", "More samplers", "Dynamic temperature: exponent on the normalised entropy",
+                                 "(H / log N)^exponent", 0.0, 5.0, step=0.05, modes=SAMPLE)
+    smoothing_factor: float = P(0.0, "float", "More samplers", "Smoothing (quadratic sampling): bend the logits around the "
+                                "top one; 0 = off", "z' = max - k * f * d^2 + s * f * d^3, d = z - max", 0.0, 10.0, step=0.01,
+                                modes=SAMPLE)
+    smoothing_curve: float = P(1.0, "float", "More samplers", "Smoothing: 1 = quadratic, higher adds a cubic term",
+                               "k = (3 - curve) / 2, s = (curve - 1) / 2", 1.0, 10.0, step=0.05, modes=SAMPLE)
+    top_a: float = P(0.0, "float", "More samplers", "Drop tokens below a times the square of the top probability; 0 = off",
+                     "keep i if p_i >= a * p_max^2", 0.0, 1.0, step=0.01, modes=SAMPLE)
+    tfs: float = P(1.0, "float", "More samplers", "Tail-free sampling: cut where the sorted probabilities flatten; 1 = off",
+                   "keep while cumsum(|p''|) / sum(|p''|) <= z", 0.0, 1.0, step=0.01, modes=SAMPLE)
+    mirostat: int = P(0, "int", "More samplers", "Mirostat: 2 = v2, which steers each token's surprise towards tau "
+                      "(it replaces the filters); 0 = off", "cut -log2 p_i > mu; mu -= eta * (-log2 p(x) - tau)", 0, 2,
+                      step=2, modes=SAMPLE)
+    mirostat_tau: float = P(5.0, "float", "More samplers", "Mirostat: the target surprise, in bits",
+                            "mu starts at 2 tau", 0.0, 10.0, step=0.1, modes=SAMPLE)
+    mirostat_eta: float = P(0.1, "float", "More samplers", "Mirostat: how fast mu learns",
+                            "mu -= eta * (surprise - tau)", 0.0, 1.0, step=0.01, modes=SAMPLE)
     # --- Length and stopping --------------------------------------------------------------------
     max_new_tokens: int = P(256, "int", "Length and stopping", "Most tokens to generate in the reply",
                             "stop when t = max_new_tokens", 1, 4096, step=1)
@@ -141,11 +183,11 @@ class GenerationParams(BaseModel):
                               f"Up to {MAX_STOP} strings of up to {MAX_STOP_CHARS} characters that end the reply; they are "
                               "cut from the text", modes=NOT_BEAM)
     sampler_order: Literal[tuple(SAMPLER_ORDERS)] = P(
-        "transformers", "choice", "Advanced", "Where temperature sits in the chain of filters",
+        "transformers", "choice", "Advanced", "The order of the sampling filters (where temperature sits, among others)",
         "", modes=SAMPLE, choices=tuple(SAMPLER_ORDERS))
 
     # --- validation -----------------------------------------------------------------------------
-    @field_validator("stop", mode="before")
+    @field_validator("stop", "dry_sequence_breakers", mode="before")
     @classmethod
     def _stop_list(cls, v):
         return (v,) if isinstance(v, str) else v
@@ -178,16 +220,17 @@ class GenerationParams(BaseModel):
         if s.kind in ("float", "int") or (s.kind == "seed" and v is not None):
             if not s.contains(v):
                 raise ValueError(f"`{s.name}` must be in {s.range_text}, but is {_num(v)}. {_fix_hint(s)}")
-        elif s.kind == "stop":
-            if len(v) > MAX_STOP:
-                raise ValueError(f"`stop` must hold at most {MAX_STOP} strings, but has {len(v)}. Remove some.")
+        elif s.kind == "stop":  # a list of strings: the stop strings, DRY's breakers
+            most = MAX_STOP if s.name == "stop" else MAX_BREAKERS
+            if len(v) > most:
+                raise ValueError(f"`{s.name}` must hold at most {most} strings, but has {len(v)}. Remove some.")
             if any(x == "" for x in v):
-                raise ValueError("`stop` strings must be non-empty, but one is ''. Remove the empty entry.")
+                raise ValueError(f"`{s.name}` strings must be non-empty, but one is ''. Remove the empty entry.")
             for x in v:
                 if len(x) > MAX_STOP_CHARS:
-                    raise ValueError(f"`stop` strings must be at most {MAX_STOP_CHARS} characters, but one is {len(x)} "
+                    raise ValueError(f"`{s.name}` strings must be at most {MAX_STOP_CHARS} characters, but one is {len(x)} "
                                      f"characters long: {brief(x)}. Shorten it.")
-                _text("`stop` strings", x)
+                _text(f"`{s.name}` strings", x)
         elif s.kind == "bias":
             for k, b in v.items():
                 if k == "":
@@ -203,6 +246,9 @@ class GenerationParams(BaseModel):
 
     @model_validator(mode="after")
     def _cross_field(self):
+        if self.mirostat == 1:
+            raise ValueError("`mirostat` must be 0 (off) or 2 (Mirostat v2), but is 1: Mirostat v1 is not implemented "
+                             "here. Use 2.")
         if self.min_new_tokens > self.max_new_tokens:
             raise ValueError(f"`min_new_tokens` must be <= `max_new_tokens`, but is {self.min_new_tokens} > "
                              f"{self.max_new_tokens}. Raise max_new_tokens or lower min_new_tokens.")
@@ -222,9 +268,19 @@ class GenerationParams(BaseModel):
             return "beam"
         return "greedy" if (not self.do_sample or self.temperature == 0) else "sample"
 
+    @property
+    def own_warpers(self) -> bool:
+        """Whether `generate()` must run our own ordered warpers (its own neutral): another order than
+        its own, or a warper it does not have (one of the peers', `samplers.py`)."""
+        if self.sampler_order != "transformers" or self.mirostat:
+            return True
+        return any(s.ours and s.kind == WARPER and s.active(self, None) for s in STAGES.values())
+
     def inactive_reason(self, name: str) -> str | None:
         """Why `name` has no effect in the current mode, or None when it is active."""
         mode = self.mode
+        if mode == "sample" and self.mirostat and name in _MIROSTAT_REPLACES:
+            return f"`{name}` has no effect: mirostat ({self.mirostat}) replaces the sampling filters; only temperature runs."
         if mode in SPECS[name].modes:
             return None
         why = {"greedy": "greedy decoding (do_sample off or temperature 0) always takes the top token",
@@ -248,8 +304,8 @@ class GenerationParams(BaseModel):
         """Keyword arguments for transformers' `generate()`.
 
         Logit bias and the OpenAI penalties need a tokenizer or a custom processor; the engine adds
-        them (`engine.generate_kwargs`). With `sampler_order="temperature_last"` the built-in warpers
-        are neutral here and the engine passes its own ordered warpers as `logits_processor`.
+        them (`engine.generate_kwargs`). With `own_warpers` the built-in warpers are neutral here and
+        the engine passes its own ordered warpers as `logits_processor`.
         """
         kw: dict[str, Any] = dict(max_new_tokens=self.max_new_tokens, min_new_tokens=self.min_new_tokens,
                                   repetition_penalty=self.repetition_penalty,
@@ -260,7 +316,7 @@ class GenerationParams(BaseModel):
                       num_return_sequences=self.num_return_sequences)
         elif mode == "greedy":
             kw.update(do_sample=False)
-        elif self.sampler_order == "temperature_last":
+        elif self.own_warpers:
             kw.update(do_sample=True, temperature=1.0, top_k=0, top_p=1.0)
         else:
             # top_k=0 explicitly: transformers applies a hidden top_k=50 when it is left unset.
@@ -323,6 +379,9 @@ def _spec(name: str, field) -> Spec:
 
 
 SPECS: dict[str, Spec] = {n: _spec(n, f) for n, f in GenerationParams.model_fields.items()}
+# The fields of the filters mirostat replaces (it keeps `only`: temperature).
+_MIROSTAT_REPLACES = {f for s in STAGES.values() if s.kind == WARPER and s.name not in STAGES["mirostat"].only
+                      for f in s.fields} - {"temperature", "seed"}
 DEFAULTS = GenerationParams()
 
 

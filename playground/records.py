@@ -38,6 +38,8 @@ class Step:
     forced: bool = False
     stages: list[dict] | None = None  # the chain table's rows (inspector.chain_table as dicts), when asked for
     params: object | None = None  # the GenerationParams it was chosen with (a reply can be retuned between steps)
+    mu: float | None = None  # mirostat's mu at this step (None without mirostat)
+    mu_next: float | None = None  # ... and after it: the next step's
 
 
 @dataclass

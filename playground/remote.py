@@ -8,7 +8,8 @@ treated as plain OpenAI):
   penalties, stop, seed, logit_bias by token id). Its logprobs: not documented as before or after its samplers.
 - `vllm`: also top_k, min_p, repetition_penalty, min_tokens. Logprobs before its samplers (vLLM's default
   `--logprobs-mode raw_logprobs`; a server started with a `processed_*` mode reports them after).
-- `llamacpp`: also top_k, min_p, typical_p, repeat_penalty and the sampler order (`samplers`, from the stage
+- `llamacpp`: also top_k, min_p, typical_p, repeat_penalty, DRY, XTC, top-n-sigma, dynamic temperature,
+  mirostat and the sampler order (`samplers`, from the stage
   registry's llama.cpp names). We ask for `post_sampling_probs`, so its logprobs are after its samplers.
 - `playground`: every one of our fields; logprobs after the whole chain (its default `logprobs_mode`).
 
@@ -52,6 +53,13 @@ class Server:
     llama_cpp_order: bool = False  # send our sampler order as llama.cpp's `samplers`
 
 
+LLAMA_PENALTIES = ("penalties", "dry")  # llama.cpp's `samplers` names of the penalties it runs first
+# The peers' samplers the llama.cpp server takes under our own names (its /completion fields).
+LLAMA_SAME = ("dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n", "dry_sequence_breakers",
+              "xtc_probability", "xtc_threshold", "top_n_sigma", "dynatemp_range", "dynatemp_exponent", "mirostat",
+              "mirostat_tau", "mirostat_eta")
+
+
 SERVERS = {
     "openai": Server("OpenAI-compatible server", {}, UNKNOWN,
                      "the server's top tokens; it does not say whether before or after its samplers"),
@@ -59,7 +67,7 @@ SERVERS = {
                             "min_new_tokens": "min_tokens"}, BEFORE,
                    "vLLM's top tokens before its samplers (its default --logprobs-mode raw_logprobs)"),
     "llamacpp": Server("llama.cpp server", {"top_k": "top_k", "min_p": "min_p", "typical_p": "typical_p",
-                                            "repetition_penalty": "repeat_penalty"}, AFTER,
+                                            "repetition_penalty": "repeat_penalty", **{n: n for n in LLAMA_SAME}}, AFTER,
                        "llama.cpp's top tokens after its samplers (post_sampling_probs)",
                        extra={"post_sampling_probs": True}, llama_cpp_order=True),
     "playground": Server("Sampling Playground", {n: n for n in SPECS if n not in OPENAI_FIELDS}, AFTER,
@@ -142,9 +150,12 @@ class OpenAIBackend:
         extra = {wire: _plain(getattr(params, ours)) for ours, wire in self.server.fields.items()}
         extra.update(self.server.extra)
         if self.server.llama_cpp_order:
+            # What runs, in our order, by llama.cpp's names: the penalties and DRY, then the filters (once each:
+            # dynamic temperature is its temperature sampler too).
             registry = stages.STAGES
-            extra["samplers"] = [registry[n].llama_cpp for n in stages.ORDERS[params.sampler_order].stages
-                                 if registry[n].movable and registry[n].llama_cpp]
+            names = [s.llama_cpp for s in registry.values() if s.kind == stages.PROCESSOR and s.llama_cpp in LLAMA_PENALTIES]
+            names += [registry[n].llama_cpp for n in stages.ORDERS[params.sampler_order].stages if registry[n].llama_cpp]
+            extra["samplers"] = list(dict.fromkeys(names))
         body.update(logprobs=True, top_logprobs=max(0, min(top_n, MAX_TOP)))
         return {**body, "extra_body": extra} if extra else body
 

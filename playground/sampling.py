@@ -17,9 +17,10 @@ import torch
 from transformers.generation import logits_process
 from transformers.generation.logits_process import LogitsProcessor
 
+from . import samplers
 from . import stages as registry
 from .params import GenerationParams
-from .stages import PROCESSOR, STAGES, WARPER, ChainContext, StageSpec
+from .stages import PROCESSOR, STAGES, ChainContext, StageSpec
 
 # name -> (label shown in the UI, formula), and the named orders: views of the registry.
 STAGE_INFO = {n: (s.label, s.formula) for n, s in STAGES.items()}
@@ -120,42 +121,52 @@ class Chain(list):
         return [f"{STAGES[n].label}: {STAGES[n].formula}" for n in links]
 
 
+def impl_class(spec: StageSpec) -> type:
+    """The class that computes a stage: transformers', or ours (here, or the peers' in `samplers.py`)."""
+    if not spec.ours:
+        return getattr(logits_process, spec.impl)
+    return getattr(samplers, spec.impl, None) or globals()[spec.impl]
+
+
 def _make(spec: StageSpec, params: GenerationParams, ctx: ChainContext):
-    cls = globals()[spec.impl] if spec.ours else getattr(logits_process, spec.impl)
-    return spec.make(cls, params, ctx)
+    return spec.make(impl_class(spec), params, ctx)
 
 
-def _context(prompt_len: int = 0, eos_token_id=None, bias_ids=None, min_tokens_to_keep: int = 1) -> ChainContext:
+def _context(prompt_len: int = 0, eos_token_id=None, bias_ids=None, min_tokens_to_keep: int = 1, seed: int | None = None,
+             breakers=()) -> ChainContext:
     eos = None if eos_token_id is None else torch.tensor(eos_token_id).reshape(-1)
-    return ChainContext(prompt_len, eos, bias_ids, min_tokens_to_keep)
+    return ChainContext(prompt_len, eos, bias_ids, min_tokens_to_keep, seed, frozenset(breakers))
 
 
 def processor_stages(params: GenerationParams, prompt_len: int, eos_token_id: int | list[int],
-                     bias_ids: dict[int, float] | None = None, reg: dict[str, StageSpec] = STAGES) -> list[Stage]:
-    """The stages that always run, in `generate()`'s order (its `_get_logits_processor`)."""
-    ctx = _context(prompt_len, eos_token_id, bias_ids)
+                     bias_ids: dict[int, float] | None = None, reg: dict[str, StageSpec] = STAGES,
+                     breakers=()) -> list[Stage]:
+    """The stages that always run, in `generate()`'s order (its `_get_logits_processor`), then ours."""
+    ctx = _context(prompt_len, eos_token_id, bias_ids, breakers=breakers)
     return [Stage(s.name, _make(s, params, ctx), False) for s in reg.values() if s.kind == PROCESSOR and s.active(params, ctx)]
 
 
-def warper_stages(params: GenerationParams, min_tokens_to_keep: int = 1, reg: dict[str, StageSpec] = STAGES) -> list[Stage]:
-    """The filters that run only when sampling, in the order `params.sampler_order` names."""
-    if params.mode != "sample":
-        return []
-    ctx = _context(min_tokens_to_keep=min_tokens_to_keep)
-    order = registry.named_orders(reg)[params.sampler_order].stages if reg is not STAGES else ORDERS[params.sampler_order]
-    return [Stage(n, _make(reg[n], params, ctx), True) for n in order if reg[n].kind == WARPER and reg[n].active(params, ctx)]
+def warper_stages(params: GenerationParams, min_tokens_to_keep: int = 1, reg: dict[str, StageSpec] = STAGES,
+                  seed: int | None = None) -> list[Stage]:
+    """The filters that run only when sampling, in the order `params.sampler_order` names. `seed`: the
+    request's (XTC's coin); by default `params.seed`."""
+    ctx = _context(min_tokens_to_keep=min_tokens_to_keep, seed=params.seed if seed is None else seed)
+    return [Stage(n, _make(reg[n], params, ctx), True) for n in registry.warper_names(params, ctx, reg)]
 
 
 def pick_of(params: GenerationParams, reg: dict[str, StageSpec] = STAGES):
-    """The chain's last link for these parameters: greedy, sample, or None (beam search)."""
+    """The chain's last link for these parameters: greedy, sample, mirostat, or None (beam search)."""
     ctx = _context()
-    return next((_make(s, params, ctx) for s in reg.values() if s.kind == registry.PICK and s.active(params, ctx)), None)
+    spec = registry.active_pick(params, ctx, reg)
+    return None if spec is None else _make(spec, params, ctx)
 
 
 def build_stages(params: GenerationParams, prompt_len: int, eos_token_id: int | list[int],
-                 bias_ids: dict[int, float] | None = None) -> Chain:
-    """The whole chain for one request: processors, then (when sampling) the ordered warpers, then the pick."""
-    return Chain(processor_stages(params, prompt_len, eos_token_id, bias_ids) + warper_stages(params), pick_of(params))
+                 bias_ids: dict[int, float] | None = None, breakers=(), seed: int | None = None) -> Chain:
+    """The whole chain for one request: processors, then (when sampling) the ordered warpers, then the pick.
+    `breakers`: DRY's breaker token ids; `seed`: the request's seed (XTC's coin), by default `params.seed`."""
+    return Chain(processor_stages(params, prompt_len, eos_token_id, bias_ids, breakers=breakers)
+                 + warper_stages(params, seed=seed), pick_of(params))
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +191,7 @@ class Trace:
 
     stages: list[Stage]
     scores: list[torch.Tensor]
-    pick: GreedyPick | SamplePick | None = None
+    pick: GreedyPick | SamplePick | samplers.MirostatPick | None = None
     _probs: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)  # softmax of links()[i], once each
 
     @property

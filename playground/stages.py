@@ -13,7 +13,7 @@ Pure data: no torch, no transformers (the classes are named, and resolved by `sa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 PROCESSOR, WARPER, PICK = "processor", "warper", "pick"  # warpers run only when sampling, and may be reordered
@@ -37,6 +37,9 @@ class StageSpec:
     llama_cpp: str | None = None  # its name in llama.cpp's sampler chain (`common_sampler_type_to_str`)
     webui: str | None = None  # its name in text-generation-webui's `sampler_priority`
     removed: str = ""  # legend text for the tokens it removed; default "removed by <label>"
+    args: tuple[str, ...] = ()  # the constructor's arguments, for the export: a field's value, or "@name" (ChainContext)
+    only: tuple[str, ...] | None = None  # a pick that replaces the filters: the warpers that still run before it
+    processor: str | None = None  # a pick: the class that runs it inside generate() (samplers.py), if any
 
     def active(self, params, ctx) -> bool:
         if self.when is not None:
@@ -61,13 +64,26 @@ class ChainContext:
     eos_token_id: Any  # a 1-d tensor of the EOS ids
     bias_ids: dict[int, float] | None = None
     min_tokens_to_keep: int = 1
+    seed: int | None = None  # the request's seed: XTC's coin (None: shown as if it came up)
+    breakers: frozenset[int] = frozenset()  # DRY's sequence-breaker token ids (`samplers.breaker_ids`)
 
 
 def _s(name, label, formula, fields, color, kind, impl, make, **kw) -> StageSpec:
     return StageSpec(name, label, formula, tuple(fields), color, kind, impl, make, **kw)
 
 
-def _warper(name, label, formula, param, neutral, color, impl, llama_cpp=None, webui=None, keep=True) -> StageSpec:
+def arguments(spec: StageSpec, params, ctx) -> list:
+    """The values of `spec.args`: a parameter's value, or (for "@name") the context's."""
+    return [getattr(ctx, a[1:]) if a.startswith("@") else getattr(params, a) for a in spec.args]
+
+
+def _ours(name, label, formula, fields, color, kind, impl, args, **kw) -> StageSpec:
+    """One of our processors (`samplers.py`): built from `args`, the same list the export writes out."""
+    spec = _s(name, label, formula, fields, color, kind, impl, None, ours=True, args=tuple(args), **kw)
+    return replace(spec, make=lambda cls, p, c: cls(*arguments(spec, p, c)))
+
+
+def _warper(name, label, formula, param, neutral, color, impl, llama_cpp=None, webui=None, keep=True, **kw) -> StageSpec:
     """A filter that reads one parameter and takes `min_tokens_to_keep` (all of them but temperature)."""
     if keep:
         def make(cls, p, c):
@@ -76,7 +92,7 @@ def _warper(name, label, formula, param, neutral, color, impl, llama_cpp=None, w
         def make(cls, p, c):
             return cls(getattr(p, param))
     return _s(name, label, formula, (param,), color, WARPER, impl, make, neutral={param: neutral},
-              llama_cpp=llama_cpp, webui=webui)
+              llama_cpp=llama_cpp, webui=webui, args=(param,), **kw)
 
 
 STAGES: dict[str, StageSpec] = {s.name: s for s in (
@@ -99,10 +115,29 @@ STAGES: dict[str, StageSpec] = {s.name: s for s in (
        ("presence_penalty", "frequency_penalty"), "#d6336c", PROCESSOR, "OpenAIPenaltyLogitsProcessor",
        lambda cls, p, c: cls(p.presence_penalty, p.frequency_penalty, c.prompt_len),
        neutral={"presence_penalty": 0.0, "frequency_penalty": 0.0}, ours=True, llama_cpp="penalties",
-       webui="presence_penalty"),
-    # --- warpers: only when sampling, in the order `sampler_order` names (declared in generate()'s) ---
+       webui="presence_penalty", args=("presence_penalty", "frequency_penalty", "@prompt_len")),
+    # DRY: a penalty, after the others (llama.cpp: penalties, dry; TGW: repetition, presence, frequency, dry)
+    _ours("dry", "DRY", "z_t -= multiplier * base^(L_t - allowed_length) if L_t >= allowed_length, L_t: the repeat t extends",
+          ("dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n", "dry_sequence_breakers"), "#5f3dc4",
+          PROCESSOR, "DRYLogitsProcessor", ("dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n",
+                                            "@breakers"),
+          neutral={"dry_multiplier": 0.0}, when=lambda p, c: p.dry_multiplier > 0 and p.dry_penalty_last_n != 0,
+          llama_cpp="dry", webui="dry"),
+    # --- warpers: only when sampling, in the order `sampler_order` names. generate()'s own in its order;
+    # the peers' (ours, samplers.py) where text-generation-webui's sampler_priority puts them.
+    _ours("top_n_sigma", "top-n-sigma", "keep z_i >= max z - n * sigma", ("top_n_sigma",), "#3b5bdb", WARPER,
+          "TopNSigmaLogitsWarper", ("top_n_sigma",), neutral={"top_n_sigma": 0.0}, llama_cpp="top_n_sigma",
+          webui="top_n_sigma"),
     _warper("temperature", "temperature", "z_i / T", "temperature", 1.0, "#868e96", "TemperatureLogitsWarper",
-            "temperature", "temperature", keep=False),
+            "temperature", "temperature", keep=False, when=lambda p, c: p.temperature != 1.0 and p.dynatemp_range == 0),
+    # dynamic temperature replaces temperature (llama.cpp: one sampler, temp_ext; TGW: dynamic_temperature)
+    _ours("dynatemp", "dynamic temperature", "z_i / T, T = Tmin + (Tmax - Tmin) * (H / log N)^exponent",
+          ("temperature", "dynatemp_range", "dynatemp_exponent"), "#74c0fc", WARPER, "DynamicTemperatureLogitsWarper",
+          ("temperature", "dynatemp_range", "dynatemp_exponent"), neutral={"dynatemp_range": 0.0},
+          llama_cpp="temperature", webui="dynamic_temperature", removed="removed by dynamic temperature (T = 0: the top only)"),
+    _ours("smoothing", "smoothing", "z_i' = max - k * f * d_i^2 + s * f * d_i^3, d_i = z_i - max", ("smoothing_factor",
+          "smoothing_curve"), "#66d9e8", WARPER, "SmoothingLogitsWarper", ("smoothing_factor", "smoothing_curve"),
+          neutral={"smoothing_factor": 0.0}, webui="quadratic_sampling"),
     _warper("top_k", "top-k", "keep the k largest", "top_k", 0, "#e8590c", "TopKLogitsWarper", "top_k", "top_k"),
     _warper("top_p", "top-p", "keep the smallest top set with mass >= p", "top_p", 1.0, "#1971c2", "TopPLogitsWarper",
             "top_p", "top_p"),
@@ -113,14 +148,45 @@ STAGES: dict[str, StageSpec] = {s.name: s for s in (
             None, "epsilon_cutoff"),
     _warper("eta", "eta", "keep p_i >= min(eta, sqrt(eta) * exp(-H))", "eta_cutoff", 0.0, "#5c940d", "EtaLogitsWarper",
             None, "eta_cutoff"),
+    _ours("tfs", "tail-free", "keep the sorted tokens while the normalised sum of |p''| <= z", ("tfs",), "#fcc419", WARPER,
+          "TailFreeLogitsWarper", ("tfs",), neutral={"tfs": 1.0}, webui="tfs"),
+    _ours("top_a", "top-a", "keep p_i >= a * p_max^2", ("top_a",), "#94d82d", WARPER, "TopALogitsWarper", ("top_a",),
+          neutral={"top_a": 0.0}, webui="top_a"),
+    _ours("xtc", "XTC", "with probability q: drop every p_i >= threshold but the least likely of them",
+          ("xtc_probability", "xtc_threshold", "seed"), "#ff8787", WARPER, "XTCLogitsWarper",
+          ("xtc_threshold", "xtc_probability", "@seed"), neutral={"xtc_probability": 0.0},
+          when=lambda p, c: p.xtc_probability > 0 and p.xtc_threshold <= 0.5, llama_cpp="xtc", webui="xtc"),
     # --- the final pick: the chain's last link (beam search has none: generate() searches) -------------
     _s("greedy", "greedy (argmax)", "x = argmax_i z_i", ("do_sample", "temperature"), "#adb5bd", PICK, "GreedyPick",
        lambda cls, p, c: cls("greedy"), when=lambda p, c: p.mode == "greedy", ours=True, llama_cpp="greedy",
        removed="not the top token (greedy)"),
+    # Mirostat v2 replaces the filters (llama.cpp: temperature -> mirostat) and keeps its mu per reply
+    _ours("mirostat", "mirostat", "cut -log2 p_i > mu, x ~ the rest, mu -= eta * (-log2 p(x) - tau); mu_0 = 2 tau",
+          ("mirostat", "mirostat_tau", "mirostat_eta", "seed"), "#e64980", PICK, "MirostatPick",
+          ("mirostat_tau", "mirostat_eta"), neutral={"mirostat": 0}, when=lambda p, c: p.mode == "sample" and p.mirostat == 2,
+          only=("temperature",), processor="MirostatV2LogitsWarper", llama_cpp="mirostat_v2", webui="mirostat",
+          removed="removed by mirostat (surprise above mu)"),
     _s("sample", "sample", "x ~ softmax(z), with the request's own generator (seed)", ("do_sample", "seed"), "#212529",
-       PICK, "SamplePick", lambda cls, p, c: cls("sample"), when=lambda p, c: p.mode == "sample", ours=True,
-       llama_cpp="dist"),
+       PICK, "SamplePick", lambda cls, p, c: cls("sample"), when=lambda p, c: p.mode == "sample" and p.mirostat == 0,
+       ours=True, llama_cpp="dist"),
 )}
+
+
+def active_pick(params, ctx=None, registry: dict[str, StageSpec] | None = None) -> StageSpec | None:
+    """The chain's last link for these parameters: greedy, sample, mirostat, or None (beam search)."""
+    return next((s for s in (registry or STAGES).values() if s.kind == PICK and s.active(params, ctx)), None)
+
+
+def warper_names(params, ctx=None, registry: dict[str, StageSpec] | None = None) -> list[str]:
+    """The filters that run, in the order `params.sampler_order` names: only when sampling, and only the
+    pick's `only` when the pick replaces the filters (mirostat)."""
+    if params.mode != "sample":
+        return []
+    reg = registry or STAGES
+    order = (ORDERS if reg is STAGES else named_orders(reg))[params.sampler_order].stages
+    pick = active_pick(params, ctx, reg)
+    return [n for n in order if reg[n].kind == WARPER and reg[n].active(params, ctx)
+            and (pick is None or pick.only is None or n in pick.only)]
 
 
 def movable(registry: dict[str, StageSpec] | None = None) -> tuple[str, ...]:
@@ -130,6 +196,10 @@ def movable(registry: dict[str, StageSpec] | None = None) -> tuple[str, ...]:
 
 # llama.cpp's default chain (common/common.h, `common_params_sampling::samplers`), by its own names.
 LLAMA_CPP_CHAIN = ("penalties", "dry", "top_n_sigma", "top_k", "typ_p", "top_p", "min_p", "xtc", "temperature")
+# text-generation-webui's default `sampler_priority` (modules/presets.py).
+WEBUI_CHAIN = ("repetition_penalty", "presence_penalty", "frequency_penalty", "dry", "top_n_sigma", "temperature",
+               "dynamic_temperature", "quadratic_sampling", "top_k", "top_p", "typical_p", "epsilon_cutoff", "eta_cutoff",
+               "tfs", "top_a", "min_p", "mirostat", "xtc", "encoder_repetition_penalty", "no_repeat_ngram")
 
 
 def by_tool_chain(chain: tuple[str, ...], tool: str, registry: dict[str, StageSpec] | None = None) -> tuple[str, ...]:
@@ -164,8 +234,11 @@ class Order:
 def named_orders(registry: dict[str, StageSpec] | None = None) -> dict[str, Order]:
     """The named orders, generated from the registry (a stage added to it appears in each)."""
     return {o.name: o for o in (
-        Order("transformers", "Default order", "transformers", movable(registry)),
+        Order("transformers", "Default order", "transformers; the peers' samplers where text-generation-webui has them",
+              movable(registry)),
         Order("temperature_last", "Temperature last", "llama.cpp", by_tool_chain(LLAMA_CPP_CHAIN, "llama_cpp", registry)),
+        Order("text-generation-webui", "text-generation-webui", "text-generation-webui sampler_priority",
+              by_tool_chain(WEBUI_CHAIN, "webui", registry)),
     )}
 
 

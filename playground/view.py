@@ -106,12 +106,17 @@ def from_trace(trace: Trace, params: GenerationParams, label: Callable[[int], st
         cumulative.append(min(running, 1.0))
 
     min_p_cut = None
-    if "min_p" in stage_at:
+    reshaped = any(stage_at.get(n, len(stage_at)) < stage_at.get("min_p", -1) for n in ("dynatemp", "smoothing", "xtc"))
+    if "min_p" in stage_at and not reshaped:  # no line where a stage before min-p moved the top (or its ratios)
         t_before = "temperature" in stage_at and stage_at["temperature"] < stage_at["min_p"]
         min_p_cut = float(pre.max()) * params.min_p ** (params.temperature if t_before else 1.0)
 
     kept = int(torch.isfinite(trace.picked).sum())
     notes = [trace.pick.note] if trace.pick and trace.pick.note else []
+    notes += [n for n in (getattr(s.processor, "note", "") for s in trace.stages) if n]  # e.g. XTC without a seed
+    if "top_k" in stage_at and params.top_k:
+        ties = tie_note(params.top_k, int(trace.kept(stage_at["top_k"]).sum()))
+        notes += [ties] if ties else []
     if params.mode == "beam":
         notes.append(f"Beam search (num_beams = {params.num_beams}): the {params.num_beams} best continuations by "
                      "total log-probability are kept; no token is sampled and the sampling filters do not run.")
@@ -119,6 +124,14 @@ def from_trace(trace: Trace, params: GenerationParams, label: Callable[[int], st
     return PlotData(bars, cumulative, cum_name, bar_name, params.top_p if "top_p" in stage_at else None, min_p_cut,
                     params.min_p if "min_p" in stage_at else None, kept, int(pre.shape[0]), params.mode, title, notes,
                     show_raw=n_pre > 0)
+
+
+def tie_note(k: int, kept: int) -> str | None:
+    """top-k keeps every token tied with the k-th (transformers compares with the k-th score): say so when it kept more."""
+    if kept <= k:
+        return None
+    return (f"top_k={k} kept {kept}: {kept - k + 1} tokens tie at the cut (the same score as the {k}th, as happens "
+            "in bfloat16), and top-k keeps every tied token.")
 
 
 def from_step(step, top_n: int = 30, title: str = "") -> PlotData:
@@ -139,3 +152,27 @@ def from_step(step, top_n: int = 30, title: str = "") -> PlotData:
              "probabilities as recorded while generating; the parameters used then, not the current ones."]
     return PlotData(bars, cumulative, "cumulative probability", "model probability", kept=sum(b.fate == KEPT for b in bars),
                     vocab=0, mode="step", title=title, notes=notes)
+
+
+@dataclass
+class Effect:
+    """What one link of the chain did to a step: the tokens it saw and kept, the probability mass it kept (of
+    the distribution it saw), and the most likely token's probability before and after it."""
+
+    name: str
+    label: str
+    considered: int
+    kept: int
+    kept_mass: float
+    top_before: float
+    top_after: float
+
+
+def effects(trace: Trace) -> list[Effect]:
+    """Every link of the chain in order (the pick too when it narrows, as greedy does), with its `Effect`."""
+    out = []
+    for s, row in enumerate(trace.stage_report()):
+        before, after = trace.probs_at(s)[0], trace.probs_at(s + 1)[0]
+        out.append(Effect(row["stage"], row["label"], row["considered"], row["kept"], 1.0 - row["removed_mass"],
+                          float(before.max()), float(after.max())))
+    return out

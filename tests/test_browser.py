@@ -22,7 +22,7 @@ pytest_plugins = ["tests.browser_util"]  # fixtures: browser, served, page
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
-FINISHED = re.compile(r"^\s*(eos|stop|length) · \d+ tokens · [\d.]+ tokens/s")
+FINISHED = re.compile(r"^\s*(eos|stop|length): [a-z_ ]+ · \d+ tokens · [\d.]+ tokens/s")
 TRACK_JS = """() => {
   // Record every text the last bot message and the status line show, as the page changes.
   window.__seen = {bot: [], status: []};

@@ -71,7 +71,7 @@ def replied(page, message: str = "Name three colours.") -> None:
         box_ = page.locator("#msg textarea")
         box_.fill(message)
         box_.press("Enter")
-    expect(page.locator("#status")).to_have_text(re.compile(r"^\s*(eos|stop|length) · "), timeout=SLOW)
+    expect(page.locator("#status")).to_have_text(re.compile(r"^\s*(eos|stop|length): "), timeout=SLOW)
     expect(tokens(page).nth(2)).to_be_visible()
 
 

@@ -21,7 +21,7 @@ pytest_plugins = ["tests.browser_util"]  # fixtures: browser, served, page
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
-FINISHED = re.compile(r"(eos|stop|length) · \d+ tokens · [\d.]+ tokens/s")
+FINISHED = re.compile(r"(eos|stop|length): [a-z_ ]+ · \d+ tokens · [\d.]+ tokens/s")
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 

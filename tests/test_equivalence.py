@@ -16,6 +16,7 @@ import torch
 from playground import sampling
 from playground.engine import Done
 from playground.params import build
+from playground.stages import STAGES
 
 PROMPTS = [
     [{"role": "user", "content": "Write a short poem about the sea."}],
@@ -69,6 +70,18 @@ def combos() -> list[tuple[int, dict, int]]:
             (1, {"max_new_tokens": MAX_NEW, "logit_bias": {" Paris": -100, "Paris": -100, "The": 3}, "frequency_penalty": 1.0}, 9)]
     for i in range(12):
         out.append((i % len(PROMPTS), draw(rng, 49152), rng.randrange(2**32)))
+    # The peers' samplers (ours): generate() runs them as user processors, the chain in our order.
+    out += [(0, {"max_new_tokens": MAX_NEW, "temperature": 0.9, "top_n_sigma": 1.5, "xtc_probability": 0.5,
+                 "xtc_threshold": 0.05, "min_p": 0.02}, 21),
+            (2, {"max_new_tokens": MAX_NEW, "dry_multiplier": 0.8, "dynatemp_range": 0.5, "temperature": 1.2, "top_a": 0.1}, 22),
+            (1, {"max_new_tokens": MAX_NEW, "smoothing_factor": 0.4, "tfs": 0.9, "top_k": 40,
+                 "sampler_order": "text-generation-webui"}, 23),
+            (0, {"max_new_tokens": MAX_NEW, "xtc_probability": 1.0, "top_k": 20, "temperature": 1.5,
+                 "sampler_order": "temperature_last"}, 24),
+            (2, {"max_new_tokens": MAX_NEW, "do_sample": False, "dry_multiplier": 1.5, "dry_allowed_length": 1}, 0),
+            # mirostat: generate() runs it as its last filter, then its own draw (MirostatV2LogitsWarper)
+            (1, {"max_new_tokens": MAX_NEW, "mirostat": 2, "mirostat_tau": 3.0, "mirostat_eta": 0.3, "temperature": 0.9,
+                 "top_k": 5, "repetition_penalty": 1.1}, 25)]
     return out
 
 
@@ -117,19 +130,21 @@ def test_stream_matches_generate(engine, monkeypatch, prompt_no, values, seed):
     assert len(traces) == len(mine)
 
     stages = engine.stages(params, len(prompt))
+    # A pick generate() runs as a filter (mirostat): its scores are what the pick left, not the chain's final.
+    drawn = (lambda tr: tr.picked) if STAGES[stages.pick.name].processor else (lambda tr: tr.final)
     for k in range(n):
         ids, trace = traces[k]
         assert ids == prompt + mine[:k]
         # the engine's own logits (KV-cached forward) and final scores, as it sampled from them
         assert torch.allclose(trace.raw, out.logits[k], atol=2e-3), f"step {k}: raw logits differ"
-        got, want = torch.isfinite(trace.final[0]), torch.isfinite(out.scores[k][0])
+        got, want = torch.isfinite(drawn(trace)[0]), torch.isfinite(out.scores[k][0])
         assert torch.equal(got, want), (k, params.changed(), (got ^ want).nonzero().flatten().tolist())
         assert got[mine[k]]
-        # the same chain on generate's own raw logits gives its scores, number for number
-        same = sampling.run(stages, torch.tensor([ids]), out.logits[k].float())
-        assert torch.equal(torch.isfinite(same.final), torch.isfinite(out.scores[k]))
+        # the same chain (its pick in the state it had at step k) on generate's own raw logits gives its scores
+        same = sampling.run(sampling.Chain(stages, trace.pick), torch.tensor([ids]), out.logits[k].float())
+        assert torch.equal(torch.isfinite(drawn(same)), torch.isfinite(out.scores[k]))
         finite = torch.isfinite(out.scores[k])
-        assert torch.allclose(same.final[finite], out.scores[k][finite], rtol=1e-5, atol=1e-5)
+        assert torch.allclose(drawn(same)[finite], out.scores[k][finite], rtol=1e-5, atol=1e-5)
 
 
 def test_combos_cover_every_knob():
@@ -143,4 +158,4 @@ def test_combos_cover_every_knob():
     knobs = {"temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff", "repetition_penalty",
              "presence_penalty", "frequency_penalty", "no_repeat_ngram_size", "min_new_tokens", "logit_bias", "do_sample"}
     assert knobs <= seen, knobs - seen
-    assert orders == {"transformers", "temperature_last"}
+    assert orders == {"transformers", "temperature_last", "text-generation-webui"}

@@ -99,7 +99,10 @@ def _engine_text(engine, params) -> str:
     build(do_sample=False, max_new_tokens=12, frequency_penalty=1.5, presence_penalty=0.5, logit_bias={"Hi": -100}),
     build(temperature=0.9, top_k=40, top_p=0.95, min_p=0.05, sampler_order="temperature_last", seed=11,
           max_new_tokens=12, repetition_penalty=1.1),
-], ids=["greedy-penalties-bias", "sampled-temperature-last"])
+    build(temperature=0.9, top_n_sigma=1.5, xtc_probability=0.5, xtc_threshold=0.05, dry_multiplier=0.8, top_a=0.05,
+          smoothing_factor=0.2, seed=12, max_new_tokens=12),
+    build(mirostat=2, mirostat_tau=3.0, mirostat_eta=0.3, temperature=0.9, seed=13, max_new_tokens=12),
+], ids=["greedy-penalties-bias", "sampled-temperature-last", "the-peers-samplers", "mirostat"])
 def test_python_snippet_reproduces_the_engine(engine, loaded, params):
     code = export.python_snippet(params, MESSAGES, system="Be brief.", model_id=loaded.model.name_or_path)
     assert _run(code).rstrip("\n") == _engine_text(engine, params)

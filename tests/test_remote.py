@@ -99,7 +99,9 @@ def test_each_server_kind_is_sent_every_field_it_takes_neutral_ones_too():
     assert extra["post_sampling_probs"] is True and extra["repeat_penalty"] == 1.0 and extra["typical_p"] == 1.0
     assert extra["samplers"][-1] == "temperature" and {"top_k", "top_p", "min_p"} <= set(extra["samplers"])
     first = llama.body(ASK, params.replace(sampler_order="transformers"))["extra_body"]["samplers"]
-    assert first[0] == "temperature" and sorted(first) == sorted(extra["samplers"])
+    assert first.index("temperature") < first.index("top_k") and sorted(first) == sorted(extra["samplers"])
+    assert extra["samplers"][:2] == ["penalties", "dry"] and len(set(extra["samplers"])) == len(extra["samplers"])
+    assert (extra["dry_multiplier"], extra["xtc_threshold"], extra["dry_sequence_breakers"]) == (0.0, 0.1, ["\n", ":", '"', "*"])
     assert SERVERS["playground"].fields["typical_p"] == "typical_p" and "temperature" not in SERVERS["playground"].fields
 
 

@@ -11,7 +11,6 @@ import re
 
 import pytest
 import torch
-from transformers.generation import logits_process
 
 from playground import export, inspector, sampling, stages, view
 from playground.params import SAMPLER_ORDERS, SPECS, build
@@ -45,7 +44,7 @@ def test_every_stage_has_every_fact(name):
     assert set(s.neutral) <= set(s.fields) and (s.neutral or s.when), "it says when it is active"
     for f, v in s.neutral.items():
         assert v == SPECS[f].default, "a default request runs no stage"
-    cls = getattr(sampling, s.impl) if s.ours else getattr(logits_process, s.impl)
+    cls = sampling.impl_class(s)
     assert isinstance(cls, type)
     assert s.removed_text.startswith(("removed by", "not the top token"))
     assert view.fate_label(name) == s.removed_text
@@ -68,9 +67,13 @@ def test_logit_bias_runs_when_the_request_resolved_a_bias():
 def test_the_chain_follows_the_registry_and_describes_itself():
     everything = dict(temperature=0.7, top_k=5, top_p=0.9, min_p=0.05, typical_p=0.9, epsilon_cutoff=0.001,
                       eta_cutoff=0.001, repetition_penalty=1.1, presence_penalty=0.5, no_repeat_ngram_size=3,
-                      min_new_tokens=1)
+                      min_new_tokens=1, dry_multiplier=0.8, top_n_sigma=2.0, smoothing_factor=0.3, top_a=0.1, tfs=0.95,
+                      xtc_probability=0.5)
     c = sampling.build_stages(build(everything), 1, EOS, {1: 1.0})
-    assert [s.name for s in c] == [n for n, s in STAGES.items() if s.kind != PICK]  # the registry's order
+    assert [s.name for s in c] == [n for n, s in STAGES.items() if s.kind != PICK and n != "dynatemp"]  # the registry's order
+    # dynamic temperature takes temperature's place
+    c = sampling.build_stages(build(everything, dynatemp_range=0.5), 1, EOS, {1: 1.0})
+    assert [s.name for s in c] == [n for n, s in STAGES.items() if s.kind != PICK and n != "temperature"]
     assert c.pick.name == "sample"
     assert [s.warper for s in c] == [STAGES[s.name].kind == WARPER for s in c]
     assert c.describe()[0] == "logit bias: z_i += bias_i"
@@ -87,7 +90,9 @@ def test_orders_colours_export_and_help_come_from_the_registry():
     for order in sampling.ORDERS.values():
         assert sorted(order) == sorted(movable)  # a permutation of the warpers
     assert set(SAMPLER_ORDERS) == set(stages.ORDERS) == set(SPECS["sampler_order"].choices)
-    assert SAMPLER_ORDERS["temperature_last"].endswith(", temperature (llama.cpp)")
+    assert SAMPLER_ORDERS["temperature_last"].endswith(", temperature, dynamic temperature (llama.cpp)")
+    assert sampling.ORDERS["temperature_last"][:6] == ("top_n_sigma", "top_k", "typical_p", "top_p", "min_p", "xtc")
+    assert sampling.ORDERS["text-generation-webui"][-4:] == ("tfs", "top_a", "min_p", "xtc")  # its sampler_priority
     from playground.ui import plot
 
     assert {n: plot.COLORS[n] for n in STAGES} == {n: s.color for n, s in STAGES.items()}
@@ -100,8 +105,8 @@ def test_a_stage_added_to_a_copy_of_the_registry_appears_everywhere():
            **{n: s for n, s in STAGES.items() if s.kind == PICK}}
     orders = stages.named_orders(reg)
     assert orders["transformers"].stages[-1] == "top_k2"
-    # llama.cpp has no such stage: it runs with the other filters, before temperature
-    assert orders["temperature_last"].stages[-2:] == ("top_k2", "temperature")
+    # llama.cpp has no such stage: it runs with the other filters, before temperature (and dynamic temperature)
+    assert orders["temperature_last"].stages[-3:] == ("top_k2", "temperature", "dynatemp")
     assert "top-k again" in orders["transformers"].describe(reg)
     p = build(top_k=5, temperature=0.5, sampler_order="temperature_last")
     assert [s.name for s in sampling.warper_stages(p, reg=reg)] == ["top_k", "top_k2", "temperature"]

@@ -315,7 +315,7 @@ def test_a_bad_text_control_names_its_field(name, bad):
 
 
 def test_the_wrong_number_of_control_values_is_named():
-    with pytest.raises(ParamError, match=r"`controls` must be 22 values .* but are 3"):
+    with pytest.raises(ParamError, match=rf"`controls` must be {len(controls.NAMES)} values .* but are 3"):
         controls.to_params([1, 2, 3])
     assert controls.released_value("top_k", math.nan) is math.nan and controls.released_value("top_k", 10**400) == 10**400
 

@@ -173,8 +173,13 @@ def problem(text: str) -> str:
     return f"⚠️ {said(redact(text))}"
 
 
+FINISH = {"length": "hit max_new_tokens", "eos": "the model ended its turn", "stop": "matched a stop string",
+          "cancelled": "stopped before the end"}  # why a reply ended, as the status line says it
+
+
 def done_status(done: Done, params: GenerationParams, beams: int = 0) -> str:
-    parts = [f"**{done.finish_reason}**", f"{len(done.token_ids)} tokens", f"{done.tokens_per_second:.1f} tokens/s",
+    parts = [f"**{done.finish_reason}**: {FINISH.get(done.finish_reason, '')}".rstrip(": "), f"{len(done.token_ids)} tokens",
+             f"{done.tokens_per_second:.1f} tokens/s",
              f"{done.seconds:.1f} s", f"mode {params.mode}"]
     if done.seed is not None:
         parts.append(f"seed {done.seed}")

@@ -23,7 +23,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..params import GROUPS, MAX_STOP, MAX_STOP_CHARS, SAMPLER_ORDERS, SPECS, GenerationParams, ParamError, build
+from ..params import GROUPS, MAX_BREAKERS, MAX_STOP, MAX_STOP_CHARS, SAMPLER_ORDERS, SPECS, GenerationParams, ParamError, build
 from ..text import brief
 from . import inputs
 
@@ -63,11 +63,17 @@ def make_control(name: str, value=None, maximum: float | None = None):
         return gr.Number(value=None, placeholder="random", **common)
     if s.kind == "bias":
         return gr.Textbox(value="", lines=2, placeholder='" cat": -100', **common)
-    if s.kind == "stop":
-        return gr.Textbox(value="", lines=2, placeholder="User:", **common)
+    if s.kind == "stop":  # the stop strings (empty), DRY's breakers (its default list)
+        return gr.Textbox(value=value if isinstance(value, str) else format_stop(value), lines=2, placeholder="User:",
+                          **common)
     if s.kind == "choice":
         return gr.Dropdown(choices=[(SAMPLER_ORDERS[c], c) for c in s.choices], value=value, **common)
     raise ValueError(f"no control for parameter kind {s.kind!r} ({name})")
+
+
+def group_id(group: str) -> str:
+    """The elem_id of a parameter group's accordion: "More samplers" -> "group-more-samplers"."""
+    return f"group-{group.lower().replace(' ', '-')}"
 
 
 def build_main(start: GenerationParams | None = None) -> dict[str, gr.components.Component]:
@@ -86,7 +92,7 @@ def build_controls(start: GenerationParams | None = None, maxima: dict[str, floa
         names = [n for n in NAMES if SPECS[n].group == group and n not in made]
         if not names:
             continue
-        with gr.Accordion(group, open=group in OPEN_GROUPS, elem_id=f"group-{group.lower().replace(' ', '-')}"):
+        with gr.Accordion(group, open=group in OPEN_GROUPS, elem_id=group_id(group)):
             for name in names:
                 made[name] = make_control(name, shown.get(name), (maxima or {}).get(name))
     return {n: made[n] for n in NAMES}
@@ -132,20 +138,22 @@ def parse_bias(raw: str | None) -> dict[str, float]:
     return out
 
 
-def parse_stop(raw: str | None) -> list[str]:
-    """One stop string per line, or a JSON list (for strings with newlines or edge spaces)."""
-    if isinstance(raw, str) and len(raw) > STOP_TEXT:  # a paste of a page: say the rule that it breaks
-        raise ParamError([f"`stop` strings must be at most {MAX_STOP_CHARS} characters (at most {MAX_STOP} of them), "
+def parse_stop(raw: str | None, name: str = "stop") -> list[str]:
+    """One string per line, or a JSON list (for strings with newlines or edge spaces): the stop strings,
+    or DRY's sequence breakers (`name`)."""
+    most = MAX_STOP if name == "stop" else MAX_BREAKERS
+    if isinstance(raw, str) and len(raw) > STOP_TEXT * most // MAX_STOP:  # a paste of a page: say the rule it breaks
+        raise ParamError([f"`{name}` strings must be at most {MAX_STOP_CHARS} characters (at most {most} of them), "
                           f"but the text is {len(raw)} characters long: {brief(raw)}. Shorten it."])
-    text = inputs.text("stop", raw)
+    text = inputs.text(name, raw)
     if text.strip().startswith("["):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise ParamError([f"`stop` must be valid JSON when it starts with '[', but {e.msg} at character "
+            raise ParamError([f"`{name}` must be valid JSON when it starts with '[', but {e.msg} at character "
                               f"{e.pos}: {brief(text)}."]) from None
         if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
-            raise ParamError([f"`stop` must be a JSON list of strings, but is {brief(text)}."])
+            raise ParamError([f"`{name}` must be a JSON list of strings, but is {brief(text)}."])
         return data
     return [line for line in text.splitlines() if line.strip()]
 
@@ -183,7 +191,7 @@ def to_params(values: list | tuple) -> GenerationParams:
             elif kind == "bias":
                 out[name] = parse_bias(v)
             elif kind == "stop":
-                out[name] = parse_stop(v)
+                out[name] = parse_stop(v, name)
             else:
                 out[name] = v
         except ParamError as e:

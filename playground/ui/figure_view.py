@@ -19,6 +19,8 @@ file, so the page needs no network beyond the app).
 - Narrower than `NARROW` px (a phone): a bar chart shows only its first bars (the most likely tokens),
   about 28 px each, so their labels stay readable; the title moves left and Plotly's toolbar is off,
   so nothing covers the title.
+- In presenter mode (presenter.py: the `presenter` class on the body) the figure is drawn taller, with larger
+  type, and redrawn when the mode changes (the page's `presenter` event).
 - In the dark theme (gradio's `dark` class on the body) the figure is drawn on the page's own background,
   in its text colour (near-black markers too), with dim grid lines.
 """
@@ -67,6 +69,10 @@ let width = 0, narrow = false;
 // A phone: fewer bars (the first, most likely ones) with readable labels, no toolbar over the title.
 function fit(fig) {
   const w = box.clientWidth, l = fig.layout = fig.layout || {};
+  if (document.body.classList.contains('presenter')) {  // a projector: a taller plot, larger labels
+    l.height = Math.max(l.height || 440, Math.round(window.innerHeight * 0.72));
+    l.font = Object.assign({}, l.font, {size: 17});
+  }
   narrow = w > 0 && w < __NARROW__;
   if (!narrow) return config;
   const x = l.xaxis;
@@ -128,6 +134,7 @@ function draw() {
 }
 draw();
 watch('value', draw);
+window.addEventListener('presenter', draw);
 new ResizeObserver(() => {
   if (!box.data || box.clientWidth <= 0 || box.clientWidth === width) return;
   width = box.clientWidth;

@@ -30,7 +30,21 @@ import gradio as gr
 from .. import loader, presets
 from ..engine import Engine
 from ..limits import Limits
-from . import api, chat, controls, examples, figure_view, inspector, inspector_panel, plot, presets_panel, sessions, tokens_html
+from . import (
+    api,
+    chat,
+    controls,
+    examples,
+    explain,
+    figure_view,
+    inspector,
+    inspector_panel,
+    plot,
+    presenter,
+    presets_panel,
+    sessions,
+    tokens_html,
+)
 from . import compare_panel as ab
 from . import share_panel as sharing
 from .figure_view import FigureView
@@ -41,7 +55,7 @@ MODEL = dict(concurrency_id="model", concurrency_limit=1, **RAW)
 # Chat replies wait on the engine's scheduler, which batches them and keeps the caps (scheduler.py).
 CHAT = dict(concurrency_id="chat", concurrency_limit=None, **RAW)
 QUIET = dict(queue=False, trigger_mode="always_last", show_progress="hidden", **RAW)
-CSS = """
+CSS = presenter.CSS + """
 #chat .message-content span.md { white-space: pre-wrap; }
 #status, #plot-note, #preset-info { min-height: 1.5em; }
 #caps { font-size: 0.9em; opacity: 0.85; }
@@ -110,11 +124,13 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                 system = gr.Textbox(label="System prompt", lines=2, elem_id="system",
                                     placeholder="Optional, e.g. You are a concise assistant.")
                 gr.Markdown(limits.describe(), elem_id="caps")
+                pres = presenter.build()
             with gr.Column(scale=8, min_width=320):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=5, min_width=320):
                         fig = FigureView(elem_id="plot", label="Next-token distribution")
                         note = gr.Markdown("", elem_id="plot-note")
+                        expl = explain.build()
                     with gr.Column(scale=3, min_width=260, elem_id="main-controls"):
                         main = controls.build_main(start)
                 with gr.Row():
@@ -151,6 +167,8 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                   export_out=[export_py, export_oa, export_note], limits=limits, start=start, store=store,
                   download=download, upload=upload, file=[file_text, file_name], **extra)
         _wire(engine, folder, ui)
+        explain.wire(engine, expl, fig, ctx, settings)
+        presenter.wire(demo, pres)
         demo.queue(default_concurrency_limit=4, max_size=limits.queue_size)
     return demo
 

@@ -36,6 +36,7 @@ EMPTY = "Send a message (or write a system prompt): the plot then shows the firs
 WAITING = "The distribution for this conversation is being computed; the plot follows when the model is free."
 # engine -> {the token ids of an example's context: its logits}: computed once, never evicted (examples.py)
 PINNED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+CUMULATIVE = "#a0522d"  # the cumulative curve and its axis: a colour no stage uses (sienna)
 
 
 def figure(data: view.PlotData, log: bool = False) -> dict:
@@ -73,7 +74,7 @@ def figure(data: view.PlotData, log: bool = False) -> dict:
                                             for i in chosen],
                               marker=dict(symbol="star", size=16, color="#fab005", line=dict(color="#212529", width=1))))
     traces.append(scatter(x=x, y=data.cumulative, mode="lines", name=data.cumulative_name, yaxis="y2",
-                          line=dict(color="#1971c2", width=1.5),
+                          line=dict(color=CUMULATIVE, width=1.5),
                           hovertemplate="cumulative %{y:.4f}<extra></extra>"))
     ends = [-0.5, len(bars) - 0.5]
     if data.top_p is not None:
@@ -96,7 +97,10 @@ def figure(data: view.PlotData, log: bool = False) -> dict:
                    range=[-0.6, max(len(bars), 1) - 0.4], ticklabeloverflow="allow"),
         yaxis=dict(title=dict(text=data.bar_name + (" (log)" if log else "")), type="log" if log else "linear",
                    rangemode="tozero"),
-        yaxis2=dict(title=dict(text="cumulative"), overlaying="y", side="right", range=[0, 1.02], showgrid=False),
+        # Its own colour (not top-p's blue) and round ticks, linear also when the bars' axis is log.
+        yaxis2=dict(title=dict(text="cumulative", font=dict(color=CUMULATIVE)), overlaying="y", side="right", range=[0, 1.02],
+                    showgrid=False, tickmode="array", tickvals=[0, 0.25, 0.5, 0.75, 1], ticktext=["0", "0.25", "0.5", "0.75", "1"],
+                    tickfont=dict(color=CUMULATIVE), type="linear"),
     )
     return dict(data=traces, layout=dict(layout, template=TEMPLATE))
 

@@ -128,10 +128,18 @@ def _top(p: torch.Tensor, engine, n: int) -> list[tuple[str, float]]:
 
 def pair(left: list[tuple[int, float]], right: list[tuple[int, float]], titles: tuple[str, str], engine,
          chosen: int | None) -> str:
-    """Two small bar charts side by side (as make_subplots lays them out); the chosen token in orange.
+    """Two small bar charts side by side (see `charts`)."""
+    return charts([left, right], titles, engine, chosen)
+
+
+def charts(columns: list[list[tuple[int, float]]], titles: tuple[str, ...], engine, chosen: int | None) -> str:
+    """Small bar charts side by side (as make_subplots lays them out); the chosen token in orange.
     Plain dicts: plotly's validated figure objects cost ~70 ms a chart, most of a token click."""
     traces, annotations, layout = [], [], {}
-    for col, items, (x0, x1) in ((1, left, (0.0, 0.45)), (2, right, (0.55, 1.0))):
+    width = (1 - 0.1 * (len(columns) - 1)) / len(columns)
+    for col, items in enumerate(columns, 1):
+        x0 = (col - 1) * (width + 0.1)
+        x1 = x0 + width
         n = "" if col == 1 else str(col)
         traces.append(dict(type="bar", x=[shown(readable(engine.label(i))) for i, _ in items], y=[p for _, p in items],
                            xaxis=f"x{n}", yaxis=f"y{n}", showlegend=False, customdata=[i for i, _ in items],
@@ -173,7 +181,7 @@ def orders(engine, a: At) -> str | None:
     for n in names:
         this = "*" if n == a.params.sampler_order else ""
         titles.append(f"{stages.ORDERS[n].title}{this}: {len(sets[n])} survive{'s' if len(sets[n]) == 1 else ''}")
-    return pair(ranked(sets[names[0]]), ranked(sets[names[1]]), tuple(titles), engine, a.chosen)
+    return charts([ranked(sets[n]) for n in names], tuple(titles), engine, a.chosen)  # one chart per named order
 
 
 def candidates(engine, a: At) -> tuple[pd.DataFrame, dict]:

@@ -4,7 +4,8 @@ Every token's text and every attribute is escaped with `html.escape`, so model o
 text (a reply holding `<script>` or `<img onerror=...>` renders those characters, never elements).
 Each token is a `<span data-step="k">` (k: the step's 0-based index; the page numbers steps from 1,
 `number(k)`: step 1 is the first token of the reply) shaded by the probability it was chosen with
-(red: unlikely, green: likely) with a `title` giving its step, that probability and the model's rank;
+(red: unlikely, green: likely) with a `title` giving its step, that probability and the model's rank; a run
+of byte tokens (pieces of one character, '<0xF0><0x9F>') shows the character they make, its bytes on hover;
 `CLICK_JS` makes a click on a span write "k@n" (n counts clicks, so the same token twice is still a
 change) into the hidden `#inspect-step` box and fire its input event; the box's `.change` opens step
 k, and the page scrolls the step's view (`#inspect-info`, its plot under it) to the top of the window.
@@ -14,6 +15,7 @@ k, and the page scrolls the step's view (`#inspect-info`, its plot under it) to 
 from __future__ import annotations
 
 import html
+import re
 
 EMPTY = "The tokens of the last reply appear here, coloured by the probability each was chosen with."
 LEGEND = ("Colour = probability the token was chosen with (red: unlikely, green: likely). "
@@ -26,6 +28,7 @@ CSS = """
 #reply-tokens .tok.sel { outline: 2px solid #1971c2; }
 #reply-tokens .tok.forced { text-decoration: underline dashed; }
 #reply-tokens .tok.special { font-style: italic; opacity: 0.8; }
+#reply-tokens .tok.cont { display: inline-block; min-width: 0.5em; height: 1.2em; vertical-align: middle; }
 #reply-tokens .tok.next { background: #e7f5ff; color: #1971c2; padding: 1px 4px; }
 #reply-tokens .legend { font-size: 0.8em; opacity: 0.75; margin-bottom: 4px; }
 """
@@ -67,12 +70,43 @@ def title(step) -> str:
     return " · ".join(parts)
 
 
-def span(step, selected: bool = False, special: bool = False) -> str:
+def span(step, selected: bool = False, special: bool = False, text: str | None = None, extra: str = "") -> str:
+    """One token's span; `text` replaces its own text (a byte run's character), `extra` adds to its hover."""
+    cont = text == ""
     classes = ["tok"] + (["sel"] if selected else []) + (["forced"] if step.forced else []) + \
-        (["special"] if special else [])
+        (["special"] if special else []) + (["cont"] if cont else [])
+    hover = title(step) + (f" · {extra}" if extra else "")
     return (f'<span class="{" ".join(classes)}" data-step="{int(step.step)}" data-id="{int(step.token_id)}" '
-            f'style="background-color: {shade(step.prob)}" title="{html.escape(title(step))}">'
-            f"{html.escape(step.token)}</span>")
+            f'style="background-color: {shade(step.prob)}" title="{html.escape(hover)}">'
+            f"{html.escape(step.token if text is None else text)}</span>")
+
+
+BYTES = re.compile(r"(?:<0x[0-9A-F]{2}>)+")
+
+
+def byte_runs(tokens: list[str]) -> list[tuple[str | None, str]]:
+    """Per token: (the text to show instead of its own, or None; a hover addition). A run of byte tokens
+    ('<0xF0><0x9F>', '<0x98><0x80>') shows the characters it makes on its first token; the others show an
+    empty, still clickable, span; each hover gives the run's bytes. A run that is no valid UTF-8 stays as bytes."""
+    out: list[tuple[str | None, str]] = [(None, "")] * len(tokens)
+    i = 0
+    while i < len(tokens):
+        j = i
+        while j < len(tokens) and BYTES.fullmatch(tokens[j]):
+            j += 1
+        if j == i:
+            i += 1
+            continue
+        hexes = "".join(tokens[i:j])
+        try:
+            chars = bytes(int(h, 16) for h in re.findall(r"<0x([0-9A-F]{2})>", hexes)).decode("utf-8")
+        except UnicodeDecodeError:
+            i = j
+            continue
+        note = f"bytes {hexes} make {chars!r} together"
+        out[i:j] = [(chars, note)] + [("", note)] * (j - i - 1)
+        i = j
+    return out
 
 
 def render(steps: list, selected: int | None = None, pending: bool = False, special_ids=(), note: str = "") -> str:
@@ -80,7 +114,8 @@ def render(steps: list, selected: int | None = None, pending: bool = False, spec
     if not steps and not pending:
         return f'<div class="tokens-empty">{html.escape(note or EMPTY)}</div>'
     special = set(special_ids)
-    spans = [span(s, selected == s.step, s.token_id in special) for s in steps]
+    runs = byte_runs([s.token for s in steps])
+    spans = [span(s, selected == s.step, s.token_id in special, text, extra) for s, (text, extra) in zip(steps, runs)]
     if pending:
         n = len(steps)
         cls = "tok next sel" if selected == n else "tok next"
