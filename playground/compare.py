@@ -5,18 +5,20 @@ same seed, keeping every step's logits. Each token also gets the other side's pr
 same step's logits (the other settings' chain run on this reply's logits and context: `Decoder.trace_at`).
 
 The parting step is the first where the two tokens differ. Up to it both replies saw the same context,
-so both chains ran on the same logits there; each side's token gets its fate under the other chain
-(removed by which stage, or kept with what probability), and `why` says in one line what made the
+so both chains ran on the same logits there (`Parting.chains`: both chain tables, stage by stage); each
+side's token gets its fate under the other chain (removed by which stage, or kept with what probability),
+and `why` says in one line what made the
 difference: a stage of one chain removed the other's token, or both kept both and the same random draw
 landed on different tokens because the probabilities differ.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
+from .inspector import StageRow, chain_table
 from .params import GenerationParams
 from .records import Done
 
@@ -47,6 +49,7 @@ class Parting:
     a_under_b: Fate
     b_under_a: Fate
     why: str
+    chains: tuple[list[StageRow], list[StageRow]] = field(default=((), ()), repr=False)  # A's, B's chain on its logits
 
 
 @dataclass
@@ -82,7 +85,8 @@ def compare(engine, messages: list[dict], a: GenerationParams, b: GenerationPara
     if k is not None:
         ta, tb = dec_a.trace_at(k, a), dec_a.trace_at(k, b)  # the same logits and context for both at step k
         fa, fb = _fate(tb, side_a[k].token_id), _fate(ta, side_b[k].token_id)
-        parting = Parting(k, side_a[k], side_b[k], fa, fb, _why(side_a[k], side_b[k], fa, fb))
+        parting = Parting(k, side_a[k], side_b[k], fa, fb, _why(side_a[k], side_b[k], fa, fb),
+                          (chain_table(ta, engine.label), chain_table(tb, engine.label)))
     return Comparison(seed, side_a, side_b, dec_a.result(), dec_b.result(), parting)
 
 

@@ -38,6 +38,9 @@ def test_the_parting_step_names_the_stage_that_made_the_difference(engine):
     assert p.b_under_a.removed_by == "top-k" and p.b_under_a.prob == 0 and p.b.other == 0
     assert p.a_under_b.removed_by is None and p.a_under_b.prob == pytest.approx(p.a.other)
     assert f"A's top-k removed B's token {p.b.token!r}" in p.why and f"part at token {p.step + 1}" in c.note
+    chain_a, chain_b = p.chains  # both chains on the parting step's logits: A's top-k kept one token, B's has no cut
+    assert [r.label for r in chain_a if r.removed] == ["top-k"] and chain_a[-1].kept == 1
+    assert all(r.stage != "top_k" for r in chain_b) and chain_a[0].considered == chain_b[0].considered
 
 
 def test_the_same_settings_never_part(engine):

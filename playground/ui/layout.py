@@ -15,7 +15,9 @@ switching branches (kept logits) use `queue=False` and never wait behind a gener
 has its own plot event whose inputs are itself and the session's settings mirror (controls.py), and
 the plots are `FigureView`s (figure_view.py): both for the slider-to-plot latency (bench/RESULTS.md).
 The instance's caps (`Limits`) are shown under the chat and passed to the handlers that start a reply
-(`guard.refusal`); the visitor's presets live in their browser (presets_panel.py).
+(`guard.refusal`); the visitor's presets live in their browser (presets_panel.py). Under the inspector,
+closed: Share (share_panel.py: a link, which also decides what the page's load shows, and a session file)
+and the A/B compare view (compare_panel.py).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from . import (
     sessions,
     tokens_html,
 )
+from . import compare_panel as ab
+from . import share_panel as sharing
 from .figure_view import FigureView
 
 # Raw control values (no gradio range check): `controls.to_params` names the field in its message.
@@ -62,7 +66,7 @@ CSS = presenter.CSS + """
 /* A click on a candidate row forces it: no cell stays outlined as "selected" in the next step's table. */
 #candidates .cell-selected { box-shadow: none !important; }
 #candidates .selection-button { display: none !important; }
-""" + tokens_html.CSS + figure_view.CSS
+""" + tokens_html.CSS + figure_view.CSS + ab.CSS
 # How the app is served (app.py, the tests): gradio 6's run history is off, because it stores every
 # call's inputs and outputs (each plot's figure) in the browser's localStorage, re-reading and
 # re-writing up to 100 of them per slider move (~30 ms a move in chromium here; bench/ui_latency.py).
@@ -154,13 +158,14 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                     export_oa = gr.Code(language="python", label="OpenAI: a Python script (openai client), its JSON body, a curl line",
                                         elem_id="export-openai")
         insp = inspector_panel.build()
+        extra = {**sharing.build_panel(), **ab.build_panel(folder)}  # closed accordions under the inspector
         ui = dict(settings=settings, reply=reply, reply_tokens=reply_tokens, step_btn=step_btn, step10_btn=step10_btn, run_btn=run_btn,
                   **insp, demo=demo, ctx=ctx, steps=steps, run=run, mode=mode, system=system, chatbot=chatbot, status=status,
                   msg=msg, send=send, stop=stop, tries=tries, regen=regen, undo=undo, clear=clear, fig=fig, note=note, top_n=top_n,
                   scale=scale, preset=preset, reset=reset, preset_info=preset_info,
                   preset_name=preset_name, save=save, params=params, export_btn=export_btn,
                   export_out=[export_py, export_oa, export_note], limits=limits, start=start, store=store,
-                  download=download, upload=upload, file=[file_text, file_name])
+                  download=download, upload=upload, file=[file_text, file_name], **extra)
         _wire(engine, folder, ui)
         explain.wire(engine, expl, fig, ctx, settings)
         presenter.wire(demo, pres)
@@ -221,7 +226,7 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     # The page opens with an example in the box and its plot drawn; an example button does the same. (Put in the
     # box on load, not as its initial value: the API would take that value as the `message` parameter's default.)
     preview, preview_in = partial(plot.preview, engine), [msg, *refresh_in]
-    for ev, prompt in [(c["demo"].load, examples.LANDING)] + [(btn.click, p) for btn, p in c["tries"]]:
+    for ev, prompt in [(btn.click, p) for btn, p in c["tries"]]:  # the page's load: sharing.wire (a link, or LANDING)
         ev(lambda p=prompt: p, None, msg, queue=False, **hidden).then(preview, preview_in, refresh_out, **hidden, **MODEL)
     c["demo"].load(None, None, None, js=tokens_html.CLICK_JS)
 
@@ -265,7 +270,10 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     run = engine.loaded
     # In public mode a local folder is named, not given by its server path.
     shown_id = run.model_id if run.model_id == loader.BUNDLED or not c["limits"].public else model_name(run.model_id)
-    exported = partial(presets_panel.export_code, model_id=shown_id, dtype=str(run.dtype).removeprefix("torch."))
+    dtype = str(run.dtype).removeprefix("torch.")
+    sharing.wire(engine, c, dict(id=shown_id, dtype=dtype), folder)
+    ab.wire(engine, c, folder)
+    exported = partial(presets_panel.export_code, model_id=shown_id, dtype=dtype)
     c["export_btn"].click(api.named(exported, ["history", "system", "reply", *controls.NAMES]),
                           [chatbot, system, reply, *P], c["export_out"], api_name="export",
                           queue=False, **RAW)

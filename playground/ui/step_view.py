@@ -96,17 +96,24 @@ def step_figure(engine, a: At, top_n: int, log: bool) -> str:
     return encode(plot.figure(view.from_trace(a.trace, a.params, engine.label, int(top_n or 30), title, a.chosen), log))
 
 
-def chain_rows(engine, a: At) -> pd.DataFrame:
-    def top(items):
-        return ", ".join(f"{t} {p:.3f}" for t, p in items)
+def _top_text(items) -> str:
+    return ", ".join(f"{t} {p:.3f}" for t, p in items)
 
+
+def chain_frame(stages: list[dict]) -> pd.DataFrame:
+    """The chain table (`CHAIN_HEADERS`) of chain rows (`inspector.chain_table`'s rows as dicts)."""
+    rows = [[i, r["label"], r["considered"], r["kept"], r["removed"], round(r["removed_mass"], 4), _top_text(r["top_before"]),
+             _top_text(r["top_after"])] for i, r in enumerate(stages, 1)]
+    return pd.DataFrame(rows, columns=CHAIN_HEADERS)
+
+
+def chain_rows(engine, a: At) -> pd.DataFrame:
     # The rows recorded while generating (the pick's too, when it removed tokens: greedy), or the chain run again.
     stages = (a.step.stages or []) if a.trace is None else [vars(r) for r in inspector.chain_table(a.trace, engine.label)]
-    rows = [[i, r["label"], r["considered"], r["kept"], r["removed"], round(r["removed_mass"], 4), top(r["top_before"]),
-             top(r["top_after"])] for i, r in enumerate(stages, 1)]
+    rows = chain_frame(stages).values.tolist()
     if not rows and a.trace is not None:  # nothing changes the model's distribution: it is sampled as it is
         n = int(torch.isfinite(a.trace.raw[0]).sum())
-        raw = top(_top(a.trace.probs(-1)[0], engine, 5))
+        raw = _top_text(_top(a.trace.probs(-1)[0], engine, 5))
         rows.append([0, "(no stage: sampled from the model's own distribution)", n, n, 0, 0.0, raw, raw])
     return pd.DataFrame(rows, columns=CHAIN_HEADERS)
 

@@ -1,0 +1,198 @@
+"""The page's A/B compare view: one prompt under two settings with the same seed (compare.py).
+
+Settings A are the current controls. Settings B are written as `key=value` lines over the page's
+start (the cheapest honest editor: one textbox, checked as a whole by `params.build`); picking a preset
+fills them with the preset's settings, and **B := A** with A's. **Compare** decodes both replies (not
+streamed: both at once, in the model's concurrency group) on the conversation, the last user turn (or
+the message in the box) answered, and shows them aligned token by token: each token's probability under
+A and under B (from the same step's logits), the first step where they part marked, why, and both
+chains at that step side by side. **Swap** exchanges A and B; **Apply B** puts B into the controls.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import partial
+
+import gradio as gr
+
+from .. import compare, presets
+from ..params import ParamError, build, parse_assignment
+from . import controls, plot, step_view
+from .chat import model_messages, normalize, plot_messages, problem, shown
+from .guard import refusal
+from .inputs import checked
+from .tokens_html import number, shade
+
+RAW = dict(preprocess=False)
+MAX_TOKENS = 256  # per side: both replies keep every step's logits (compare.py), ~100 MB at most
+HIDDEN = dict(api_visibility="undocumented")
+HELP = """**A** = the current controls. **B** = the settings below, one `key=value` per line over the defaults (pick a preset to
+fill them). Both answer the last user turn (or the message in the box) with the same seed; the table lines the two
+replies up token by token with each token's probability under A and under B, and marks where they part."""
+CSS = """
+#ab-table table { border-collapse: collapse; font-size: 0.9em; }
+#ab-table td, #ab-table th { padding: 2px 8px; border-bottom: 1px solid #ddd4; text-align: left; }
+#ab-table .tok { font-family: ui-monospace, monospace; white-space: pre; border-radius: 3px; color: #111; padding: 0 2px; }
+#ab-table tr.parting { outline: 2px solid #e8590c; }
+#ab-table tr.after { opacity: 0.6; }
+"""
+
+
+def build_panel(folder: str) -> dict:
+    """The compare accordion's components (closed: not on the first screen)."""
+    with gr.Accordion("Compare two settings (A/B, same seed)", open=False, elem_id="group-compare"):
+        gr.Markdown(HELP)
+        with gr.Row():
+            preset = gr.Dropdown([p for p in presets.list_presets(folder)], value=None, label="Fill B from a preset",
+                                 elem_id="ab-preset", scale=2)
+            seed = gr.Number(7, label="Seed (both)", precision=0, elem_id="ab-seed", scale=1)
+        b_text = gr.Textbox(label="Settings B (key=value, one per line)", lines=3, elem_id="ab-b",
+                            placeholder="temperature=1.3")
+        with gr.Row():
+            run = gr.Button("Compare", variant="primary", size="sm", elem_id="ab-run")
+            swap = gr.Button("Swap A and B", size="sm", elem_id="ab-swap")
+            copy = gr.Button("B := A", size="sm", elem_id="ab-copy")
+            apply = gr.Button("Apply B to the main controls", size="sm", elem_id="ab-apply")
+        note = gr.Markdown("", elem_id="ab-note")
+        table = gr.HTML("", elem_id="ab-table")
+        with gr.Row(equal_height=False):
+            chain_a = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="ab-chain-a",
+                                   label="A's chain at the parting step")
+            chain_b = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="ab-chain-b",
+                                   label="B's chain at the parting step")
+    return dict(ab_preset=preset, ab_seed=seed, ab_b=b_text, ab_run=run, ab_swap=swap, ab_copy=copy, ab_apply=apply,
+                ab_note=note, ab_table=table, ab_chains=[chain_a, chain_b])
+
+
+# --- settings B ------------------------------------------------------------------------------------
+def lines(params, start) -> str:
+    """Settings as `key=value` lines: what differs from the page's start."""
+    return "\n".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in params.changed().items()
+                     if getattr(start, k) != v)
+
+
+def settings_b(text: str | None, start):
+    """B's parameters from its `key=value` lines over the page's start; ParamError naming the line."""
+    values = {}
+    for i, line in enumerate((text or "").splitlines(), 1):
+        if line.strip():
+            if "=" not in line:
+                raise ParamError([f"settings B line {i} must be key=value, but is {line.strip()[:80]!r}. Write e.g. temperature=1.3."])
+            key, value = parse_assignment(line.strip())
+            values[key] = value
+    return build({**start.changed(), **values}, source="settings B")
+
+
+def from_preset(name, folder: str = presets.PRESETS_DIR, start=None) -> tuple:
+    """(B's lines, note) for a shipped preset."""
+    try:
+        values, description = presets.read_preset(str(name or ""), folder)[:2]
+        b = build({**start.changed(), **values}, source=str(name))
+        return lines(b, start), f"B = preset **{shown(name)}**: {shown(description)}"
+    except ParamError as e:
+        return gr.skip(), problem(" ".join(e.messages))
+
+
+def copy_a(*values, start=None) -> tuple:
+    """B := A: (B's lines, note)."""
+    try:
+        return lines(controls.to_params(values), start), "B is now a copy of A: edit it, then Compare."
+    except ParamError as e:
+        return gr.skip(), problem(" ".join(e.messages))
+
+
+def swap(b_text, *values, start=None) -> list:
+    """[B's lines (A's settings), note, *controls (B's)]."""
+    try:
+        a, b = controls.to_params(values), settings_b(b_text, start)
+    except ParamError as e:
+        return [gr.skip(), problem("Not swapped: " + " ".join(e.messages))] + [gr.skip() for _ in controls.NAMES]
+    return [lines(a, start), "Swapped: the controls hold B's settings, B holds A's.", *controls.to_values(b)]
+
+
+def apply_b(b_text, start=None) -> list:
+    """[note, *controls]: B into the main controls."""
+    try:
+        b = settings_b(b_text, start)
+    except ParamError as e:
+        return [problem("Not applied: " + " ".join(e.messages))] + [gr.skip() for _ in controls.NAMES]
+    return [f"The main controls now hold settings B ({shown(step_view.settings(b))}).", *controls.to_values(b)]
+
+
+# --- the comparison --------------------------------------------------------------------------------
+def _cell(t) -> str:
+    if t is None:
+        return "<td></td><td></td><td></td>"
+    return (f'<td><span class="tok" style="background-color: {shade(t.prob)}">{html.escape(t.token)}</span></td>'
+            f"<td>{t.prob:.3g}</td><td>{t.other:.3g}</td>")
+
+
+def table(c: compare.Comparison) -> str:
+    """Both replies aligned by step: A's token, its p under A and under B; B's token, its p under B and under A."""
+    k = c.parting.step if c.parting else None
+    head = ("<tr><th>step</th><th>A's token</th><th>p under A</th><th>p under B</th><th>B's token</th><th>p under B</th>"
+            "<th>p under A</th></tr>")
+    rows = []
+    for i in range(max(len(c.a), len(c.b))):
+        cls = "parting" if i == k else ("after" if k is not None and i > k else "")
+        a, b = (c.a[i] if i < len(c.a) else None), (c.b[i] if i < len(c.b) else None)
+        mark = " ◀ they part" if i == k else ""
+        rows.append(f'<tr class="{cls}" data-step="{i}"><td>{number(i)}{mark}</td>{_cell(a)}{_cell(b)}</tr>')
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _not_compared(message: str) -> tuple:
+    return problem("Not compared: " + message), gr.skip(), gr.skip(), gr.skip()
+
+
+@checked(_not_compared)
+def run(engine, message: str | None, history: list | None, system: str | None, b_text, seed, *values, start=None,
+        limits=None) -> tuple:
+    """(note, table HTML, A's chain, B's chain at the parting step). Runs the model twice (not streamed)."""
+    try:
+        a, b = controls.to_params(values), settings_b(b_text, start)
+        if a.mode == "beam" or b.mode == "beam":
+            raise ParamError(["`num_beams` must be 1 to compare, but is more in A or B: beam search does not go token by token."])
+        if max(a.max_new_tokens, b.max_new_tokens) > MAX_TOKENS:  # compare keeps every step's logits (196 KB each)
+            raise ParamError([f"`max_new_tokens` must be at most {MAX_TOKENS} to compare (every step's logits are kept), but "
+                              f"is {max(a.max_new_tokens, b.max_new_tokens)} in {'A' if a.max_new_tokens > MAX_TOKENS else 'B'}. "
+                              "Lower it in the controls or in B."])
+        if isinstance(seed, bool) or not isinstance(seed, (int, float)) or seed != int(seed) or not 0 <= seed < 2**32:
+            raise ParamError([f"`seed` must be a whole number in [0, 2^32), but is {seed!r}."])
+    except ParamError as e:
+        return _not_compared(" ".join(e.messages))
+    pending = (message or "").strip()
+    msgs = model_messages(normalize(history)) + [{"role": "user", "content": pending}] if pending \
+        else plot_messages(normalize(history))
+    if not msgs or msgs[-1]["role"] != "user":
+        return _not_compared("there is no user turn to answer. Type a message (it is not sent), then Compare.")
+    system = (system or "").strip() or None
+    for side, p in (("A", a), ("B", b)):
+        if why := refusal(engine, limits, p, msgs, system):
+            return _not_compared(f"settings {side}: {why}")
+    c = compare.compare(engine, msgs, a, b, int(seed), system)
+    note = f"Seed {c.seed}: {shown(c.note)}"
+    if c.parting is None:
+        empty = step_view.chain_frame([])
+        return note, table(c), empty, empty
+    ca, cb = (step_view.chain_frame([vars(r) for r in rows]) for rows in c.parting.chains)
+    at = number(c.parting.step)
+    return (note, table(c), gr.update(value=ca, label=f"A's chain at step {at}"),
+            gr.update(value=cb, label=f"B's chain at step {at}"))
+
+
+def wire(engine, c: dict, folder: str) -> None:
+    """The compare view's events; Compare runs the model in the model's concurrency group."""
+    P, start, quiet = c["params"], c["start"], dict(queue=False, show_progress="hidden", **HIDDEN, **RAW)
+    c["ab_preset"].input(partial(from_preset, folder=folder, start=start), [c["ab_preset"]], [c["ab_b"], c["ab_note"]], **quiet)
+    c["ab_copy"].click(partial(copy_a, start=start), P, [c["ab_b"], c["ab_note"]], **quiet)
+    c["ab_run"].click(partial(run, engine, start=start, limits=c["limits"]),
+                      [c["msg"], c["chatbot"], c["system"], c["ab_b"], c["ab_seed"], *P],
+                      [c["ab_note"], c["ab_table"], *c["ab_chains"]], concurrency_id="model", concurrency_limit=1,
+                      show_progress="minimal", **HIDDEN, **RAW)
+    resync_in, live = [c["ctx"], c["top_n"], c["scale"], c["settings"], *P], [c["fig"], c["note"]]
+    for ev in (c["ab_swap"].click(partial(swap, start=start), [c["ab_b"], *P], [c["ab_b"], c["ab_note"], *P], **quiet),
+               c["ab_apply"].click(partial(apply_b, start=start), [c["ab_b"]], [c["ab_note"], *P], **quiet)):
+        ev.then(controls.mode_updates, [c["mode"], *P], [c["mode"], *P], **quiet) \
+            .then(partial(plot.resync, engine), resync_in, live, **quiet)
