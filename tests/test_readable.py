@@ -54,3 +54,8 @@ def test_a_step_plot_always_shows_its_chosen_token_even_outside_the_top_n():
     data = view.from_trace(trace, build(), str, top_n=2, chosen=4)
     assert [b.id for b in data.bars] == [0, 1, 4] and [b.chosen for b in data.bars] == [False, False, True]
     assert not any(b.chosen for b in view.from_trace(trace, build(), str, top_n=2).bars)
+
+
+def test_a_newline_token_has_something_to_click():
+    page = tokens_html.render([Step(0, 1, "Hi", 0.5, 0.5, 1, [], ""), Step(1, 198, "\n", 0.9, 0.9, 1, [], "")])
+    assert 'data-step="1"' in page and ">↵\n</span>" in page  # an arrow to click, then the line break

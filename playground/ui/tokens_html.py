@@ -78,7 +78,12 @@ def span(step, selected: bool = False, special: bool = False, text: str | None =
     hover = title(step) + (f" · {extra}" if extra else "")
     return (f'<span class="{" ".join(classes)}" data-step="{int(step.step)}" data-id="{int(step.token_id)}" '
             f'style="background-color: {shade(step.prob)}" title="{html.escape(hover)}">'
-            f"{html.escape(step.token if text is None else text)}</span>")
+            f"{visible(step.token if text is None else text)}</span>")
+
+
+def visible(text: str) -> str:
+    """A token's text as HTML with something to see and click: a line break shows as ↵ before it breaks the line."""
+    return html.escape(text).replace("\n", "↵\n")
 
 
 BYTES = re.compile(r"(?:<0x[0-9A-F]{2}>)+")
