@@ -17,10 +17,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .inputs import MAX_HISTORY, MAX_MESSAGES, MAX_TEXT  # the page's caps on texts
 from .limits import Limits
 from .params import SPECS, GenerationParams, ParamError, build
 from .text import brief, surrogate_at
-from .ui.inputs import MAX_HISTORY, MAX_MESSAGES, MAX_TEXT  # the page's caps on texts (that module imports no gradio)
 
 MAX_N = 8  # choices per request
 MAX_TOP_LOGPROBS = 20  # OpenAI's cap

@@ -23,10 +23,10 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .inputs import history as check_history  # the page's rules for a conversation
+from .inputs import text as check_text
 from .params import DEFAULTS, GenerationParams, ParamError, build
 from .records import Candidate, Step
-from .ui.inputs import history as check_history  # the page's rules for a conversation (that module imports no gradio)
-from .ui.inputs import text as check_text
 
 FORMAT, VERSION = "sampling-playground-session", 1
 LINK_VERSION = 1

@@ -16,10 +16,10 @@ import gradio as gr
 import orjson
 import pytest
 
-from playground import cli
+from playground import cli, inputs
 from playground.params import MAX_BIAS, MAX_STOP_CHARS, ParamError, build
 from playground.text import StopScanner, brief
-from playground.ui import chat, controls, inputs, inspector, plot, presets_panel
+from playground.ui import chat, controls, inspector, plot, presets_panel
 from tests.test_app_client import client  # noqa: F401  (the real app over HTTP)
 from tests.test_inspector_ui import CountingModel, named, view
 from tests.ui_util import figure, last, values, with_value

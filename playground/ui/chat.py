@@ -29,13 +29,13 @@ import gradio as gr
 
 from ..decoder import Decoder
 from ..engine import Done, Engine, PromptTooLong
+from ..inputs import checked
 from ..limits import Limits
 from ..params import GenerationParams, ParamError
 from ..scheduler import Job, QueueFull, Waiting, give_back_memory
 from . import sessions
 from .controls import to_params
 from .guard import redact, refusal
-from .inputs import checked
 
 TOP_N = 100  # candidates recorded per generated step (the plot shows up to this many)
 KEPT_LOGITS = 32  # a reply keeps the full logits (196 KB each) of its latest 32 steps; every step keeps its record

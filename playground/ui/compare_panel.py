@@ -17,11 +17,11 @@ from functools import partial
 import gradio as gr
 
 from .. import compare, presets
+from ..inputs import checked
 from ..params import ParamError, build, parse_assignment
 from . import controls, plot, step_view
 from .chat import model_messages, normalize, plot_messages, problem, shown
 from .guard import refusal
-from .inputs import checked
 from .tokens_html import number, shade
 
 RAW = dict(preprocess=False)

@@ -23,9 +23,9 @@ from typing import Any
 
 import gradio as gr
 
+from .. import inputs
 from ..params import GROUPS, MAX_BREAKERS, MAX_STOP, MAX_STOP_CHARS, SAMPLER_ORDERS, SPECS, GenerationParams, ParamError, build
 from ..text import brief
-from . import inputs
 
 NAMES: tuple[str, ...] = tuple(SPECS)
 # The controls that decide the mode: they stay usable even when the mode makes them moot.

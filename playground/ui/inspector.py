@@ -22,6 +22,7 @@ import gradio as gr
 import torch
 
 from ..engine import Engine, PromptTooLong
+from ..inputs import checked, token
 from ..limits import Limits
 from ..params import SPECS, GenerationParams, ParamError
 from ..text import brief, readable
@@ -29,7 +30,6 @@ from . import chat, sessions, step_view, tokens_html
 from .chat import Reply, done_status, problem, shown
 from .controls import to_params
 from .guard import refusal
-from .inputs import checked, token
 from .tokens_html import number
 
 OUT = ("history", "box", "status", "steps", "reply", "tokens", "branches") + step_view.VIEW

@@ -20,13 +20,13 @@ import gradio as gr
 
 from .. import view
 from ..engine import Engine, PromptTooLong
+from ..inputs import checked
 from ..params import ParamError
 from ..stages import STAGES
 from .chat import model_messages, plot_messages, problem, shown
 from .controls import mirror, released_value, remember, to_params, values_of
 from .examples import about as example_about
 from .figure_view import TEMPLATE, encode
-from .inputs import checked
 
 if TYPE_CHECKING:
     import torch

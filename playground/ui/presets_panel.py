@@ -18,10 +18,10 @@ from pathlib import Path
 import gradio as gr
 
 from .. import export, formats, presets
+from ..inputs import checked
 from ..params import DEFAULTS, GenerationParams, ParamError, build
 from .chat import model_messages, normalize, problem, shown
 from .controls import NAMES, to_params, to_values
-from .inputs import checked
 
 BROWSER = "browser:"  # the dropdown value of a browser-kept preset: never a file name (':' is not in NAME_RULE)
 MAX_KEPT = 50  # presets one browser keeps

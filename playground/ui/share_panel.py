@@ -23,14 +23,14 @@ from pathlib import Path
 import gradio as gr
 
 from .. import presets, share, view
+from ..inputs import checked
+from ..inputs import history as check_history
+from ..inputs import step as check_step
 from ..params import ParamError, build
 from ..replay import Recorded
 from . import controls, examples, inspector, plot, presets_panel, step_view
 from .chat import Reply, model_messages, normalize, problem, shown
 from .figure_view import encode
-from .inputs import checked
-from .inputs import history as check_history
-from .inputs import step as check_step
 from .tokens_html import number
 
 MAX_SESSION = 20_000_000  # bytes of a session file the page reads

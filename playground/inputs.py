@@ -23,8 +23,8 @@ from collections.abc import Callable
 from functools import partial, wraps
 from typing import Any
 
-from ..params import ParamError
-from ..text import brief, surrogate_at
+from .params import ParamError
+from .text import brief, surrogate_at
 
 TOP_N = (5, 100)  # the plot's "Tokens shown" slider: larger values are clamped to it, before any work
 SCALES = ("linear", "log")
