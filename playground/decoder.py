@@ -83,11 +83,12 @@ class Decoder:
         """Decode one token; `force` takes that token id instead of sampling."""
         if self.done:
             raise RuntimeError(f"the reply has ended ({self.finish}); branch it to go on")
-        start = time.perf_counter()
+        start, prompt = time.perf_counter(), self.logits is None and self.fresh.shape[1] > 1
         with torch.inference_mode():
             # 1. The raw logits of this step: run the unseen tokens through the model, reusing the cache.
             self.next_logits()
-        self.seconds += time.perf_counter() - start
+        if not prompt:  # tokens/s counts decoding, not the prompt's pass (as the scheduler's batched replies do)
+            self.seconds += time.perf_counter() - start
         return self.advance(force)
 
     def advance(self, force: int | None = None) -> Step:

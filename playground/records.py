@@ -48,7 +48,7 @@ class Done:
     finish_reason: str  # "eos", "stop", "length", "cancelled"
     token_ids: list[int]
     seed: int | None
-    seconds: float
+    seconds: float  # decoding time: every step's forward pass and chain, not the prompt's pass
     prompt_tokens: int
     notice: str | None = None
     steps: list[Step] = field(default_factory=list, repr=False)

@@ -3,6 +3,8 @@ characters they make, and the cumulative axis's own colour and round ticks."""
 
 from __future__ import annotations
 
+import pytest
+
 from playground import stages, view
 from playground.params import build
 from playground.records import Done, Step
@@ -59,3 +61,23 @@ def test_a_step_plot_always_shows_its_chosen_token_even_outside_the_top_n():
 def test_a_newline_token_has_something_to_click():
     page = tokens_html.render([Step(0, 1, "Hi", 0.5, 0.5, 1, [], ""), Step(1, 198, "\n", 0.9, 0.9, 1, [], "")])
     assert 'data-step="1"' in page and ">↵\n</span>" in page  # an arrow to click, then the line break
+
+
+@pytest.mark.model
+def test_tokens_per_second_counts_decoding_not_the_prompt(engine, monkeypatch):
+    """The prompt's pass is made to take a whole second more; the reply's decoding time does not include it
+    (a one-token reply's time is its chain and record only, far under that second)."""
+    import time
+
+    dec = engine.decoder([{"role": "user", "content": "Name three colours."}], build(max_new_tokens=1, seed=1))
+    forward = engine.model.forward
+
+    def slow_prompt(*args, **kw):
+        ids = kw.get("input_ids", args[0] if args else None)
+        if ids is not None and ids.shape[1] > 1:
+            time.sleep(1.0)
+        return forward(*args, **kw)
+
+    monkeypatch.setattr(engine.model, "forward", slow_prompt)
+    dec.step()
+    assert dec.result().seconds < 1.0
