@@ -153,13 +153,16 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                     export_py = gr.Code(language="python", label="transformers (generate)", elem_id="export-python")
                     export_oa = gr.Code(language="python", label="OpenAI: a Python script (openai client), its JSON body, a curl line",
                                         elem_id="export-openai")
+                    export_ll = gr.Code(language="shell", label="llama.cpp server: a /completion request (curl)",
+                                        elem_id="export-llamacpp")
+                    export_cli = gr.Code(language="shell", label="llama-cli flags", elem_id="export-llama-cli")
         insp = inspector_panel.build()
         ui = dict(settings=settings, reply=reply, reply_tokens=reply_tokens, step_btn=step_btn, step10_btn=step10_btn, run_btn=run_btn,
                   **insp, demo=demo, ctx=ctx, steps=steps, run=run, mode=mode, system=system, chatbot=chatbot, status=status,
                   msg=msg, send=send, stop=stop, tries=tries, regen=regen, undo=undo, clear=clear, fig=fig, note=note, top_n=top_n,
                   scale=scale, preset=preset, reset=reset, preset_info=preset_info,
                   preset_name=preset_name, save=save, params=params, export_btn=export_btn,
-                  export_out=[export_py, export_oa, export_note], limits=limits, start=start, store=store,
+                  export_out=[export_py, export_oa, export_ll, export_cli, export_note], limits=limits, start=start, store=store,
                   download=download, upload=upload, file=[file_text, file_name])
         _wire(engine, folder, ui)
         explain.wire(engine, expl, fig, ctx, settings)
