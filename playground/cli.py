@@ -256,7 +256,7 @@ def cmd_presets(args) -> int:
             bad += 1
             continue
         shown = " ".join(f"{k}={_value(tuple(v) if isinstance(v, list) else v)}" for k, v in changed.items())
-        print(f"{name:<26}{shown or '(the defaults)'}")
+        print(f"{name:<25} {shown or '(the defaults)'}")
         if description:
             print(textwrap.fill(description, width=100, initial_indent="    ", subsequent_indent="    ",
                                 break_on_hyphens=False))

@@ -1,6 +1,7 @@
-"""`python -m playground presets --export webui|llamacpp NAME` and `presets --import FILE`: the peers' formats
-(`formats.py`) on the command line. The export goes to stdout (YAML, or JSON for llama.cpp), what it cannot
-carry to stderr; an import prints our preset's YAML (save it under presets/ to use it), its notes to stderr.
+"""`python -m playground presets --export webui|llamacpp|llama-cli NAME` and `presets --import FILE`: the peers' formats
+(`formats.py`, `llama_cli.py`) on the command line. The export goes to stdout (YAML, JSON for llama.cpp's server,
+a command line for llama-cli), what it cannot carry to stderr; an import prints our preset's YAML (save it under
+presets/ to use it), its notes to stderr.
 """
 
 from __future__ import annotations
@@ -9,16 +10,17 @@ import json
 import sys
 from pathlib import Path
 
-from . import formats
+from . import formats, llama_cli
 from .params import ParamError
 from .presets import MAX_BYTES, dump_preset, list_presets, load_preset
 
-EXPORTS = ("webui", "llamacpp")
+EXPORTS = ("webui", "llamacpp", "llama-cli")
 
 
 def add_arguments(p) -> None:
     p.add_argument("--export", choices=EXPORTS, metavar="FORMAT",
-                   help="print preset NAME as a text-generation-webui preset (webui) or a llama.cpp request body (llamacpp)")
+                   help="print preset NAME as a text-generation-webui preset (webui), a llama.cpp request body (llamacpp) "
+                        "or llama-cli flags (llama-cli)")
     p.add_argument("--import", dest="import_file", metavar="FILE",
                    help="print a text-generation-webui preset YAML or llama.cpp request JSON as our preset YAML")
     p.add_argument("name", nargs="?", help=f"the preset to export ({', '.join(list_presets())}) or a YAML file")
@@ -33,10 +35,13 @@ def run(args) -> int:
     params = load_preset(args.name, allow_path=True)
     if args.export == "webui":
         print(formats.to_webui(params), end="")
+    elif args.export == "llama-cli":
+        print(llama_cli.to_llama_cli(params), end="")
     else:
         print(json.dumps(formats.to_llamacpp(params), indent=2, ensure_ascii=False))
-    for lost in formats.not_carried(params, args.export):
-        print(f"note: not carried: {lost}", file=sys.stderr)
+    lost = llama_cli.cli_not_carried(params) if args.export == "llama-cli" else formats.not_carried(params, args.export)
+    for one in lost:
+        print(f"note: not carried: {one}", file=sys.stderr)
     return 0
 
 

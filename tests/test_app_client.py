@@ -83,13 +83,16 @@ def test_export_gives_code_for_the_current_settings(client):
 
     params = build(temperature=0.6, top_k=20, presence_penalty=0.5, stop=["\n\n"], seed=3)
     history = [{"role": "user", "content": [{"type": "text", "text": "Name a colour."}]}]
-    py, body, note = client.predict(history, "Be brief.", *controls.to_values(params), api_name="/export")
+    py, body, completion, cli, note = client.predict(history, "Be brief.", *controls.to_values(params), api_name="/export")
     compile(py, "export.py", "exec")
     assert export.kwargs_from_snippet(py) == params.to_generate_kwargs()
     sent = export.body_from_snippet(body)
     assert sent["temperature"] == 0.6 and sent["presence_penalty"] == 0.5 and sent["stop"] == ["\n\n"]
     assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
     assert "top_k" in note  # OpenAI has no top-k: the page says it is dropped
+    from playground import llama_cli
+
+    assert llama_cli.body_from_snippet(completion)["top_k"] == 20 and llama_cli.from_llama_cli(cli).top_k == 20
     bad = controls.to_values(params)
     bad[controls.NAMES.index("top_p")] = 1.5
     *_, message = client.predict(history, "", *bad, api_name="/export")

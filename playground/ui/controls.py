@@ -85,10 +85,12 @@ def build_main(start: GenerationParams | None = None) -> dict[str, gr.components
 
 
 def build_controls(start: GenerationParams | None = None, maxima: dict[str, float] | None = None,
-                   main: dict[str, gr.components.Component] | None = None) -> dict[str, gr.components.Component]:
+                   main: dict[str, gr.components.Component] | None = None,
+                   under: dict | None = None) -> dict[str, gr.components.Component]:
     """Every parameter's control but those in `main` (already made by `build_main`), in accordions per group,
     showing `start` (the defaults when None), with the sliders' `maxima` (name -> maximum, the parameter's own
-    otherwise); returns name -> component for every parameter, `main` included, in `NAMES` order."""
+    otherwise); `under` (name -> a function of the control) adds more right under a control. Returns name ->
+    component for every parameter, `main` included, in `NAMES` order."""
     made, shown = dict(main or {}), dict(zip(NAMES, to_values(start))) if start is not None else {}
     for group in GROUPS:
         names = [n for n in NAMES if SPECS[n].group == group and n not in made]
@@ -97,6 +99,8 @@ def build_controls(start: GenerationParams | None = None, maxima: dict[str, floa
         with gr.Accordion(group, open=group in OPEN_GROUPS, elem_id=group_id(group)):
             for name in names:
                 made[name] = make_control(name, shown.get(name), (maxima or {}).get(name))
+                if name in (under or {}):
+                    under[name](made[name])
     return {n: made[n] for n in NAMES}
 
 

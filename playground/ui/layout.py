@@ -39,6 +39,7 @@ from . import (
     figure_view,
     inspector,
     inspector_panel,
+    order_panel,
     plot,
     presenter,
     presets_panel,
@@ -150,13 +151,18 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                     upload = gr.Button("Upload a preset (YAML)", size="sm", elem_id="upload-preset")
                 file_text = gr.Textbox(visible="hidden", elem_id="preset-file-text", label="Preset file text")
                 file_name = gr.Textbox(visible="hidden", elem_id="preset-file-name", label="Preset file name")
-                params = list(controls.build_controls(start, {"max_new_tokens": limits.max_new_tokens_cap}, main).values())
+                order_ui: dict = {}  # the sampler order's buttons, under its control
+                moves = {"sampler_order": lambda x: order_ui.update(order_panel.build(x.value))}
+                params = list(controls.build_controls(start, {"max_new_tokens": limits.max_new_tokens_cap}, main, moves).values())
                 with gr.Accordion("Export as code", open=False, elem_id="group-export"):
                     export_btn = gr.Button("Show code for these settings", elem_id="export-btn", size="sm")
                     export_note = gr.Markdown("", elem_id="export-note")
                     export_py = gr.Code(language="python", label="transformers (generate)", elem_id="export-python")
                     export_oa = gr.Code(language="python", label="OpenAI: a Python script (openai client), its JSON body, a curl line",
                                         elem_id="export-openai")
+                    export_ll = gr.Code(language="shell", label="llama.cpp server: a /completion request (curl)",
+                                        elem_id="export-llamacpp")
+                    export_cli = gr.Code(language="shell", label="llama-cli flags", elem_id="export-llama-cli")
         insp = inspector_panel.build()
         extra = {**sharing.build_panel(), **ab.build_panel(folder)}  # closed accordions under the inspector
         ui = dict(settings=settings, reply=reply, reply_tokens=reply_tokens, step_btn=step_btn, step10_btn=step10_btn, run_btn=run_btn,
@@ -164,8 +170,8 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                   msg=msg, send=send, stop=stop, tries=tries, regen=regen, undo=undo, clear=clear, fig=fig, note=note, top_n=top_n,
                   scale=scale, preset=preset, reset=reset, preset_info=preset_info,
                   preset_name=preset_name, save=save, params=params, export_btn=export_btn,
-                  export_out=[export_py, export_oa, export_note], limits=limits, start=start, store=store,
-                  download=download, upload=upload, file=[file_text, file_name], **extra)
+                  export_out=[export_py, export_oa, export_ll, export_cli, export_note], order_ui=order_ui, limits=limits,
+                  start=start, store=store, download=download, upload=upload, file=[file_text, file_name], **extra)
         _wire(engine, folder, ui)
         explain.wire(engine, expl, fig, ctx, settings)
         presenter.wire(demo, pres)
@@ -246,6 +252,9 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
             moved(partial(controls.mode_moved, name), switch_in, switch_out, **hidden, **QUIET)
             if isinstance(x, gr.Slider):
                 x.release(partial(controls.mode_moved, name, released=True), switch_in, switch_out, **hidden, **QUIET)
+    order = by_name["sampler_order"]  # its buttons move a stage, then the plot follows as when it is typed
+    order_panel.wire(c["order_ui"], order, (partial(plot.moved, engine, "sampler_order"), [ctx, top_n, scale, settings, order],
+                                            live_out))
     # Top N and the scale redraw the live view (a past step is looked at in one place: its token, in the inspector).
     gr.on([top_n.input, top_n.release, scale.input], partial(plot.redraw, engine), [ctx, top_n, scale, settings],
           [fig, note], api_name="redraw", **QUIET)

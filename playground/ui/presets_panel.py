@@ -17,7 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import export, formats, presets
+from .. import export, formats, llama_cli, presets
 from ..inputs import checked
 from ..params import DEFAULTS, GenerationParams, ParamError, build
 from .chat import model_messages, normalize, problem, shown
@@ -186,22 +186,29 @@ def reset(start: GenerationParams = DEFAULTS) -> list:
 EXAMPLE = [{"role": "user", "content": "Hello!"}]
 
 
-@checked(lambda message: (gr.skip(), gr.skip(), problem("Not exported: " + message)))
+@checked(lambda message: (gr.skip(),) * 4 + (problem("Not exported: " + message),))
 def export_code(history: list | None, system: str | None, reply, *values, model_id: str = export.HUB_MODEL,
                 dtype: str = "float32") -> tuple:
-    """(transformers script, OpenAI script, message) for the current settings and conversation (a placeholder
-    user turn when the chat is empty), for the model and dtype the app runs; a sampled reply without a seed in
-    the settings exports the seed it drew. On bad settings the code stays and the message says why."""
+    """(transformers script, OpenAI script, llama.cpp /completion request, llama-cli line, message) for the current
+    settings and conversation (a placeholder user turn when the chat is empty), for the model and dtype the app
+    runs; a sampled reply without a seed in the settings exports the seed it drew. Each target's note names what
+    it cannot carry. On bad settings the code stays and the message says why."""
     try:
         params = to_params(values)
     except ParamError as e:
-        return gr.skip(), gr.skip(), problem("Not exported: " + " ".join(e.messages))
+        return (gr.skip(),) * 4 + (problem("Not exported: " + " ".join(e.messages)),)
     messages = model_messages(normalize(history)) or EXAMPLE
     system = (system or "").strip() or None
     seed = reply.decoders[reply.current].seed if reply is not None and reply.decoders else None
     dropped = params.openai_unsupported()
-    note = f"The OpenAI body cannot carry: {', '.join(dropped)}." if dropped else "Both carry every setting."
-    if seed is not None and params.seed is None:
-        note += f" Both use seed {seed}, the one the last reply drew."
+    note = f"The OpenAI body cannot carry: {', '.join(dropped)}." if dropped else "The OpenAI body carries every setting."
+    drawn = params.replace(seed=seed) if seed is not None and params.seed is None else params
+    for what, lost in (("llama.cpp request", formats.not_carried(drawn, "llamacpp")),
+                       ("llama-cli line", llama_cli.cli_not_carried(drawn))):
+        note += f" The {what} cannot carry: {'; '.join(lost)}." if lost else f" The {what} carries every setting."
+    if drawn is not params:
+        note += f" All use seed {seed}, the one the last reply drew."
+    prompt = next((m["content"] for m in reversed(export.as_asked(messages)[0]) if m["role"] == "user"), "")
     return (export.python_snippet(params, messages, system, model_id, dtype, seed),
-            export.openai_snippet(params, messages, system, seed=seed), shown(note))
+            export.openai_snippet(params, messages, system, seed=seed), llama_cli.completion_snippet(drawn, prompt),
+            llama_cli.to_llama_cli(drawn), shown(note))
