@@ -36,7 +36,7 @@ from . import (
     controls,
     examples,
     explain,
-    figure_view,
+    export_panel,
     inspector,
     inspector_panel,
     order_panel,
@@ -49,6 +49,7 @@ from . import (
 from . import compare_panel as ab
 from . import share_panel as sharing
 from .figure_view import FigureView
+from .style import CSS
 
 # Raw control values (no gradio range check): `controls.to_params` names the field in its message.
 RAW = dict(preprocess=False)
@@ -56,18 +57,6 @@ MODEL = dict(concurrency_id="model", concurrency_limit=1, **RAW)
 # Chat replies wait on the engine's scheduler, which batches them and keeps the caps (scheduler.py).
 CHAT = dict(concurrency_id="chat", concurrency_limit=None, **RAW)
 QUIET = dict(queue=False, trigger_mode="always_last", show_progress="hidden", **RAW)
-CSS = presenter.CSS + """
-#chat .message-content span.md { white-space: pre-wrap; }
-#status, #plot-note, #preset-info { min-height: 1.5em; }
-#caps { font-size: 0.9em; opacity: 0.85; }
-#intro h1 { font-size: 1.6em; margin: 0 0 2px; }
-#intro p { margin: 0; }
-#examples { align-items: center; gap: 6px; flex-wrap: wrap; }
-#examples > * { flex: 0 0 auto !important; width: auto !important; min-width: 0 !important; }
-/* A click on a candidate row forces it: no cell stays outlined as "selected" in the next step's table. */
-#candidates .cell-selected { box-shadow: none !important; }
-#candidates .selection-button { display: none !important; }
-""" + tokens_html.CSS + figure_view.CSS + ab.CSS
 # How the app is served (app.py, the tests): gradio 6's run history is off, because it stores every
 # call's inputs and outputs (each plot's figure) in the browser's localStorage, re-reading and
 # re-writing up to 100 of them per slider move (~30 ms a move in chromium here; bench/ui_latency.py).
@@ -154,23 +143,14 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                 order_ui: dict = {}  # the sampler order's buttons, under its control
                 moves = {"sampler_order": lambda x: order_ui.update(order_panel.build(x.value))}
                 params = list(controls.build_controls(start, {"max_new_tokens": limits.max_new_tokens_cap}, main, moves).values())
-                with gr.Accordion("Export as code", open=False, elem_id="group-export"):
-                    export_btn = gr.Button("Show code for these settings", elem_id="export-btn", size="sm")
-                    export_note = gr.Markdown("", elem_id="export-note")
-                    export_py = gr.Code(language="python", label="transformers (generate)", elem_id="export-python")
-                    export_oa = gr.Code(language="python", label="OpenAI: a Python script (openai client), its JSON body, a curl line",
-                                        elem_id="export-openai")
-                    export_ll = gr.Code(language="shell", label="llama.cpp server: a /completion request (curl)",
-                                        elem_id="export-llamacpp")
-                    export_cli = gr.Code(language="shell", label="llama-cli flags", elem_id="export-llama-cli")
+                exp = export_panel.build()
         insp = inspector_panel.build()
         extra = {**sharing.build_panel(), **ab.build_panel(folder)}  # closed accordions under the inspector
         ui = dict(settings=settings, reply=reply, reply_tokens=reply_tokens, step_btn=step_btn, step10_btn=step10_btn, run_btn=run_btn,
                   **insp, demo=demo, ctx=ctx, steps=steps, run=run, mode=mode, system=system, chatbot=chatbot, status=status,
                   msg=msg, send=send, stop=stop, tries=tries, regen=regen, undo=undo, clear=clear, fig=fig, note=note, top_n=top_n,
                   scale=scale, preset=preset, reset=reset, preset_info=preset_info,
-                  preset_name=preset_name, save=save, params=params, export_btn=export_btn,
-                  export_out=[export_py, export_oa, export_ll, export_cli, export_note], order_ui=order_ui, limits=limits,
+                  preset_name=preset_name, save=save, params=params, **exp, order_ui=order_ui, limits=limits,
                   start=start, store=store, download=download, upload=upload, file=[file_text, file_name], **extra)
         _wire(engine, folder, ui)
         explain.wire(engine, expl, fig, ctx, settings)
@@ -282,10 +262,7 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     dtype = str(run.dtype).removeprefix("torch.")
     sharing.wire(engine, c, dict(id=shown_id, dtype=dtype), folder)
     ab.wire(engine, c, folder)
-    exported = partial(presets_panel.export_code, model_id=shown_id, dtype=dtype)
-    c["export_btn"].click(api.named(exported, ["history", "system", "reply", *controls.NAMES]),
-                          [chatbot, system, reply, *P], c["export_out"], api_name="export",
-                          queue=False, **RAW)
+    export_panel.wire(c, [chatbot, system, reply, *P], shown_id, dtype)
     # The visitor's presets live in their browser (`store`); nothing from the page is written on the server.
     c["demo"].load(partial(presets_panel.listed, folder=folder), [store], [preset], **hidden, queue=False)
     c["save"].click(api.named(partial(presets_panel.save, folder=folder), ["preset_name", "store", *controls.NAMES]),
