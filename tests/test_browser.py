@@ -41,17 +41,17 @@ TRACK_JS = """() => {
 
 
 def settled_cancel_count(page) -> int:
-    """The token count of the final "cancelled · N tokens" status. Stop's own "Stopping…" may land
+    """The token count of the final "cancelled: stopped before the end · N tokens" status. Stop's own "Stopping…" may land
     before or after the reply's last update, so read until the same cancelled text holds twice."""
     seen = None
     for _ in range(SLOW // 250):
-        m = re.search(r"cancelled · (\d+) tokens", status(page).inner_text())
+        m = re.search(r"cancelled: stopped before the end · (\d+) tokens", status(page).inner_text())
         text = m and m.group(0)
         if text and text == seen:
             return int(m.group(1))
         seen = text
         page.wait_for_timeout(250)
-    raise AssertionError(f"the status never settled on 'cancelled · N tokens': {status(page).inner_text()!r}")
+    raise AssertionError(f"the status never settled on a cancelled status with N tokens: {status(page).inner_text()!r}")
 
 
 def status(page):
