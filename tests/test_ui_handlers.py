@@ -201,7 +201,7 @@ def test_stop_ends_the_reply_within_a_step(engine):
     assert chat.stop(run) == chat.STOPPING
     history, _, status, steps, _ = list(gen)[-1]
     assert "**cancelled**" in status and len(steps) <= 3 and len(history[-1]["content"]) > 0
-    assert chat.stopped(chat.STOPPING, steps) == f"**cancelled** · {len(steps)} tokens · stopped by you"
+    assert chat.stopped(chat.STOPPING, steps) == f"**cancelled**: stopped before the end · {len(steps)} tokens"
     assert chat.stop(run) == "Nothing is being generated." and chat.stopped("Nothing is being generated.", []) == SKIP
     # closing the generator (what gradio does on Stop) sets the event as well
     run2 = {}

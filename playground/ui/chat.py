@@ -318,7 +318,7 @@ def stopped(status: str | None, steps: list | None):
     """After Stop, once the reply has ended: its finish reason and length (unchanged when nothing ran)."""
     if status != STOPPING and not (status or "").startswith("Generating…"):  # the reply's own end came last
         return gr.skip()
-    return f"**cancelled** · {len(steps or [])} tokens · stopped by you"
+    return f"**cancelled**: {FINISH['cancelled']} · {len(steps or [])} tokens"
 
 
 def halt(run: dict | None, reply: Reply | None, timeout: float = 30.0) -> None:
