@@ -12,6 +12,7 @@ dark theme) make the other screenshots.
     python bench/screenshot.py --landing --viewport 1366x768 --no-full-page --out assets/first-screen.png
     python bench/screenshot.py --landing --viewport 390x844 --no-full-page --scroll-to '#plot' --out assets/phone.png
     python bench/screenshot.py --landing --viewport 1366x768 --no-full-page --dark --out assets/dark.png
+    python bench/screenshot.py --landing --viewport 1366x768 --no-full-page --locale zh-CN --out assets/zh.png
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-full-page", dest="full_page", action="store_false", help="only what the window shows")
     ap.add_argument("--scroll-to", default=None, help="a CSS selector scrolled to the top of the window first")
     ap.add_argument("--dark", action="store_true", help="the dark theme (?__theme=dark)")
+    ap.add_argument("--locale", default=None, help="the browser's language, e.g. zh-CN (the page follows it)")
     args = ap.parse_args(argv)
     width, _, height = (args.viewport or "").partition("x")
     viewport = {"width": int(width), "height": int(height)} if args.viewport else None
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=bu.CHROMIUM, args=bu.CHROMIUM_ARGS)
-            page = bu.open_app(browser, url + ("?__theme=dark" if args.dark else ""), viewport)
+            page = bu.open_app(browser, url + ("?__theme=dark" if args.dark else ""), viewport, args.locale)
             if not args.landing:
                 reply(page, args)
             bu.wait_kept(page, "n > 0")

@@ -24,7 +24,7 @@ def test_one_control_per_parameter_with_its_spec():
     assert list(made) == list(SPECS)
     for name, c in made.items():
         s = SPECS[name]
-        assert c.elem_id == f"param-{name}" and c.label == name and s.help in c.info
+        assert c.elem_id == f"param-{name}" and c.label == name and s.help in c.info.key  # the info: a translation key (i18n.py)
         if s.kind in ("float", "int"):
             assert isinstance(c, gr.Slider)
             assert (c.minimum, c.maximum, c.step, c.value) == (s.ui_min, s.ui_max, s.step, s.default)

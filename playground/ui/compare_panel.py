@@ -22,6 +22,7 @@ from ..params import ParamError, build, parse_assignment
 from . import controls, plot, step_view
 from .chat import model_messages, normalize, plot_messages, problem, shown
 from .guard import refusal
+from .i18n import t
 from .tokens_html import number, shade
 
 RAW = dict(preprocess=False)
@@ -41,26 +42,26 @@ CSS = """
 
 def build_panel(folder: str) -> dict:
     """The compare accordion's components (closed: not on the first screen)."""
-    with gr.Accordion("Compare two settings (A/B, same seed)", open=False, elem_id="group-compare"):
-        gr.Markdown(HELP)
+    with gr.Accordion(t("Compare two settings (A/B, same seed)"), open=False, elem_id="group-compare"):
+        gr.Markdown(t(HELP))
         with gr.Row():
-            preset = gr.Dropdown([p for p in presets.list_presets(folder)], value=None, label="Fill B from a preset",
+            preset = gr.Dropdown([p for p in presets.list_presets(folder)], value=None, label=t("Fill B from a preset"),
                                  elem_id="ab-preset", scale=2)
-            seed = gr.Number(7, label="Seed (both)", precision=0, elem_id="ab-seed", scale=1)
-        b_text = gr.Textbox(label="Settings B (key=value, one per line)", lines=3, elem_id="ab-b",
+            seed = gr.Number(7, label=t("Seed (both)"), precision=0, elem_id="ab-seed", scale=1)
+        b_text = gr.Textbox(label=t("Settings B (key=value, one per line)"), lines=3, elem_id="ab-b",
                             placeholder="temperature=1.3")
         with gr.Row():
-            run = gr.Button("Compare", variant="primary", size="sm", elem_id="ab-run")
-            swap = gr.Button("Swap A and B", size="sm", elem_id="ab-swap")
-            copy = gr.Button("B := A", size="sm", elem_id="ab-copy")
-            apply = gr.Button("Apply B to the main controls", size="sm", elem_id="ab-apply")
+            run = gr.Button(t("Compare"), variant="primary", size="sm", elem_id="ab-run")
+            swap = gr.Button(t("Swap A and B"), size="sm", elem_id="ab-swap")
+            copy = gr.Button(t("B := A"), size="sm", elem_id="ab-copy")
+            apply = gr.Button(t("Apply B to the main controls"), size="sm", elem_id="ab-apply")
         note = gr.Markdown("", elem_id="ab-note")
         table = gr.HTML("", elem_id="ab-table")
         with gr.Row(equal_height=False):
             chain_a = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="ab-chain-a",
-                                   label="A's chain at the parting step")
+                                   label=t("A's chain at the parting step"))
             chain_b = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="ab-chain-b",
-                                   label="B's chain at the parting step")
+                                   label=t("B's chain at the parting step"))
     return dict(ab_preset=preset, ab_seed=seed, ab_b=b_text, ab_run=run, ab_swap=swap, ab_copy=copy, ab_apply=apply,
                 ab_note=note, ab_table=table, ab_chains=[chain_a, chain_b])
 

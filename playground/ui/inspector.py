@@ -30,6 +30,7 @@ from . import chat, sessions, step_view, tokens_html
 from .chat import Reply, done_status, problem, shown
 from .controls import to_params
 from .guard import refusal
+from .i18n import tr
 from .tokens_html import number
 
 OUT = ("history", "box", "status", "steps", "reply", "tokens", "branches") + step_view.VIEW
@@ -43,7 +44,7 @@ def tokens(engine: Engine, reply: Reply | None) -> str:
     if reply is None:
         return tokens_html.render([])
     dec = reply.dec
-    note = "" if dec.done else "Open: the ▸ is the next step."
+    note = "" if dec.done else tr("Open: the ▸ is the next step.")
     return tokens_html.render(dec.steps, reply.selected, not dec.done, engine.eos_ids, note)
 
 

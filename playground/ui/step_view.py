@@ -27,6 +27,7 @@ from ..text import readable
 from . import plot
 from .chat import Reply, shown
 from .figure_view import TEMPLATE, encode
+from .i18n import tr
 from .tokens_html import number
 
 VIEW = ("info", "plot", "chain", "raw_final", "orders", "candidates", "force_token")
@@ -197,17 +198,19 @@ def candidates(engine, a: At) -> tuple[pd.DataFrame, dict]:
 def show(engine, reply: Reply | None, k: int | None, top_n=30, scale="linear") -> tuple:
     """The values for `VIEW` at step k of the shown branch; an empty view (and a reason) otherwise."""
     if reply is None or k is None:
-        return empty(NOTHING if reply is not None else "This reply has no token steps to inspect (none yet, or beam search).")
+        return empty(tr(NOTHING) if reply is not None else tr("This reply has no token steps to inspect (none yet, or beam search)."))
     try:
         a = at(reply, int(k))
     except LookupError as e:
         return empty(shown(str(e)))
     table, choose = candidates(engine, a)
-    chain = gr.update(value=chain_rows(engine, a), label=f"Sampler chain at step {number(a.k)}, stage by stage ({settings(a.params)})")
+    chain = gr.update(value=chain_rows(engine, a), label=tr("Sampler chain at step {k}, stage by stage ({settings})", k=number(a.k),
+                                                            settings=settings(a.params)))
     return (info(engine, reply, a), step_figure(engine, a, top_n, scale == "log"), chain, raw_final(engine, a),
-            orders(engine, a), gr.update(value=table, label=f"Candidates at step {number(a.k)}: click a row to force it"), choose)
+            orders(engine, a), gr.update(value=table, label=tr("Candidates at step {k}: click a row to force it", k=number(a.k))),
+            choose)
 
 
 def empty(message: str) -> tuple:
-    return (message, None, gr.update(value=pd.DataFrame([], columns=CHAIN_HEADERS), label="Sampler chain"), None, None,
-            gr.update(value=pd.DataFrame([], columns=CAND_HEADERS), label="Candidates"), gr.update(choices=[], value=None))
+    return (message, None, gr.update(value=pd.DataFrame([], columns=CHAIN_HEADERS), label=tr("Sampler chain")), None, None,
+            gr.update(value=pd.DataFrame([], columns=CAND_HEADERS), label=tr("Candidates")), gr.update(choices=[], value=None))
