@@ -291,6 +291,18 @@ ZH = {
     "Use 1 to turn it off.": "用 1 关闭它。",
     "Remove some.": "请删掉一些。",
     "Pick a preset.": "请选择一个预设。",
+    "Saved preset **{name}** in this browser (it stays after a reload). Download keeps it as a file.":
+        "已将预设 **{name}** 保存在本浏览器中（重新加载后仍在）。下载可将它保存为文件。",
+    "Replaced preset **{name}** in this browser (it stays after a reload). Download keeps it as a file.":
+        "已替换本浏览器中的预设 **{name}**（重新加载后仍在）。下载可将它保存为文件。",
+    "Step mode: {n} tokens so far. ": "单步模式：目前 {n} 个 token。",
+    "The next token's candidates are below: click one (or pick it in Force token) to take it instead of sampling, or Step / "
+    "Step ×10 / Run to end.":
+        "下一个 token 的候选在下方：点击一个（或在“强制 token”中选择）即采用它而不采样，或者单步 / 单步 ×10 / 运行到结束。",
+    "Showing branch {name}.": "正在显示分支 {name}。",
+    "The reply has ended ({finish}). Click one of its tokens to step from there (a new branch; this one stays listed), or "
+    "type a message to start a new reply.":
+        "回复已结束（{finish}）。点击它的一个 token 从那里继续单步（新的分支；这个分支仍会列出），或输入消息开始新的回复。",
     "All parameters are back to their defaults.": "所有参数已恢复默认值。",
     "Preset not loaded, nothing changed: ": "预设未加载，没有任何改变：",
     "Preset not saved: ": "预设未保存：",

@@ -22,6 +22,7 @@ from ..inputs import checked
 from ..params import DEFAULTS, GenerationParams, ParamError, build
 from .chat import model_messages, normalize, problem, shown
 from .controls import NAMES, to_params, to_values
+from .i18n import tr
 
 BROWSER = "browser:"  # the dropdown value of a browser-kept preset: never a file name (':' is not in NAME_RULE)
 MAX_KEPT = 50  # presets one browser keeps
@@ -99,7 +100,7 @@ def choose(choice: str | None, store=None, folder: str | Path = presets.PRESETS_
            start: GenerationParams = DEFAULTS) -> list:
     """[*control values, message]: the preset's values, or skips and the reason it cannot load."""
     if not choice:
-        return [gr.skip() for _ in NAMES] + ["Pick a preset."]
+        return [gr.skip() for _ in NAMES] + [tr("Pick a preset.")]
     try:
         values, description, name = _read(choice, store, folder)
         return _apply(values, description, name, name, start)
@@ -123,7 +124,7 @@ def save(preset_name: str | None, store, *values, folder: str | Path = presets.P
     mine[name] = presets.dump_preset(params)
     what = "Replaced" if again else "Saved"
     return mine, listed(mine, folder, BROWSER + name), \
-        f"{what} preset **{shown(name)}** in this browser (it stays after a reload). Download keeps it as a file."
+        tr(f"{what} preset **{{name}}** in this browser (it stays after a reload). Download keeps it as a file.", name=shown(name))
 
 
 def file_name(name: str | None) -> str:
@@ -180,7 +181,7 @@ def _uploaded(text: str, source: str) -> tuple[dict, str]:
 
 def reset(start: GenerationParams = DEFAULTS) -> list:
     """[*control values, message, preset choice]: every control back to the page's start, no preset chosen."""
-    return to_values(start) + ["All parameters are back to their defaults.", None]
+    return to_values(start) + [tr("All parameters are back to their defaults."), None]
 
 
 EXAMPLE = [{"role": "user", "content": "Hello!"}]
