@@ -17,8 +17,8 @@ from playground.params import SPECS, ParamError
 from playground.ui import chat, controls, i18n, plot
 from playground.ui.i18n_zh import HELP_ZH, ZH
 
-CJK = re.compile(r"[\u4e00-\u9fff]")
-SAME = {"English", "B := A", "transformers (generate)"}  # the same in both languages on purpose
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")  # Chinese characters and punctuation
+SAME = {"English", "B := A"}  # the same in both languages on purpose
 EXAMPLES = {"my-preset", "User:", '" cat": -100', "temperature=1.3"}  # placeholders that show a value to type, as typed
 
 

@@ -55,10 +55,11 @@ def render(effects: list[view.Effect], params: GenerationParams) -> str:
         fields = [f for f in (spec.fields if spec else ()) if f in SPECS]
         shown.update(fields)
         setting = ", ".join(f"`{f}` = {_value(getattr(params, f))}" for f in fields) or e.label
-        formula = "; ".join(mathy(SPECS[f].formula) for f in fields if SPECS[f].formula) or mathy(spec.formula if spec else "")
+        formula = "; ".join(say(mathy(SPECS[f].formula)) for f in fields if SPECS[f].formula) \
+            or say(mathy(spec.formula if spec else ""))
         lines.append(f"{n}. **{say(e.label)}** ({setting}): *{formula}*  \n   {help_line(fields[0]) if fields else ''}  \n"
-                     f"   {tr('Now: ')}{effect_line(e)}.")
-    off = [f"`{name}` = {_value(getattr(params, name))}: *{mathy(s.formula)}*" for name, s in SPECS.items()
+                     f"   {tr('Now: ')}{effect_line(e)}{tr('.')}")
+    off = [f"`{name}` = {_value(getattr(params, name))}: *{say(mathy(s.formula))}*" for name, s in SPECS.items()
            if s.formula and name not in shown and s.group in ("Sampling", "Penalties", "More samplers")]
     if off:
         lines += ["", tr("**Off or not in the chain now:**"), *(f"- {o}" for o in off)]

@@ -52,6 +52,10 @@ PATTERNS = [
     (_P(r"`?(?P<name>\w+)`? has no effect: (?P<say>.*)\."), "{name} 不起作用：{say}。"),
     (_P(r"removed by (?P<say>.+)"), "被{say}去掉"),
     (_P(r"⚠️ (?P<say>.*)"), "⚠️ {say}"),
+    (_P(r"Step (?P<k>\d+)"), "第 {k} 步"),  # a step's plot title
+    (_P(r"(?P<say>Default order|Temperature last|Your order|text-generation-webui)(?P<star>\*?): (?P<n>\d+) survives?"),
+     "{say}{star}：留下 {n} 个"),  # an order's chart
+    (_P(r"Step (?P<k>\d+) \(next token\)"), "第 {k} 步（下一个 token）"),
     (_P(r"(?P<open><(\w+) class=\"[\w-]+\">)(?P<say>[^<]+)(?P<close></\2>)"), "{open}{say}{close}"),  # a line in its element
     (_P(r"Plot not updated: (?P<say>.*)"), "图未更新：{say}"),
     (_P(r"(?P<say>.*?) (?P<say2>`\w+` must .*)"), "{say}{say2}"),
@@ -174,6 +178,7 @@ LOAD_JS = """(async () => {
 CSS = """
 #lang-switch-box { position: absolute; top: 6px; right: 12px; z-index: 10; width: auto !important; }
 #lang-switch a { text-decoration: none; padding: 0 2px; }
+@media (max-width: 640px) { #lang-switch-box { position: static; margin-left: auto; } }  /* a phone: its own line, not on the title */
 html[lang^="zh"] #lang-switch a[data-lang="zh"], html:not([lang^="zh"]) #lang-switch a[data-lang="en"] { font-weight: bold; }
 """
 
