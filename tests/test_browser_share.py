@@ -158,6 +158,7 @@ def test_compare_with_one_seed_marks_where_the_replies_part(browser, served):
         page.locator("#ab-seed input").fill("7")
         page.locator("#ab-run").click()
         expect(page.locator("#ab-note")).to_contain_text("comparing:")  # streamed: shown while both still decode
+        expect(page.locator("#ab-note")).not_to_contain_text("comparing")  # both replies have ended
         parting = page.locator("#ab-table tr.parting")
         expect(parting).to_have_count(1)
         k = int(parting.get_attribute("data-step"))
@@ -172,6 +173,8 @@ def test_compare_with_one_seed_marks_where_the_replies_part(browser, served):
             expect(reply.locator(".tok.parting")).to_have_attribute("data-step", str(k))
             column = page.locator(f"#ab-table tr[data-step] td:nth-child({col + 1})").all_text_contents()
             assert "".join(reply.locator(".tok").all_text_contents()) == "".join(column)
+        parting.locator("a").click()  # the parting row leads to both chains at that step
+        expect(page.locator("#ab-chain-a")).to_be_in_viewport()
         expect(page.locator("#ab-chain-a")).to_contain_text("top-k")
         expect(page.locator("#ab-chain-b")).to_contain_text("temperature")
         assert bot_texts(page) == []  # compare sends nothing to the chat

@@ -66,7 +66,7 @@ def build_panel(folder: str) -> dict:
         note = gr.Markdown("", elem_id="ab-note")
         replies = gr.HTML("", elem_id="ab-replies")
         table = gr.HTML("", elem_id="ab-table")
-        with gr.Row(equal_height=False):
+        with gr.Row(equal_height=False, elem_id="ab-chains"):
             chain_a = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="ab-chain-a",
                                    label="A's chain at the parting step")
             chain_b = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="ab-chain-b",
@@ -147,7 +147,7 @@ def table(c: compare.Comparison) -> str:
     for i in range(max(len(c.a), len(c.b))):
         cls = "parting" if i == k else ("after" if k is not None and i > k else "")
         a, b = (c.a[i] if i < len(c.a) else None), (c.b[i] if i < len(c.b) else None)
-        mark = " ◀ they part" if i == k else ""
+        mark = ' ◀ <a href="#ab-chains" title="both chains at this step, below">they part</a>' if i == k else ""
         rows.append(f'<tr class="{cls}" data-step="{i}"><td>{number(i)}{mark}</td>{_cell(a)}{_cell(b)}</tr>')
     return f"<table>{head}{''.join(rows)}</table>"
 
