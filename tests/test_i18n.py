@@ -114,7 +114,7 @@ def test_validation_messages_in_chinese(chinese):
 
 def test_plot_and_status_in_the_visitors_language(engine, chinese):
     settings = controls.mirror()
-    ctx = plot.context(engine, [], None, "Tell me a joke.")
+    ctx = plot.context(engine, [], None, "Tell me a story.")  # not an example: other tests count the passes for those
     plot.compute(engine, ctx)
     figure, note = plot.live(engine, ctx, 30, "log", *controls.values_of(settings))
     fig = json.loads(figure)

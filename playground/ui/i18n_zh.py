@@ -204,6 +204,8 @@ ZH = {
     "Apply B to the main controls": "把 B 应用到主控件",
     "A's chain at the parting step": "A 在分开那一步的采样器链",
     "B's chain at the parting step": "B 在分开那一步的采样器链",
+    "A's chain at step {at}": "A 在第 {at} 步的采样器链",
+    "B's chain at step {at}": "B 在第 {at} 步的采样器链",
     "English": "English",
     # --- status lines (chat.py) ---
     "hit max_new_tokens": "达到 max_new_tokens",
