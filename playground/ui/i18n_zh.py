@@ -113,6 +113,7 @@ ZH = {
     "Move a stage": "移动一个阶段",
     "↑ earlier": "↑ 提前",
     "↓ later": "↓ 推后",
+    "Order now: ": "现在的顺序：",
     # the explain panel
     "Explain: every active parameter, its formula, and what it did to this step":
         "解释：每个生效的参数、它的公式，以及它对这一步做了什么",
@@ -339,6 +340,21 @@ ZH = {
     "Use 1 to turn it off.": "用 1 关闭它。",
     "Remove some.": "请删掉一些。",
     "Pick a preset.": "请选择一个预设。",
+    "Downloaded the current settings as **{name}**.": "已将当前设置下载为 **{name}**。",
+    "No file chosen: pick a YAML preset file to upload.": "未选择文件：请选择一个要上传的 YAML 预设文件。",
+    "The OpenAI body cannot carry: {what}.": "OpenAI 请求体无法携带：{what}。",
+    "The OpenAI body carries every setting.": "OpenAI 请求体携带了所有设置。",
+    " The llama.cpp request cannot carry: {lost}.": " llama.cpp 请求无法携带：{lost}。",
+    " The llama.cpp request carries every setting.": " llama.cpp 请求携带了所有设置。",
+    " The llama-cli line cannot carry: {lost}.": " llama-cli 命令行无法携带：{lost}。",
+    " The llama-cli line carries every setting.": " llama-cli 命令行携带了所有设置。",
+    " All use seed {seed}, the one the last reply drew.": " 全部使用随机种子 {seed}，即上一条回复抽到的那个。",
+    "{n} messages": "{n} 条消息",
+    "settings {what}": "设置 {what}",
+    "step {k}": "第 {k} 步",
+    "Link made: in the address bar and the box (and the clipboard where the browser allows it): ":
+        "链接已生成：在地址栏和文本框中（浏览器允许时也在剪贴板中）：",
+    " · {n} characters.": " · {n} 个字符。",
     "Saved preset **{name}** in this browser (it stays after a reload). Download keeps it as a file.":
         "已将预设 **{name}** 保存在本浏览器中（重新加载后仍在）。下载可将它保存为文件。",
     "Replaced preset **{name}** in this browser (it stays after a reload). Download keeps it as a file.":

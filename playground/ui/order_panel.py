@@ -18,7 +18,7 @@ import gradio as gr
 from ..params import ParamError
 from ..stages import STAGES, canonical_order, movable, resolve_order
 from .chat import problem
-from .i18n import t
+from .i18n import t, tr
 
 HIDDEN = dict(queue=False, show_progress="hidden", api_visibility="undocumented")
 
@@ -46,7 +46,7 @@ def listing(value, stage: str | None = None, note: str = "") -> str:
         return problem("This order cannot be moved: " + " ".join(e.messages))
     items = [f"<b>{i}. {escape(n)}</b>" if n == stage else f"{i}. {escape(n)}" for i, n in enumerate(order, 1)]
     tail = f"<br>{escape(note)}" if note else ""
-    return f"<span class='order-list'>Order now: {' → '.join(items)}</span>{tail}"
+    return f"<span class='order-list'>{tr('Order now: ')}{' → '.join(items)}</span>{tail}"
 
 
 def move(value, stage, step: int) -> tuple:

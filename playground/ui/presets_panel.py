@@ -140,7 +140,7 @@ def download(name: str | None, *values) -> tuple:
     except ParamError as e:
         return "", gr.skip(), problem("Not downloaded: " + " ".join(e.messages))
     fname = file_name(name)
-    return presets.dump_preset(params), fname, f"Downloaded the current settings as **{shown(fname)}**."
+    return presets.dump_preset(params), fname, tr("Downloaded the current settings as **{name}**.", name=shown(fname))
 
 
 def upload(text: str | None, fname: str | None, store, folder: str | Path = presets.PRESETS_DIR,
@@ -150,7 +150,7 @@ def upload(text: str | None, fname: str | None, store, folder: str | Path = pres
     skip = [gr.skip(), gr.skip()] + [gr.skip() for _ in NAMES]
     source = Path(str(fname or "")).name[:80] or "the uploaded file"
     if not (text or "").strip() and not fname:
-        return skip + ["No file chosen: pick a YAML preset file to upload."]
+        return skip + [tr("No file chosen: pick a YAML preset file to upload.")]
     try:
         values, description = _uploaded(text or "", source)
         loaded = _apply(values, description, source, source, start)
@@ -202,13 +202,14 @@ def export_code(history: list | None, system: str | None, reply, *values, model_
     system = (system or "").strip() or None
     seed = reply.decoders[reply.current].seed if reply is not None and reply.decoders else None
     dropped = params.openai_unsupported()
-    note = f"The OpenAI body cannot carry: {', '.join(dropped)}." if dropped else "The OpenAI body carries every setting."
+    note = tr("The OpenAI body cannot carry: {what}.", what=", ".join(dropped)) if dropped \
+        else tr("The OpenAI body carries every setting.")
     drawn = params.replace(seed=seed) if seed is not None and params.seed is None else params
     for what, lost in (("llama.cpp request", formats.not_carried(drawn, "llamacpp")),
                        ("llama-cli line", llama_cli.cli_not_carried(drawn))):
-        note += f" The {what} cannot carry: {'; '.join(lost)}." if lost else f" The {what} carries every setting."
+        note += tr(f" The {what} cannot carry: {{lost}}.", lost="; ".join(lost)) if lost else tr(f" The {what} carries every setting.")
     if drawn is not params:
-        note += f" All use seed {seed}, the one the last reply drew."
+        note += tr(" All use seed {seed}, the one the last reply drew.", seed=seed)
     prompt = next((m["content"] for m in reversed(export.as_asked(messages)[0]) if m["role"] == "user"), "")
     return (export.python_snippet(params, messages, system, model_id, dtype, seed),
             export.openai_snippet(params, messages, system, seed=seed), llama_cli.completion_snippet(drawn, prompt),

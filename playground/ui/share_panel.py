@@ -31,7 +31,7 @@ from ..replay import Recorded
 from . import controls, examples, inspector, plot, presets_panel, step_view
 from .chat import Reply, model_messages, normalize, problem, shown
 from .figure_view import encode
-from .i18n import t
+from .i18n import t, tr
 from .tokens_html import number
 
 MAX_SESSION = 20_000_000  # bytes of a session file the page reads
@@ -104,11 +104,11 @@ def make_link(history: list | None, system: str | None, reply: Reply | None, *va
         value = share.link_state(params, (system or "").strip(), convo, k, known)
     except ParamError as e:
         return "", problem(" ".join(e.messages))
-    what = [f"{len(convo)} messages", f"settings {_changed(params)}"]
+    what = [tr("{n} messages", n=len(convo)), tr("settings {what}", what=_changed(params))]
     if k is not None:
-        what.append(f"step {number(k)}")
-    return value, ("Link made: in the address bar and the box (and the clipboard where the browser allows it): "
-                   + ", ".join(what) + f" · {len(value)} characters.")
+        what.append(tr("step {k}", k=number(k)))
+    return value, (tr("Link made: in the address bar and the box (and the clipboard where the browser allows it): ")
+                   + ", ".join(what) + tr(" · {n} characters.", n=len(value)))
 
 
 def _changed(params) -> str:
