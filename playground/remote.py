@@ -52,6 +52,11 @@ class Server:
     extra: dict = field(default_factory=dict)  # fixed extra body fields
     llama_cpp_order: bool = False  # send our sampler order as llama.cpp's `samplers`
 
+    @property
+    def takes(self) -> frozenset[str]:
+        """Our fields this kind of server takes: the OpenAI ones, its own, and the order where it is sent."""
+        return OPENAI_FIELDS | set(self.fields) | ({"sampler_order"} if self.llama_cpp_order else set())
+
 
 # The peers' samplers the llama.cpp server takes under our own names (its /completion fields).
 LLAMA_SAME = ("dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n", "dry_sequence_breakers",
@@ -72,6 +77,10 @@ SERVERS = {
     "playground": Server("Sampling Playground", {n: n for n in SPECS if n not in OPENAI_FIELDS}, AFTER,
                          "the playground's top tokens after its whole chain"),
 }
+# What a step's candidates are, said under the plot (per `Backend.probs`).
+PLOT_LABEL = {BEFORE: f"the server's top {MAX_TOP}, before its samplers", AFTER: f"the server's top {MAX_TOP}, after its samplers",
+              UNKNOWN: f"the server's top {MAX_TOP} (it does not say whether before or after its samplers)"}
+BEAMS = "a remote server streams one sampled reply; beam search needs the local engine"
 OWNERS = {"vllm": "vllm", "llamacpp": "llamacpp", "sampling-playground": "playground"}  # /v1/models owned_by -> kind
 
 
@@ -119,18 +128,26 @@ class OpenAIBackend:
     def probs(self) -> str:
         return self.server.probs
 
+    @property
+    def plot_label(self) -> str:
+        return PLOT_LABEL[self.server.probs]
+
     def describe(self) -> str:
         return f"{self.model} on a {self.server.label} at {self.base_url}: {self.server.probs_text}; no chain view"
 
     # --- what it takes ---------------------------------------------------------------------------------
+    def untaken(self) -> dict[str, str]:
+        """Each of our fields this server cannot take, with the reason (for the page's greyed controls)."""
+        return {name: BEAMS if name == "num_beams" else f"the server ({self.server.label}) does not take it" for name in SPECS
+                if name == "num_beams" or name not in self.server.takes}
+
     def refusals(self, params: GenerationParams) -> list[str]:
         out = []
         if params.mode == "beam":
             out.append(f"`num_beams` must be 1 with a remote server, but is {params.num_beams}: it streams one sampled "
                        "reply. Use the local engine for beam search.")
-        taken = OPENAI_FIELDS | set(self.server.fields)
         for name, value in params.changed().items():
-            if name not in taken and name != "num_beams":
+            if name not in self.server.takes and name != "num_beams":
                 default = SPECS[name].default
                 out.append(f"`{name}` is not taken by a {self.server.label}, but is {value!r}. Set it back to {default!r}, "
                            "or use a server that takes it (vLLM, llama.cpp's server or a playground).")
