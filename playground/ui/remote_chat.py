@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import gradio as gr
 
 from .. import view
-from ..backends import BackendError
+from ..backends import AFTER, BackendError
 from ..inputs import checked
 from ..limits import Limits
 from ..params import GenerationParams, ParamError
@@ -56,7 +56,7 @@ def step_data(backend, step: Step, top_n: int = MAX_TOP) -> view.PlotData:
     for b in bars:
         running += b.prob
         cumulative.append(min(running, 1.0))
-    label = backend.plot_label
+    label = backend.plot_label.split(" (")[0]  # the title is short: the page says the rest above the plot
     where = f"rank {step.rank} of {label}" if step.rank else f"not among {label}"
     notes = [f"Generated token {step.step + 1}: {readable(step.token)!r} (p = {step.prob:.3g}, {where}). The server sends "
              "its top tokens only, not the whole distribution: the chain view and the live redraw under the current "
@@ -74,8 +74,14 @@ def step_view(backend, steps: list[Step] | None, k: int | None, top_n=MAX_TOP, s
                                                                   f"(1 to {len(steps)}), but is {(k or 0) + 1}.")
         return tokens_html.render(steps, note=TOKENS_NOTE if steps else ""), None if not steps else gr.skip(), note, None
     data = step_data(backend, steps[k], top_n)
-    return (tokens_html.render(steps, selected=k, note=TOKENS_NOTE), encode(plot.figure(data, scale == "log")),
-            plot.note(data), k)
+    fig = plot.figure(data, scale == "log")
+    fig["data"] = [t for t in fig["data"] if len(t["x"])]  # no legend entry for what the server did not send
+    if backend.probs != AFTER:  # before its samplers (or not said): nothing here was kept or removed
+        for t in fig["data"]:
+            if t["type"] == "bar" and t["name"] == view.fate_label(view.KEPT):
+                t["name"] = "the server's probability"
+                t["customdata"] = [[*row[:4], t["name"]] for row in t["customdata"]]
+    return tokens_html.render(steps, selected=k, note=TOKENS_NOTE), encode(fig), plot.note(data), k
 
 
 def _fail(message: str) -> tuple:

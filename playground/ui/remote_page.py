@@ -28,7 +28,8 @@ from .layout import LAUNCH, RAW
 from .server import mount
 
 INTRO = """# Sampling playground
-Chat with **{model}** on a **{server}**: the plot shows {label} for each token of the reply."""
+Chat with **{model}** on a remote {server}: the plot shows what the server sent for a token of the reply."""
+CSS = "\n.remote-off { opacity: 0.55; }\n"  # a control this server cannot take
 UNAVAILABLE = ("**Unavailable on this remote backend: the chain view and the chain table, the live redraw of the plot as "
                "a control moves, the token inspector's Step, Force and Branch, and the A/B compare.** Each needs the "
                "model's full logits at every step, and a remote server sends only its top {top} tokens per step "
@@ -48,7 +49,7 @@ def build_remote_demo(backend, limits: Limits | None = None) -> gr.Blocks:
     limits = limits or Limits()
     start = limits.start_params()
     with gr.Blocks(title="Sampling playground") as demo:
-        gr.Markdown(INTRO.format(model=chat.said(backend.model), server=backend.server.label, label=backend.plot_label),
+        gr.Markdown(INTRO.format(model=chat.said(backend.model), server=backend.server.label),
                     elem_id="intro")
         steps, run, shown = gr.State([], time_to_live=limits.session_ttl), gr.State({}), gr.State(None)
         with gr.Row(equal_height=False):
@@ -84,7 +85,7 @@ def build_remote_demo(backend, limits: Limits | None = None) -> gr.Blocks:
                 params = list(controls.build_controls(start, {"max_new_tokens": limits.max_new_tokens_cap}, main).values())
                 for name, info in greyed(backend).items():  # set before the Blocks closes: the page starts greyed
                     control = params[controls.NAMES.index(name)]
-                    control.interactive, control.info = False, info
+                    control.interactive, control.info, control.elem_classes = False, info, ["remote-off"]
         picked = gr.Textbox(visible="hidden", elem_id="inspect-step", label="Inspect step")
         _wire(backend, limits, start, dict(demo=demo, chatbot=chatbot, msg=msg, send=send, stop=stop, status=status,
                                            reply_tokens=reply_tokens, regen=regen, undo=undo, clear=clear, system=system,
@@ -126,7 +127,7 @@ def _wire(backend, limits: Limits, start, c: dict) -> None:
 def build_remote_app(backend, limits: Limits | None = None) -> tuple[FastAPI, gr.Blocks]:
     """(the app, the page's Blocks) for a remote backend: the page only (no /v1 API: there is no local engine)."""
     demo = build_remote_demo(backend, limits)
-    return mount(demo), demo
+    return mount(demo, css=CSS), demo
 
 
 __all__ = ["LAUNCH", "build_remote_app", "build_remote_demo", "greyed"]

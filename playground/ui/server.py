@@ -29,9 +29,9 @@ def build_app(engine: Engine, limits: Limits | None = None, api_key: str | None 
     return mount(demo, api.router(engine, limits, api_key=api_key)), demo
 
 
-def mount(demo: gr.Blocks, router=None) -> FastAPI:
-    """A FastAPI app serving `demo` at `/` as `demo.launch(**LAUNCH)` would, with `router` (the API) before it."""
-    launch = dict(LAUNCH)
+def mount(demo: gr.Blocks, router=None, css: str = "") -> FastAPI:
+    """A FastAPI app serving `demo` at `/` as `demo.launch(**LAUNCH)` would (plus `css`), with `router` (the API) before it."""
+    launch = dict(LAUNCH, css=LAUNCH["css"] + css)
     demo.max_threads = launch.pop("max_threads")  # what launch() would set; the queue's workers follow it
     demo._queue.max_thread_count = demo.max_threads
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)  # the page keeps its own API docs
