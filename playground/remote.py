@@ -204,14 +204,17 @@ class OpenAIBackend:
         yield Done(text, finish or "length", [-1] * len(steps), params.seed, seconds, prompt_tokens, notice, steps)
 
     def _step(self, n: int, entry, text: str) -> Step:
-        """One token's `Step` from its logprobs entry: the server's top tokens as candidates."""
+        """One token's `Step` from its logprobs entry: the server's top tokens as candidates. llama.cpp's server,
+        asked for `post_sampling_probs`, sends `prob` and `top_probs` (probabilities) instead of `logprob` and
+        `top_logprobs`; either is read."""
         before = self.server.probs != AFTER
-        p = _prob(entry.logprob)
-        top = [Candidate(-1, t.token, _prob(t.logprob) if before else math.nan, math.nan if before else _prob(t.logprob),
-                         before or _prob(t.logprob) > 0, None if before or _prob(t.logprob) > 0 else "the server")
-               for t in entry.top_logprobs or []]
-        rank = next((i for i, t in enumerate(entry.top_logprobs or [], 1) if t.token == entry.token), 0)
-        return Step(n, -1, entry.token, p, p if before else math.nan, rank, top, text)
+        p = _entry_prob(entry)
+        tops = [(_get(t, "token"), _entry_prob(t)) for t in _get(entry, "top_logprobs") or _get(entry, "top_probs") or []]
+        top = [Candidate(-1, token, q if before else math.nan, math.nan if before else q, before or q > 0,
+                         None if before or q > 0 else "the server") for token, q in tops]
+        token = _get(entry, "token")
+        rank = next((i for i, (t, _) in enumerate(tops, 1) if t == token), 0)
+        return Step(n, -1, token, p, p if before else math.nan, rank, top, text)
 
     # --- errors ----------------------------------------------------------------------------------------
     def _call(self, fn):
@@ -257,6 +260,18 @@ class OpenAIBackend:
 
 def _prob(logprob: float | None) -> float:
     return math.exp(logprob) if logprob is not None and logprob > -9999 else 0.0
+
+
+def _get(obj, name: str):
+    """A field of a logprobs entry: an attribute of the client's object, or a key of a dict (the client keeps
+    fields it does not know, such as llama.cpp's `top_probs`, as plain dicts)."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _entry_prob(entry) -> float:
+    """The probability of a logprobs entry: its `prob` (llama.cpp's post-sampling probabilities) or exp(`logprob`)."""
+    prob = _get(entry, "prob")
+    return float(prob) if prob is not None else _prob(_get(entry, "logprob"))
 
 
 def _plain(v):
