@@ -208,6 +208,9 @@ ZH = {
     "A's chain at step {at}": "A 在第 {at} 步的采样器链",
     "B's chain at step {at}": "B 在第 {at} 步的采样器链",
     "English": "English",
+    # a remote backend's page (remote_page.py, remote_chat.py)
+    "the server's probability": "服务器给出的概率",
+    "Asking the server…": "正在询问服务器……",
     # --- status lines (chat.py) ---
     "hit max_new_tokens": "达到 max_new_tokens",
     "the model ended its turn": "模型结束了它的回合",
