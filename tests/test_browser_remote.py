@@ -30,7 +30,8 @@ TITLE_JS = "() => { const el = document.querySelector('#plot .js-plotly-plot'); 
 
 
 @pytest.fixture(scope="module")
-def remote_page(server, browser):  # noqa: F811
+def remote_url(server):  # noqa: F811
+    """The remote page, served as app.py serves it, on this playground's own API as an "openai" server."""
     import os
 
     from playground.ui.remote_page import build_remote_app
@@ -39,13 +40,20 @@ def remote_page(server, browser):  # noqa: F811
     os.environ["TEST_BROWSER_REMOTE_KEY"] = "sesame"
     backend = OpenAIBackend.connect(server.url + "v1", kind="openai", api_key_env="TEST_BROWSER_REMOTE_KEY")
     served = Served(*build_remote_app(backend), port=free_port()).start()
-    page = open_app(browser, served.url)
+    try:
+        yield served.url
+    finally:
+        served.close()
+        del os.environ["TEST_BROWSER_REMOTE_KEY"]
+
+
+@pytest.fixture(scope="module")
+def remote_page(remote_url, browser):
+    page = open_app(browser, remote_url)
     try:
         yield page
     finally:
         page.context.close()
-        served.close()
-        del os.environ["TEST_BROWSER_REMOTE_KEY"]
 
 
 def test_the_page_on_a_remote_server(remote_page, engine):
@@ -77,3 +85,32 @@ def test_the_page_on_a_remote_server(remote_page, engine):
     tokens.nth(1).click()
     page.wait_for_function(f"() => ({TITLE_JS})().startsWith('Step 2:')", timeout=SLOW)
     expect(page.locator("#plot-note")).to_contain_text("not drawn on a remote backend")
+    # the sampling mode greys what it makes moot, as on the local page; what the server cannot take stays greyed
+    page.locator("#param-do_sample input[type=checkbox]").uncheck()
+    expect(page.locator("#param-top_p input[type=number]")).to_be_disabled()
+    expect(page.locator("#param-top_p")).to_contain_text("Inactive: ")
+    expect(page.locator("#param-top_k")).to_contain_text("Not on this server: the server (OpenAI-compatible server)")
+    page.locator("#param-do_sample input[type=checkbox]").check()
+    expect(page.locator("#param-top_p input[type=number]")).to_be_enabled()
+    expect(page.locator("#param-top_k input[type=number]")).to_be_disabled()
+
+
+def test_the_remote_page_in_chinese(remote_url, browser):
+    page = open_app(browser, remote_url, locale="zh-CN")
+    try:
+        expect(page.locator("#send")).to_have_text("发送")
+        expect(page.locator("#intro")).to_contain_text("它运行在远程服务器上（OpenAI 兼容服务器）")
+        expect(page.locator("#remote-unavailable")).to_contain_text("在远程后端上不可用：采样器链视图和链表格")
+        expect(page.locator("#param-top_k")).to_contain_text("此服务器上不可用：该服务器（OpenAI 兼容服务器）不接受这个参数。")
+        expect(page.locator("#plot-note")).to_contain_text("发送一条消息：图中随后会按服务器报告的样子显示回复的每个 token")
+        expect(page.locator("#caps")).to_contain_text("最多 64 条回复排队")
+        expect(page.locator("#caps")).not_to_contain_text("提示词")
+        set_number(page, "max_new_tokens", 4)
+        send_message(page, ASK[0]["content"])
+        expect(page.locator("#status")).to_contain_text("token/秒", timeout=SLOW)
+        page.wait_for_function(f"() => ({TITLE_JS})() === '第 1 步：服务器给出的前 20 个 token'", timeout=SLOW)
+        expect(page.locator("#plot-note")).to_contain_text("所以在远程后端上不绘制")
+        page.locator("#param-do_sample input[type=checkbox]").uncheck()
+        expect(page.locator("#param-top_p")).to_contain_text("未生效：")
+    finally:
+        page.context.close()

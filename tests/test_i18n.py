@@ -62,25 +62,59 @@ def _texts(block) -> dict[str, object]:
     return {k: v for k, v in out.items() if v not in (None, "")}
 
 
+def _keys(demo) -> tuple[dict[str, I18nData], list]:
+    """(elem_id.prop -> translation key, the texts that are not keys) over a built page; each key has its Chinese."""
+    en, zh = i18n.I18N.translations_dict["en"], i18n.I18N.translations_dict["zh"]
+    assert set(en) == set(zh) and len(en) > 100
+    keys, untranslated = {}, []
+    for i, block in enumerate(demo.blocks.values()):
+        for prop, value in _texts(block).items():
+            if isinstance(value, I18nData):
+                assert value.key in en and CJK.search(zh[value.key]) or value.key in SAME, value.key
+                keys[f"{getattr(block, 'elem_id', None) or i}.{prop}"] = value
+            elif not (prop == "label" and value in SPECS or prop == "placeholder" and value in EXAMPLES):
+                untranslated.append((type(block).__name__, getattr(block, "elem_id", None), prop, value))
+    # As they are on purpose: parameter names, example values, the switch's own words, the order's listing (stage names).
+    return keys, [u for u in untranslated if u[1] not in ("lang-switch-box", "order-list")]
+
+
 def test_every_label_of_the_page_is_a_translation_key(engine):
     from playground.ui.layout import build_demo
 
     demo = build_demo(engine)
     try:
-        en, zh = i18n.I18N.translations_dict["en"], i18n.I18N.translations_dict["zh"]
-        assert set(en) == set(zh) and len(en) > 100
-        seen, untranslated = 0, []
-        for block in demo.blocks.values():
-            for prop, value in _texts(block).items():
-                if isinstance(value, I18nData):
-                    assert value.key in en and CJK.search(zh[value.key]) or value.key in SAME, value.key
-                    seen += 1
-                elif not (prop == "label" and value in SPECS or prop == "placeholder" and value in EXAMPLES):
-                    untranslated.append((type(block).__name__, getattr(block, "elem_id", None), prop, value))
-        # As they are on purpose: parameter names, example values, the switch's own words, the order's listing (stage names).
-        others = [u for u in untranslated if u[1] not in ("lang-switch-box", "order-list")]
+        keys, others = _keys(demo)
         assert not others, others
-        assert seen > 100
+        assert len(keys) > 100
+    finally:
+        demo.close()
+
+
+@pytest.mark.parametrize("kind", ["openai", "llamacpp"])
+def test_every_label_of_the_remote_page_is_a_translation_key(kind):
+    pytest.importorskip("openai")
+    from playground.limits import Limits
+    from playground.remote import OpenAIBackend
+    from playground.ui.remote_page import build_remote_demo
+
+    backend = OpenAIBackend("http://127.0.0.1:9/v1", "SmolLM2-135M-Instruct", kind=kind)  # built, never asked: no server
+    demo = build_remote_demo(backend, Limits(public=True))
+    try:
+        keys, others = _keys(demo)
+        assert not others, others
+        zh = {where: i18n.zh(key.key) for where, key in keys.items()}
+        assert zh["intro.value"].startswith("# 采样游乐场\n与 **SmolLM2-135M-Instruct** 对话，它运行在远程服务器上（")
+        assert zh["remote-unavailable.value"].startswith("**在远程后端上不可用：采样器链视图和链表格")
+        assert "服务器给出的前 20 个 token" in zh["inspect-info.value"] and "服务器给出的前 20 个 token" in zh["plot-note.value"]
+        assert zh["plot.label"] == "服务器给出的头部 token"
+        assert zh["param-top_a.info"].startswith("此服务器上不可用：该服务器（") and "范围 [0, 1]" in zh["param-top_a.info"]
+        assert zh["param-num_beams.info"].startswith("此服务器上不可用：远程服务器只流式返回一条采样出的回复")
+        # the caps this page enforces, none it does not (no local tokenizer counts a prompt)
+        caps = keys["caps.value"].key
+        assert "prompt" not in caps and caps.endswith(" · public mode.")
+        assert zh["caps.value"] == "本实例的上限：回复最多 1024 个 token（默认 128），最多 64 条回复排队 · 公开模式。"
+        label = {"openai": "OpenAI 兼容服务器", "llamacpp": "llama.cpp 服务器"}[kind]
+        assert f"远程服务器上（{label}）" in zh["intro.value"] and f"该服务器（{label}）不接受" in zh["param-top_a.info"]
     finally:
         demo.close()
 

@@ -17,9 +17,11 @@ import gradio as gr
 import pytest
 
 from playground.backends import LocalBackend
+from playground.limits import Limits
 from playground.params import build
 from playground.remote import OpenAIBackend
-from playground.ui import controls, remote_chat
+from playground.ui import controls, remote_chat, remote_page
+from tests.test_i18n import chinese  # noqa: F401 - handlers run for a visitor whose browser asks for Chinese
 from tests.test_remote import ASK, server  # noqa: F401 - the loopback API fixture
 
 pytest.importorskip("openai")
@@ -32,10 +34,11 @@ def remote(server, monkeypatch):  # noqa: F811
     return OpenAIBackend.connect(server.url + "v1", api_key_env="TEST_REMOTE_KEY")
 
 
-def send(backend, params, message=ASK[0]["content"], history=None, run=None):
+def send(backend, params, message=ASK[0]["content"], history=None, run=None, limits=None):
     """Every update the page's Send handler yields, as the page would receive them."""
     values = controls.to_values(params)
-    return list(remote_chat.send(backend, message, history or [], "", run if run is not None else {}, 20, "linear", *values))
+    return list(remote_chat.send(backend, message, history or [], "", run if run is not None else {}, 20, "linear", *values,
+                                 limits=limits))
 
 
 def bars(fig_json: str) -> list[dict]:
@@ -95,6 +98,60 @@ def test_a_wrong_key_is_one_line_and_never_shown(server, monkeypatch):  # noqa: 
     assert "open-sesame" not in last[2] and "\n" not in last[2]
 
 
+def test_in_public_mode_no_status_line_names_the_servers_address(server, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("TEST_WRONG_KEY", "open-sesame-not")
+    wrong = OpenAIBackend(server.url + "v1", "SmolLM2-135M-Instruct", kind="playground", api_key_env="TEST_WRONG_KEY")
+    shown = send(wrong, build(seed=1), message="Keep me", limits=Limits())[-1][2]
+    assert f"The server at {server.url}v1 refused the API key (401)" in shown  # a private instance: where, for its owner
+    *_, last = send(wrong, build(seed=1), message="Keep me", limits=Limits(public=True))
+    assert last[1] == "Keep me" and last[2].startswith("⚠️ The server refused the API key (401): set TEST_WRONG_KEY to")
+    gone = OpenAIBackend("http://127.0.0.1:9/v1", "m", kind="openai")  # nothing listens on port 9
+    *_, last = send(gone, build(seed=1), message="Keep me", limits=Limits(public=True))
+    assert last[2].startswith("⚠️ Cannot reach the server: ") and last[2].endswith("The conversation and the settings are unchanged.")
+    for update in send(wrong, build(seed=1), limits=Limits(public=True)) + send(gone, build(seed=1), limits=Limits(public=True)):
+        assert "127.0.0.1" not in str(update[2]) and server.url not in str(update[2])
+
+
+def test_the_sampling_mode_greys_controls_as_on_the_local_page(server):  # noqa: F811
+    greedy = controls.to_values(build(do_sample=False))
+    for kind in ("openai", "llamacpp"):
+        backend = OpenAIBackend(server.url + "v1", "m", kind=kind)
+        mode, *updates = remote_page.mode_updates(backend, "sample", *greedy)
+        local = dict(zip(controls.NAMES, controls.mode_updates("sample", *greedy)[1:]))
+        assert mode == "greedy"
+        by_name = dict(zip(controls.NAMES, updates))
+        untaken = remote_page.greyed(backend)
+        for name, update in by_name.items():
+            assert update == (local[name] if name not in untaken else gr.update(interactive=False, info=untaken[name])), name
+        assert by_name["top_p"]["interactive"] is False and by_name["top_p"]["info"].startswith("Inactive: ")
+        assert by_name["top_k"]["info"].startswith("Not on this server" if kind == "openai" else "Inactive: ")
+        assert remote_page.mode_updates(backend, "greedy", *greedy)[1:] == [gr.skip()] * len(controls.NAMES)  # unchanged
+
+
+def test_the_remote_page_speaks_chinese_to_a_chinese_visitor(remote, server, chinese):  # noqa: F811
+    *_, (history, box, status, steps, tokens, fig, note, shown) = send(remote, build(seed=21, max_new_tokens=6))
+    assert re.search(r"\*\*\w+\*\*: [^·]+ · \d+ 个 token · ", status), status
+    figure = json.loads(fig)
+    assert figure["layout"]["title"]["text"] == "第 1 步：服务器在其采样器处理后给出的前 20 个 token"
+    assert figure["layout"]["yaxis"]["title"]["text"] == "服务器概率"
+    assert "累积概率（所显示的头部 token）" in {t["name"] for t in figure["data"]}
+    label = "服务器在其采样器处理后给出的前 20 个 token"  # the server's top 20, after its samplers
+    assert note.startswith("生成的第 1 个 token：") and f"（p = {steps[0].prob:.3g}，{label} 中排第 {steps[0].rank}）" in note
+    assert "所以在远程后端上不绘制。" in note and "在远程服务器上：概率和排名都是服务器给出的" in tokens
+    cleared = remote_chat.step_view(remote, [], None)
+    assert cleared[2].startswith(f"发送一条消息：图中随后会按服务器报告的样子显示回复的每个 token（{label}）")
+    plain = OpenAIBackend(server.url + "v1", remote.model, kind="openai", api_key_env="TEST_REMOTE_KEY")
+    (refused,) = send(plain, build(top_k=40, seed=1))
+    assert refused[2].startswith("⚠️ OpenAI 兼容服务器不接受 `top_k`，但它现在是 40。请把它设回 0，")
+    *_, last = send(remote, build(max_new_tokens=500, seed=1), limits=Limits(max_new_tokens_cap=1024, public=True))
+    assert last[2].startswith("⚠️ 服务器回答了 400：") and last[2].endswith("对话和设置都没有改变。")
+    gone = OpenAIBackend("http://127.0.0.1:9/v1", "m", kind="openai")
+    *_, last = send(gone, build(seed=1))
+    assert last[2].startswith("⚠️ 连不上服务器 http://127.0.0.1:9/v1 ：") and "它在运行吗？" in last[2]
+    assert remote_page.mode_updates(remote, "sample", *controls.to_values(build(do_sample=False)))[
+        1 + controls.NAMES.index("top_p")]["info"].startswith("未生效：")
+
+
 def test_stop_ends_the_reply_at_the_next_token_and_says_cancelled(remote):
     run: dict = {}
     gen = remote_chat.send(remote, "Count from one to fifty.", [], "", run, 20, "linear",
@@ -123,7 +180,8 @@ def test_controls_a_server_cannot_take_are_greyed_with_the_reason(server):  # no
     assert plain["param-top_k"]["info"].startswith("Not on this server: the server (OpenAI-compatible server) does not "
                                                    "take it. ")
     assert plain["param-temperature"].get("interactive") is not False and plain["param-top_p"].get("interactive") is not False
-    unavailable = plain["remote-unavailable"]["value"]
+    unavailable = plain["remote-unavailable"]["value"]  # a translation key: its English
+    unavailable = json.loads(unavailable.removeprefix("__i18n__"))["key"] if unavailable.startswith("__i18n__") else unavailable
     assert unavailable.startswith("**Unavailable on this remote backend: the chain view and the chain table, the live redraw")
     assert "Step, Force and Branch" in unavailable and "compare" in unavailable and "full logits" in unavailable
     demo.close()

@@ -33,7 +33,7 @@ _PREFIXES = [k for k in ZH if k.endswith(": ")]  # "Preset not saved: " + a mess
 
 _P = re.compile
 # Messages that carry values: (English, with named groups) -> Chinese template; a group named say... is itself
-# translated (`say`).
+# translated (`say`), one named `at` (" at URL", the server's address) is put between spaces (`_value`).
 PATTERNS = [
     (_P(r"`(?P<name>\w+)` must be in (?P<range>\S+, \S+), but is (?P<value>[^ ]+)\. (?P<say>.*)"),
      "`{name}` 必须在 {range} 之内，但现在是 {value}。{say}"),
@@ -58,6 +58,46 @@ PATTERNS = [
     (_P(r"Step (?P<k>\d+) \(next token\)"), "第 {k} 步（下一个 token）"),
     (_P(r"(?P<open><(\w+) class=\"[\w-]+\">)(?P<say>[^<]+)(?P<close></\2>)"), "{open}{say}{close}"),  # a line in its element
     (_P(r"Plot not updated: (?P<say>.*)"), "图未更新：{say}"),
+    # the remote backend's page (remote_page.py, remote_chat.py, remote.py's labels and errors)
+    (_P(r"# Sampling playground\nChat with \*\*(?P<model>.+?)\*\* on a remote (?P<say>.+?): the plot shows what the server sent "
+        r"for a token of the reply\."),
+     "# 采样游乐场\n与 **{model}** 对话，它运行在远程服务器上（{say}）：图中显示服务器为回复中某个 token 发来的内容。"),
+    (_P(r"the server's top (?P<n>\d+)"), "服务器给出的前 {n} 个 token"),
+    (_P(r"the server's top (?P<n>\d+), before its samplers"), "服务器在其采样器处理前给出的前 {n} 个 token"),
+    (_P(r"the server's top (?P<n>\d+), after its samplers"), "服务器在其采样器处理后给出的前 {n} 个 token"),
+    (_P(r"the server's top (?P<n>\d+) \(it does not say whether before or after its samplers\)"),
+     "服务器给出的前 {n} 个 token，它没有说明是在其采样器处理前还是处理后"),
+    (_P(r"\*\*A reply token's candidates\*\*: (?P<say>.+)\."), "**回复中一个 token 的候选**：{say}。"),
+    (_P(r"Send a message: the plot then shows each token of the reply as the server reported it \((?P<say>.+)\)\. "
+        r"Click a token of the reply to see its step\."),
+     "发送一条消息：图中随后会按服务器报告的样子显示回复的每个 token（{say}）。点击回复中的一个 token，查看它的那一步。"),
+    (_P(r"\*\*Unavailable on this remote backend: the chain view and the chain table, the live redraw of the plot as a control "
+        r"moves, the token inspector's Step, Force and Branch, and the A/B compare\.\*\* Each needs the model's full logits at "
+        r"every step, and a remote server sends only its top (?P<top>\d+) tokens per step \((?P<say>.+)\)\. What the server "
+        r"sent is shown as sent, and nothing is recomputed or made up\. Run the playground with its local engine "
+        r"\(`python app\.py`\) for the exact view\."),
+     "**在远程后端上不可用：采样器链视图和链表格、随控件移动而实时重绘的图、token 查看器的单步、强制和分支，以及 A/B 比较。**"
+     "它们每一步都需要模型的完整 logits，而远程服务器每步只发送它的前 {top} 个 token（{say}）。服务器发来的内容按原样显示，"
+     "不会重新计算，也不会编造。要看精确的视图，请用本地引擎运行游乐场（`python app.py`）。"),
+    (_P(r"Not on this server: (?P<say>.+?)\. (?P<say2>.+)"), "此服务器上不可用：{say}。{say2}"),
+    (_P(r"the server \((?P<say>[^)]+)\) does not take it"), "该服务器（{say}）不接受这个参数"),
+    (_P(r"Caps on this instance: replies up to (?P<cap>\d+) tokens \(default (?P<d>\d+)\), (?P<q>\d+) replies may wait"
+        r"(?P<say> · public mode)?\."),
+     "本实例的上限：回复最多 {cap} 个 token（默认 {d}），最多 {q} 条回复排队{say}。"),
+    (_P(r"`inspect step` must be a token of the reply \(1 to (?P<n>\d+)\), but is (?P<k>-?\d+)\."),
+     "`inspect step` 必须是回复中的一个 token（1 到 {n}），但现在是 {k}。"),
+    (_P(r"`(?P<name>\w+)` is not taken by a (?P<say>.+?), but is (?P<value>.+)\. Set it back to (?P<default>.+), or use a server "
+        r"that takes it \(vLLM, llama\.cpp's server or a playground\)\."),
+     "{say}不接受 `{name}`，但它现在是 {value}。请把它设回 {default}，"
+     "或者换一个接受它的服务器（vLLM、llama.cpp 的服务器或一个游乐场）。"),
+    (_P(r"(?P<say>.+\S) The conversation and the settings are unchanged\."), "{say}对话和设置都没有改变。"),
+    (_P(r"The server(?P<at> at \S+)? refused the API key \(401\): set (?P<env>\w+) to a key it accepts\."),
+     "服务器{at}拒绝了 API 密钥（401）：请把 {env} 设为它接受的密钥。"),
+    (_P(r"The server(?P<at> at \S+)? is busy or over its rate limit \(429\): try again in a moment\."),
+     "服务器{at}正忙或超出了它的速率限制（429）：请稍后再试。"),
+    (_P(r"The server(?P<at> at \S+)? did not answer within (?P<s>\S+) s\."), "服务器{at}在 {s} 秒内没有回答。"),
+    (_P(r"Cannot reach the server(?P<at> at \S+)?: (?P<why>.*)\. Is it running\?"), "连不上服务器{at}：{why}。它在运行吗？"),
+    (_P(r"The server(?P<at> at \S+)? answered (?P<code>\d+): (?P<message>.*)"), "服务器{at}回答了 {code}：{message}"),
     (_P(r"(?P<say>.*?) (?P<say2>`\w+` must .*)"), "{say}{say2}"),
     (_P(r"# Sampling playground\nChat with \*\*(?P<model>.+?)\*\* \((?P<dtype>[^,]+), (?P<device>[^)]+)\): the plot shows the "
         r"first token of the reply, and follows every control at once\."),
@@ -104,8 +144,17 @@ def zh(text: str) -> str | None:
     for pattern, to in PATTERNS:
         m = pattern.fullmatch(text)
         if m:
-            return to.format(**{k: say(v or "", "zh") if k.startswith("say") else v for k, v in m.groupdict().items()})
+            return to.format(**{k: _value(k, v) for k, v in m.groupdict().items()})
     return _help_zh(text)
+
+
+def _value(group: str, value: str | None) -> str:
+    """A matched group as the Chinese template takes it: a `say...` group translated, `at` (" at URL") as " URL "."""
+    if group.startswith("say"):
+        return say(value or "", "zh")
+    if group == "at":
+        return f" {value.removeprefix(' at ')} " if value else ""
+    return value or ""
 
 
 def t(text: str) -> gr.i18n.I18nData:

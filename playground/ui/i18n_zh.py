@@ -211,6 +211,25 @@ ZH = {
     # a remote backend's page (remote_page.py, remote_chat.py)
     "the server's probability": "服务器给出的概率",
     "Asking the server…": "正在询问服务器……",
+    "The server's top tokens": "服务器给出的头部 token",
+    "OpenAI-compatible server": "OpenAI 兼容服务器",
+    "llama.cpp server": "llama.cpp 服务器",
+    "Sampling Playground": "采样游乐场",
+    "a remote server streams one sampled reply; beam search needs the local engine":
+        "远程服务器只流式返回一条采样出的回复；束搜索需要本地引擎",
+    "On a remote server: the probability and rank are the server's, among its top 20.":
+        "在远程服务器上：概率和排名都是服务器给出的，只在它的前 20 个之中。",
+    "rank {rank} of {label}": "{label} 中排第 {rank}",
+    "not among {label}": "不在{label} 之中",
+    "Step {k}: {label}": "第 {k} 步：{label}",
+    "Generated token {n}: {token} (p = {p}, {where}). The server sends its top tokens only, not the whole distribution: the chain "
+    "view and the live redraw under the current controls need the full logits, so they are not drawn on a remote backend.":
+        "生成的第 {n} 个 token：{token}（p = {p}，{where}）。服务器只发送它的头部 token，而不是整个分布：采样器链视图和按当前"
+        "控件的实时重绘需要完整的 logits，所以在远程后端上不绘制。",
+    "cumulative probability (of the top tokens shown)": "累积概率（所显示的头部 token）",
+    "server probability": "服务器概率",
+    "The conversation and the settings are unchanged.": "对话和设置都没有改变。",
+    " · public mode": " · 公开模式",
     # --- status lines (chat.py) ---
     "hit max_new_tokens": "达到 max_new_tokens",
     "the model ended its turn": "模型结束了它的回合",

@@ -76,6 +76,29 @@ def model_name(model_id: str) -> str:
     return path.name if path.is_absolute() or path.exists() else model_id
 
 
+def chat_box() -> tuple:
+    """(chat, message box, Send, Stop): the top of the first screen's left column (this page's and remote_page's)."""
+    chatbot = api.lenient(gr.Chatbot(elem_id="chat", label=t("Chat"), height=320, render_markdown=False,
+                                     sanitize_html=True, feedback_options=None, buttons=["copy"]))
+    # lines=1 (growing to 6): Enter sends, Shift+Enter makes a new line (gradio's textbox convention).
+    msg = gr.Textbox(label=t("Message"), lines=1, max_lines=6, elem_id="msg", placeholder=t(examples.PLACEHOLDER))
+    with gr.Row():
+        send = gr.Button(t("Send"), variant="primary", elem_id="send")
+        stop = gr.Button(t("Stop"), variant="stop", elem_id="stop")
+    return chatbot, msg, send, stop
+
+
+def reply_box() -> tuple:
+    """(status line, reply tokens, Regenerate, Undo, Clear): under the message box (this page's and remote_page's)."""
+    status = gr.Markdown("", elem_id="status")
+    reply_tokens = gr.HTML(t(tokens_html.render([])), elem_id="reply-tokens", label=t("Reply tokens"))
+    with gr.Row():
+        regen = gr.Button(t("Regenerate"), size="sm", elem_id="regenerate")
+        undo = gr.Button(t("Undo last turn"), size="sm", elem_id="undo")
+        clear = gr.Button(t("Clear"), size="sm", elem_id="clear")
+    return status, reply_tokens, regen, undo, clear
+
+
 def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR, limits: Limits | None = None) -> gr.Blocks:
     """The whole app for one engine under these caps (`Limits()` when None); call `.launch(**LAUNCH)` on the
     result (see app.py)."""
@@ -97,20 +120,9 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
         # sampling controls beside it on the right; everything else under them.
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=320):
-                chatbot = api.lenient(gr.Chatbot(elem_id="chat", label=t("Chat"), height=320, render_markdown=False,
-                                                 sanitize_html=True, feedback_options=None, buttons=["copy"]))
-                # lines=1 (growing to 6): Enter sends, Shift+Enter makes a new line (gradio's textbox convention).
-                msg = gr.Textbox(label=t("Message"), lines=1, max_lines=6, elem_id="msg", placeholder=t(examples.PLACEHOLDER))
-                with gr.Row():
-                    send = gr.Button(t("Send"), variant="primary", elem_id="send")
-                    stop = gr.Button(t("Stop"), variant="stop", elem_id="stop")
+                chatbot, msg, send, stop = chat_box()
                 tries = examples.buttons()
-                status = gr.Markdown("", elem_id="status")
-                reply_tokens = gr.HTML(t(tokens_html.render([])), elem_id="reply-tokens", label=t("Reply tokens"))
-                with gr.Row():
-                    regen = gr.Button(t("Regenerate"), size="sm", elem_id="regenerate")
-                    undo = gr.Button(t("Undo last turn"), size="sm", elem_id="undo")
-                    clear = gr.Button(t("Clear"), size="sm", elem_id="clear")
+                status, reply_tokens, regen, undo, clear = reply_box()
                 with gr.Row():
                     step_btn = gr.Button(t("Step"), size="sm", elem_id="step-btn")
                     step10_btn = gr.Button(t("Step ×10"), size="sm", elem_id="step10-btn")

@@ -14,8 +14,10 @@ step); `inspect` and `redraw` return the last four.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections.abc import Iterator
+from urllib.parse import urlparse
 
 import gradio as gr
 
@@ -30,16 +32,30 @@ from ..text import readable
 from . import chat, plot, tokens_html
 from .controls import to_params
 from .figure_view import encode
-from .i18n import tr
+from .i18n import say, tr
 
 EMPTY = ("Send a message: the plot then shows each token of the reply as the server reported it ({label}). "
          "Click a token of the reply to see its step.")
 TOKENS_NOTE = "On a remote server: the probability and rank are the server's, among its top 20."
+NOTE = ("Generated token {n}: {token} (p = {p}, {where}). The server sends its top tokens only, not the whole distribution: "
+        "the chain view and the live redraw under the current controls need the full logits, so they are not drawn on a "
+        "remote backend.")
 SKIP = (gr.skip(),) * 8
 
 
 def empty_note(backend) -> str:
+    """The plot's note before a reply, in English (a translation key at build time; `say` in a handler)."""
     return chat.shown(EMPTY.format(label=backend.plot_label))
+
+
+def unnamed(text, base_url: str):
+    """`text` with the server's address said as "the server" (public mode: a visitor is not told where it is)."""
+    if not isinstance(text, str):
+        return text
+    host = re.escape(urlparse(base_url).hostname or base_url)
+    address = rf"(?:\w+://)?(?:[^\s/@]*@)?{host}(?::\d+)?(?:/[^\s,;)'\"]*?)?(?=[.:]?(?:[\s,;)'\"]|$))"
+    text = re.sub(rf"\b([Tt])he server at {address}", r"\1he server", text)
+    return re.sub(address, "the server", text)
 
 
 # --- a step's plot -----------------------------------------------------------------------------------
@@ -57,23 +73,21 @@ def step_data(backend, step: Step, top_n: int = MAX_TOP) -> view.PlotData:
     for b in bars:
         running += b.prob
         cumulative.append(min(running, 1.0))
-    label = backend.plot_label.split(" (")[0]  # the title is short: the page says the rest above the plot
-    where = f"rank {step.rank} of {label}" if step.rank else f"not among {label}"
-    notes = [f"Generated token {step.step + 1}: {readable(step.token)!r} (p = {step.prob:.3g}, {where}). The server sends "
-             "its top tokens only, not the whole distribution: the chain view and the live redraw under the current "
-             "controls need the full logits, so they are not drawn on a remote backend."]
+    label = say(backend.plot_label.split(" (")[0])  # the title is short: the page says the rest above the plot
+    where = tr("rank {rank} of {label}", rank=step.rank, label=label) if step.rank else tr("not among {label}", label=label)
+    notes = [tr(NOTE, n=step.step + 1, token=repr(readable(step.token)), p=f"{step.prob:.3g}", where=where)]
     return view.PlotData(bars, cumulative, "cumulative probability (of the top tokens shown)", "server probability",
                          kept=sum(b.fate == view.KEPT for b in bars), mode="step",
-                         title=f"Step {step.step + 1}: {label}", notes=notes)
+                         title=tr("Step {k}: {label}", k=step.step + 1, label=label), notes=notes)
 
 
 def step_view(backend, steps: list[Step] | None, k: int | None, top_n=MAX_TOP, scale="linear") -> tuple:
     """(reply tokens, figure, note, k) with step k selected; the empty plot when there is none."""
     steps = steps or []
     if k is None or not 0 <= k < len(steps):
-        note = empty_note(backend) if not steps else chat.problem(f"`inspect step` must be a token of the reply "
+        note = say(empty_note(backend)) if not steps else chat.problem(f"`inspect step` must be a token of the reply "
                                                                   f"(1 to {len(steps)}), but is {(k or 0) + 1}.")
-        return tokens_html.render(steps, note=TOKENS_NOTE if steps else ""), None if not steps else gr.skip(), note, None
+        return tokens_html.render(steps, note=tr(TOKENS_NOTE) if steps else ""), None if not steps else gr.skip(), note, None
     data = step_data(backend, steps[k], top_n)
     fig = plot.figure(data, scale == "log")
     fig["data"] = [t for t in fig["data"] if len(t["x"])]  # no legend entry for what the server did not send
@@ -82,7 +96,7 @@ def step_view(backend, steps: list[Step] | None, k: int | None, top_n=MAX_TOP, s
             if t["type"] == "bar" and t.get("legendgroup") == view.KEPT:  # the fate (its name is in the visitor's language)
                 t["name"] = tr("the server's probability")
                 t["customdata"] = [[*row[:4], t["name"]] for row in t["customdata"]]
-    return tokens_html.render(steps, selected=k, note=TOKENS_NOTE), encode(fig), plot.note(data), k
+    return tokens_html.render(steps, selected=k, note=tr(TOKENS_NOTE)), encode(fig), plot.note(data), k
 
 
 def _fail(message: str) -> tuple:
@@ -123,7 +137,7 @@ def _answer(backend, convo: list[dict], before: list[dict], box, box_on_error, s
     except ParamError as e:
         yield refused(" ".join(e.messages))
         return
-    yield from _reply(backend, convo, before, box, box_on_error, system, params, run, top_n, scale)
+    yield from _reply(backend, convo, before, box, box_on_error, system, params, run, top_n, scale, (limits or Limits()).public)
 
 
 @checked(refused)
@@ -148,8 +162,12 @@ def regenerate(backend, history: list | None, system: str | None, run: dict | No
 
 
 def _reply(backend, convo: list[dict], before: list[dict], box, box_on_error, system: str | None, params: GenerationParams,
-           run: dict | None, top_n, scale) -> Iterator[tuple]:
-    """Stream the answer to `convo`; on an error yield `before` again with the message kept and one status line."""
+           run: dict | None, top_n, scale, public: bool = False) -> Iterator[tuple]:
+    """Stream the answer to `convo`; on an error yield `before` again with the message kept and one status line (in
+    `public` mode without the server's address)."""
+    def failed(message: str) -> tuple:
+        return before, box_on_error, chat.problem(unnamed(message, backend.base_url) if public else message), *SKIP[3:]
+
     cancel = threading.Event()
     run = run if run is not None else {}
     run["cancel"], idle = cancel, chat.writing(run)  # Stop sets it; Undo and Clear wait for `idle`
@@ -173,12 +191,11 @@ def _reply(backend, convo: list[dict], before: list[dict], box, box_on_error, sy
         yield (convo + [{"role": "assistant", "content": chat.shown(done.text)}], box, chat.done_status(done, params), steps,
                *shown)
     except ParamError as e:
-        yield before, box_on_error, chat.problem(" ".join(e.messages)), *SKIP[3:]
+        yield failed(" ".join(e.messages))
     except BackendError as e:  # one line from the server's error (the key is never in it)
-        yield before, box_on_error, chat.problem(f"{e} The conversation and the settings are unchanged."), *SKIP[3:]
+        yield failed(f"{e} The conversation and the settings are unchanged.")
     except Exception as e:  # noqa: BLE001 - anything else: one line, nothing lost
-        yield before, box_on_error, chat.problem(f"The reply failed: {type(e).__name__}: {e}. The conversation is "
-                                                 "unchanged."), *SKIP[3:]
+        yield failed(f"The reply failed: {type(e).__name__}: {e}. The conversation is unchanged.")
     finally:
         cancel.set()
         idle.set()

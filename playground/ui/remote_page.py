@@ -22,11 +22,11 @@ from fastapi import FastAPI
 
 from ..limits import Limits
 from ..remote import MAX_TOP
-from . import api, chat, controls, examples, remote_chat, tokens_html
+from . import api, chat, controls, remote_chat, tokens_html
 from .figure_view import FigureView
+from .i18n import say, t
 from .i18n import switch as lang_switch
-from .i18n import t
-from .layout import LAUNCH, RAW
+from .layout import LAUNCH, RAW, chat_box, reply_box
 from .server import mount
 
 INTRO = """# Sampling playground
@@ -46,55 +46,61 @@ def greyed(backend) -> dict[str, str]:
     return {name: f"Not on this server: {why}. {controls.help_text(name)}" for name, why in backend.untaken().items()}
 
 
+def caps(limits: Limits) -> str:
+    """The caps line: those this page enforces (no prompt cap: there is no local tokenizer to count a prompt)."""
+    return (f"Caps on this instance: replies up to {limits.max_new_tokens_cap} tokens (default {limits.max_new_tokens}), "
+            f"{limits.queue_size} replies may wait" + (" · public mode" if limits.public else "") + ".")
+
+
+def mode_updates(backend, last_mode, *values) -> list:
+    """`controls.mode_updates` (what the sampling mode makes moot greys as on the local page), with what this
+    server cannot take kept greyed and its reason first."""
+    out = controls.mode_updates(last_mode, *values)
+    if out[0] != last_mode:
+        for name, info in greyed(backend).items():
+            out[1 + controls.NAMES.index(name)] = gr.update(interactive=False, info=say(info))
+    return out
+
+
 def build_remote_demo(backend, limits: Limits | None = None) -> gr.Blocks:
     """The page for one remote model under these caps (`Limits()` when None)."""
     limits = limits or Limits()
     start = limits.start_params()
     with gr.Blocks(title="Sampling playground") as demo:
         lang_switch()  # English · 中文 (i18n.py)
-        gr.Markdown(INTRO.format(model=chat.said(backend.model), server=backend.server.label),
-                    elem_id="intro")
+        gr.Markdown(t(INTRO.format(model=chat.said(backend.model), server=backend.server.label)), elem_id="intro")
         steps, run, shown = gr.State([], time_to_live=limits.session_ttl), gr.State({}), gr.State(None)
+        mode = gr.State(start.mode)
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=320):
-                chatbot = api.lenient(gr.Chatbot(elem_id="chat", label=t("Chat"), height=320, render_markdown=False,
-                                                 sanitize_html=True, feedback_options=None, buttons=["copy"]))
-                msg = gr.Textbox(label=t("Message"), lines=1, max_lines=6, elem_id="msg", placeholder=t(examples.PLACEHOLDER))
-                with gr.Row():
-                    send = gr.Button(t("Send"), variant="primary", elem_id="send")
-                    stop = gr.Button(t("Stop"), variant="stop", elem_id="stop")
-                status = gr.Markdown("", elem_id="status")
-                reply_tokens = gr.HTML(t(tokens_html.render([])), elem_id="reply-tokens", label=t("Reply tokens"))
-                with gr.Row():
-                    regen = gr.Button(t("Regenerate"), size="sm", elem_id="regenerate")
-                    undo = gr.Button(t("Undo last turn"), size="sm", elem_id="undo")
-                    clear = gr.Button(t("Clear"), size="sm", elem_id="clear")
+                chatbot, msg, send, stop = chat_box()
+                status, reply_tokens, regen, undo, clear = reply_box()
                 system = gr.Textbox(label=t("System prompt"), lines=2, elem_id="system",
                                     placeholder=t("Optional, e.g. You are a concise assistant."))
-                gr.Markdown(t(limits.describe()), elem_id="caps")
+                gr.Markdown(t(caps(limits)), elem_id="caps")
             with gr.Column(scale=8, min_width=320):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=5, min_width=320):
-                        gr.Markdown(f"**A reply token's candidates**: {backend.plot_label}.", elem_id="inspect-info")
-                        fig = FigureView(elem_id="plot", label="The server's top tokens")
-                        note = gr.Markdown(remote_chat.empty_note(backend), elem_id="plot-note")
+                        gr.Markdown(t(f"**A reply token's candidates**: {backend.plot_label}."), elem_id="inspect-info")
+                        fig = FigureView(elem_id="plot", label=t("The server's top tokens"))
+                        note = gr.Markdown(t(remote_chat.empty_note(backend)), elem_id="plot-note")
                     with gr.Column(scale=3, min_width=260, elem_id="main-controls"):
                         main = controls.build_main(start)
                 with gr.Row():
                     top_n = gr.Slider(1, MAX_TOP, value=MAX_TOP, step=1, label=t("Tokens shown (top N)"), elem_id="top-n", scale=2)
                     scale = gr.Radio([(t("linear"), "linear"), (t("log"), "log")], value="linear", label=t("Scale"), elem_id="scale",
                                      scale=1)
-                gr.Markdown(UNAVAILABLE.format(top=MAX_TOP, label=backend.plot_label), elem_id="remote-unavailable")
+                gr.Markdown(t(UNAVAILABLE.format(top=MAX_TOP, label=backend.plot_label)), elem_id="remote-unavailable")
                 reset = gr.Button(t("Reset to defaults"), elem_id="reset")
                 params = list(controls.build_controls(start, {"max_new_tokens": limits.max_new_tokens_cap}, main).values())
                 for name, info in greyed(backend).items():  # set before the Blocks closes: the page starts greyed
                     control = params[controls.NAMES.index(name)]
-                    control.interactive, control.info, control.elem_classes = False, info, ["remote-off"]
+                    control.interactive, control.info, control.elem_classes = False, t(info), ["remote-off"]
         picked = gr.Textbox(visible="hidden", elem_id="inspect-step", label=t("Inspect step"))
         _wire(backend, limits, start, dict(demo=demo, chatbot=chatbot, msg=msg, send=send, stop=stop, status=status,
                                            reply_tokens=reply_tokens, regen=regen, undo=undo, clear=clear, system=system,
                                            fig=fig, note=note, top_n=top_n, scale=scale, reset=reset, params=params,
-                                           steps=steps, run=run, picked=picked, shown=shown))
+                                           steps=steps, run=run, picked=picked, shown=shown, mode=mode))
         demo.queue(default_concurrency_limit=4, max_size=limits.queue_size)
     return demo
 
@@ -115,7 +121,7 @@ def _wire(backend, limits: Limits, start, c: dict) -> None:
     c["stop"].click(chat.stop, [c["run"]], [c["status"]], queue=False, api_name="stop") \
         .then(chat.stopped, [c["status"], c["steps"]], [c["status"]], queue=False, api_visibility="undocumented")
     chat_out = [c["chatbot"], c["msg"], c["status"], c["steps"]]
-    blank = dict(fn=lambda: (tokens_html.render([]), None, remote_chat.empty_note(backend), None), inputs=None, outputs=view_out,
+    blank = dict(fn=lambda: (tokens_html.render([]), None, say(remote_chat.empty_note(backend)), None), inputs=None, outputs=view_out,
                  queue=False, api_visibility="undocumented")
     halting = dict(cancels=replies, queue=False)
     c["undo"].click(lambda h, m, r: chat.undo(h, m, r)[:4], [c["chatbot"], c["msg"], c["run"]], chat_out, api_name="undo",
@@ -124,7 +130,13 @@ def _wire(backend, limits: Limits, start, c: dict) -> None:
     c["picked"].change(partial(remote_chat.inspect, backend), view_in, view_out, api_visibility="undocumented", **QUIET)
     gr.on([c["top_n"].release, c["scale"].input], partial(remote_chat.redraw, backend), [c["shown"], *view_in[1:]], view_out,
           api_visibility="undocumented", **QUIET)
-    c["reset"].click(lambda: controls.to_values(start), None, P, api_name="reset", queue=False)
+    # What the sampling mode makes moot greys as on the local page (controls.mode_updates), after a mode switch or Reset.
+    greying = dict(fn=partial(mode_updates, backend), inputs=[c["mode"], *P], outputs=[c["mode"], *P], api_visibility="undocumented",
+                   **QUIET)
+    for name in controls.MODE_SWITCHES:
+        x = P[N.index(name)]
+        gr.on([x.input, x.release] if isinstance(x, gr.Slider) else [x.input], **greying)
+    c["reset"].click(lambda: controls.to_values(start), None, P, api_name="reset", queue=False).then(**greying)
     c["demo"].load(None, None, None, js=tokens_html.CLICK_JS)
 
 
