@@ -18,7 +18,7 @@ from playground.remote import OpenAIBackend
 from tests.browser_util import SLOW, bot_texts, free_port, open_app, send_message, set_number
 from tests.test_remote import ASK, server  # noqa: F401 - the loopback API fixture
 
-pytest_plugins = ["tests.browser_util"]  # fixtures: browser
+pytest_plugins = ["tests.browser_util"]  # fixtures: browser, page
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
 BARS_JS = """() => {
@@ -30,8 +30,9 @@ TITLE_JS = "() => { const el = document.querySelector('#plot .js-plotly-plot'); 
 
 
 @pytest.fixture(scope="module")
-def remote_url(server):  # noqa: F811
-    """The remote page, served as app.py serves it, on this playground's own API as an "openai" server."""
+def served(server):  # noqa: F811
+    """The remote page's URL, served as app.py serves it, on this playground's own API as an "openai" server (in
+    place of browser_util's local page: its `page` fixture opens this one)."""
     import os
 
     from playground.ui.remote_page import build_remote_app
@@ -39,25 +40,15 @@ def remote_url(server):  # noqa: F811
 
     os.environ["TEST_BROWSER_REMOTE_KEY"] = "sesame"
     backend = OpenAIBackend.connect(server.url + "v1", kind="openai", api_key_env="TEST_BROWSER_REMOTE_KEY")
-    served = Served(*build_remote_app(backend), port=free_port()).start()
+    remote = Served(*build_remote_app(backend), port=free_port()).start()
     try:
-        yield served.url
+        yield remote.url
     finally:
-        served.close()
+        remote.close()
         del os.environ["TEST_BROWSER_REMOTE_KEY"]
 
 
-@pytest.fixture(scope="module")
-def remote_page(remote_url, browser):
-    page = open_app(browser, remote_url)
-    try:
-        yield page
-    finally:
-        page.context.close()
-
-
-def test_the_page_on_a_remote_server(remote_page, engine):
-    page = remote_page
+def test_the_page_on_a_remote_server(page, engine):
     # greyed with the reason, before anything is sent; the chain view says it is unavailable
     for name in ("top_k", "min_p"):
         expect(page.locator(f"#param-{name} input[type=number]")).to_be_disabled()
@@ -95,8 +86,8 @@ def test_the_page_on_a_remote_server(remote_page, engine):
     expect(page.locator("#param-top_k input[type=number]")).to_be_disabled()
 
 
-def test_the_remote_page_in_chinese(remote_url, browser):
-    page = open_app(browser, remote_url, locale="zh-CN")
+def test_the_remote_page_in_chinese(served, browser):
+    page = open_app(browser, served, locale="zh-CN")
     try:
         expect(page.locator("#send")).to_have_text("发送")
         expect(page.locator("#intro")).to_contain_text("它运行在远程服务器上（OpenAI 兼容服务器）")

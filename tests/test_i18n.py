@@ -161,3 +161,51 @@ def test_plot_and_status_in_the_visitors_language(engine, chinese):
     assert "个 token 中有 **" in note and "显示前 30 个" in note and "尚未发送" in note
     assert chat.stop({}) == "当前没有正在生成的内容。"
     assert chat.stopped("正在停止……", [1, 2]) == "**cancelled**: 在结束前被停止 · 2 个 token"
+
+
+def test_the_compare_and_share_lines_in_chinese(chinese):
+    from playground import compare, share
+    from playground.fields import SAMPLER_ORDERS
+    from playground.ui import compare_panel, share_panel
+
+    a, b = compare.Token(1, 11, " cat", 0.5, 0.1), compare.Token(1, 12, " dog", 0.4, 0.2)
+    same = [compare.Token(0, 10, "A", 0.9, 0.9)]
+    why = compare._why(a, b, compare.Fate(None, 0.1), compare.Fate("dynamic temperature", 0.0))  # as compare.py says it
+    parted = compare.Comparison(7, same + [a], same + [b], None, None, compare.Parting(1, a, b, compare.Fate(None, 0.1),
+                                                                                      compare.Fate("dynamic temperature", 0), why))
+    note, _, table, *_ = compare_panel._shown(parted, False)
+    assert note == ("随机种子 7，比较中：它们在第 2 个 token 分开：A 取了 ' cat'，B 取了 ' dog'。"
+                    "A 的「动态温度」去掉了 B 的 token ' dog'。")
+    assert "<th>步</th><th>A 的 token</th><th>A 下的 p</th><th>B 下的 p</th><th>B 的 token</th>" in table and "在这里分开" in table
+    draw = compare._why(a, b, compare.Fate(None, 0.1), compare.Fate(None, 0.2))
+    assert i18n.say(draw).startswith("两组设置都保留了这两个 token；同一个随机数落在了不同的 token 上，"
+                                     "因为两边的概率不同（' cat'：A 0.5，")
+    both = compare._why(a, b, compare.Fate("top-k", 0.0), compare.Fate("min-p", 0.0))
+    assert i18n.say(both) == "A 的「min-p」去掉了 B 的 token ' dog'；B 的「top-k」去掉了 A 的 token ' cat'。"
+    going = compare.Comparison(7, same, same, None, None, None)
+    assert compare_panel._shown(going, False)[0] == "随机种子 7，比较中：目前为止逐个 token 都相同（分别 1 和 1 个 token）"
+    assert i18n.say(compare.Comparison(7, same, [], None, None, None).note) == "目前为止逐个 token 都相同（分别 1 和 0 个 token）"
+    values = controls.values_of(controls.mirror())
+    start = controls.to_params(values)
+    assert compare_panel.copy_a(*values, start=start)[1] == "B 现在是 A 的副本：修改它，然后点“比较”。"
+    assert compare_panel.swap("temperature 2", *values, start=start)[1] == (
+        "⚠️ 未交换：设置 B 第 1 行必须是 key=value，但现在是 'temperature 2'。例如写 temperature=1.3。")
+    assert compare_panel.apply_b("", start=start)[0] == "主控件现在是设置 B（全部为默认值）。"
+    (refused,) = compare_panel.run(None, "Hi", [], "", "", -1, *values, start=start)
+    assert refused[0] == "⚠️ 未比较：`seed` 必须是 [0, 2^32) 之内的整数，但现在是 -1。"
+    (refused,) = compare_panel.run(None, "", [], "", "", 7, *values, start=start)
+    assert refused[0] == "⚠️ 未比较：没有可回答的用户消息。输入一条消息（它不会被发送），然后点“比较”。"
+    # the share panel: an opened link says what it holds; a session not chosen says so
+    convo = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]
+    link = share.link_state(start.replace(temperature=0.7), "", convo, None, None)
+    opened = share_panel.opening(SimpleNamespace(query_params={"s": link}))
+    assert opened[3] == "已打开链接：2 条消息，设置 temperature = 0.7。"
+    at = share_panel.opening(SimpleNamespace(query_params={"s": share.link_state(start, "", convo, 1, None)}))
+    assert at[3] == "已打开链接：2 条消息，设置 全部为默认值；图中显示上一条回复的第 2 步（不会重新运行这条回复）。"
+    assert share_panel.open_session(None, "", None, 30, "linear", {})[2] == "⚠️ 未选择文件：请选择一个要打开的会话文件（JSON）。"
+    # the sampler order's choices: each named order's stages and source, in Chinese
+    order = controls.make_control("sampler_order")
+    labels = [label for label, _ in order.choices]
+    assert all(isinstance(label, I18nData) for label in labels) and [label.key for label in labels] == list(SAMPLER_ORDERS.values())
+    assert i18n.zh(SAMPLER_ORDERS["temperature_last"]) == ("惩罚、top-n-sigma、top-k、典型采样、top-p、min-p、XTC、平滑、"
+                                                          "epsilon、eta、无尾采样、top-a、温度、动态温度（llama.cpp）")

@@ -9,6 +9,7 @@ import pytest
 
 from playground.params import ParamError, build
 from playground.ui import chat, compare_panel, controls, inspector, share_panel, step_view
+from tests.test_i18n import chinese  # noqa: F401 - handlers run for a visitor whose browser asks for Chinese
 
 pytestmark = pytest.mark.model
 MODEL = {"id": "bundled", "dtype": "float32"}
@@ -25,14 +26,19 @@ def counted(engine):
         engine.model.forward = forward
 
 
-def test_a_session_file_replays_read_only_without_a_forward_pass(engine, counted):
+def _session(engine, params) -> tuple:
+    """(decoder, reply, session file text, its name) of a short reply on the real model."""
     convo = [{"role": "user", "content": "Name a fruit &amp; a colour."}]
-    params = build(temperature=0.9, seed=5, max_new_tokens=5)
     dec = engine.decoder(chat.model_messages(convo), params, system="Be brief.", top_n=chat.TOP_N, report=True)
     while not dec.done:
         dec.step()
     reply = chat.Reply.start(convo, dec)
-    text, fname, _ = share_panel.download_session(reply.history(), "Be brief.", reply, MODEL)
+    return dec, reply, *share_panel.download_session(reply.history(), "Be brief.", reply, MODEL)[:2]
+
+
+def test_a_session_file_replays_read_only_without_a_forward_pass(engine, counted):
+    params = build(temperature=0.9, seed=5, max_new_tokens=5)
+    dec, reply, text, fname = _session(engine, params)
     made = len(counted)
 
     out = share_panel.open_session(engine, text, fname, 30, "linear", {}, MODEL)
@@ -48,6 +54,15 @@ def test_a_session_file_replays_read_only_without_a_forward_pass(engine, counted
 
     other = share_panel.open_session(engine, text, fname, 30, "linear", {}, {"id": "bundled", "dtype": "bfloat16"})
     assert "bfloat16" in other[2] and all(v == gr.skip() for v in other[:2] + other[3:])  # another dtype: nothing loaded
+
+
+def test_the_replay_and_the_download_in_chinese(engine, chinese):  # noqa: F811
+    dec, reply, text, fname = _session(engine, build(seed=5, max_new_tokens=3))
+    assert share_panel.download_session(reply.history(), "", reply, MODEL)[2] == f"已把上一条回复（3 个 token）下载为 **{fname}**。"
+    out = share_panel.open_session(engine, text, fname, 30, "linear", {}, MODEL)
+    assert out[2] == (f"正在只读重放 **{fname}**（3 个 token，bundled，float32）：点击一个 token 查看它的那一步。不会运行模型；"
+                      "“发送”或“重新生成”会生成一条新回复。")
+    assert out[7] == "重放回复的第 1 步，来自会话文件的记录（没有运行模型）。" and out[4].labels == [f"1：从 {fname} 重放（只读）"]
 
 
 def test_settings_b_are_read_as_a_whole_and_a_bad_line_is_named():

@@ -45,6 +45,7 @@ CSS = """
 #ab-replies .tok.parting { outline: 2px solid #e8590c; }
 #ab-replies .tok.after { opacity: 0.6; }
 """
+HEADERS = ("step", "A's token", "p under A", "p under B", "B's token", "p under B", "p under A")  # the table's
 EVERY = 0.2  # seconds between the streamed redraws (and one at the end): a 256-token pair stays a few dozen updates
 
 
@@ -99,7 +100,7 @@ def from_preset(name, folder: str = presets.PRESETS_DIR, start=None) -> tuple:
     try:
         values, description = presets.read_preset(str(name or ""), folder)[:2]
         b = build({**start.changed(), **values}, source=str(name))
-        return lines(b, start), f"B = preset **{shown(name)}**: {shown(description)}"
+        return lines(b, start), i18n.tr("B = preset **{name}**: {description}", name=shown(name), description=shown(description))
     except ParamError as e:
         return gr.skip(), problem(" ".join(e.messages))
 
@@ -107,7 +108,7 @@ def from_preset(name, folder: str = presets.PRESETS_DIR, start=None) -> tuple:
 def copy_a(*values, start=None) -> tuple:
     """B := A: (B's lines, note)."""
     try:
-        return lines(controls.to_params(values), start), "B is now a copy of A: edit it, then Compare."
+        return lines(controls.to_params(values), start), i18n.tr("B is now a copy of A: edit it, then Compare.")
     except ParamError as e:
         return gr.skip(), problem(" ".join(e.messages))
 
@@ -118,7 +119,7 @@ def swap(b_text, *values, start=None) -> list:
         a, b = controls.to_params(values), settings_b(b_text, start)
     except ParamError as e:
         return [gr.skip(), problem("Not swapped: " + " ".join(e.messages))] + [gr.skip() for _ in controls.NAMES]
-    return [lines(a, start), "Swapped: the controls hold B's settings, B holds A's.", *controls.to_values(b)]
+    return [lines(a, start), i18n.tr("Swapped: the controls hold B's settings, B holds A's."), *controls.to_values(b)]
 
 
 def apply_b(b_text, start=None) -> list:
@@ -127,7 +128,8 @@ def apply_b(b_text, start=None) -> list:
         b = settings_b(b_text, start)
     except ParamError as e:
         return [problem("Not applied: " + " ".join(e.messages))] + [gr.skip() for _ in controls.NAMES]
-    return [f"The main controls now hold settings B ({shown(step_view.settings(b))}).", *controls.to_values(b)]
+    return [i18n.tr("The main controls now hold settings B ({settings}).", settings=shown(i18n.say(step_view.settings(b)))),
+            *controls.to_values(b)]
 
 
 # --- the comparison --------------------------------------------------------------------------------
@@ -141,13 +143,13 @@ def _cell(t) -> str:
 def table(c: compare.Comparison) -> str:
     """Both replies aligned by step: A's token, its p under A and under B; B's token, its p under B and under A."""
     k = c.parting.step if c.parting else None
-    head = ("<tr><th>step</th><th>A's token</th><th>p under A</th><th>p under B</th><th>B's token</th><th>p under B</th>"
-            "<th>p under A</th></tr>")
+    head = "<tr>" + "".join(f"<th>{i18n.tr(h)}</th>" for h in HEADERS) + "</tr>"
     rows = []
     for i in range(max(len(c.a), len(c.b))):
         cls = "parting" if i == k else ("after" if k is not None and i > k else "")
         a, b = (c.a[i] if i < len(c.a) else None), (c.b[i] if i < len(c.b) else None)
-        mark = ' ◀ <a href="#ab-chains" title="both chains at this step, below">they part</a>' if i == k else ""
+        mark = (f' ◀ <a href="#ab-chains" title="{i18n.tr("both chains at this step, below")}">{i18n.tr("they part")}</a>'
+                if i == k else "")
         rows.append(f'<tr class="{cls}" data-step="{i}"><td>{number(i)}{mark}</td>{_cell(a)}{_cell(b)}</tr>')
     return f"<table>{head}{''.join(rows)}</table>"
 
@@ -213,7 +215,8 @@ def run(engine, message: str | None, history: list | None, system: str | None, b
 
 def _shown(c: compare.Comparison, finished: bool) -> tuple:
     """(note, both replies, table, A's chain, B's chain): the chains once the parting step is known."""
-    note = f"Seed {c.seed}: {shown(c.note)}" if finished else f"Seed {c.seed}, comparing: {shown(c.note)}"
+    said = shown(i18n.say(c.note))  # compare.py's line, in the visitor's language (i18n.PATTERNS)
+    note = i18n.tr("Seed {seed}: {note}" if finished else "Seed {seed}, comparing: {note}", seed=c.seed, note=said)
     if c.parting is None:
         empty = step_view.chain_frame([])
         return note, replies(c), table(c), empty, empty

@@ -69,7 +69,7 @@ def make_control(name: str, value=None, maximum: float | None = None):
                           **common)
     if s.kind == "choice":
         # allow_custom_value: a named order, or the user's own typed in (stage names, comma-separated)
-        return gr.Dropdown(choices=[(SAMPLER_ORDERS[c], c) for c in s.choices], value=value, allow_custom_value=True,
+        return gr.Dropdown(choices=[(t(SAMPLER_ORDERS[c]), c) for c in s.choices], value=value, allow_custom_value=True,
                            **common)
     raise ValueError(f"no control for parameter kind {s.kind!r} ({name})")
 

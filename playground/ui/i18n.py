@@ -33,7 +33,8 @@ _PREFIXES = [k for k in ZH if k.endswith(": ")]  # "Preset not saved: " + a mess
 
 _P = re.compile
 # Messages that carry values: (English, with named groups) -> Chinese template; a group named say... is itself
-# translated (`say`), one named `at` (" at URL", the server's address) is put between spaces (`_value`).
+# translated (`say`), one named `at` (" at URL", the server's address) is put between spaces, `stages` (stage labels,
+# comma-separated) each translated (`_value`).
 PATTERNS = [
     (_P(r"`(?P<name>\w+)` must be in (?P<range>\S+, \S+), but is (?P<value>[^ ]+)\. (?P<say>.*)"),
      "`{name}` 必须在 {range} 之内，但现在是 {value}。{say}"),
@@ -98,6 +99,38 @@ PATTERNS = [
     (_P(r"The server(?P<at> at \S+)? did not answer within (?P<s>\S+) s\."), "服务器{at}在 {s} 秒内没有回答。"),
     (_P(r"Cannot reach the server(?P<at> at \S+)?: (?P<why>.*)\. Is it running\?"), "连不上服务器{at}：{why}。它在运行吗？"),
     (_P(r"The server(?P<at> at \S+)? answered (?P<code>\d+): (?P<message>.*)"), "服务器{at}回答了 {code}：{message}"),
+    # a named sampler order's description (`Order.describe`: its stages, then where it comes from)
+    (_P(r"(?P<stages>penalties(?:, [\w -]+)+) \((?P<say>[^()]+)\)"), "{stages}（{say}）"),
+    # Limits.refusal: a cap of this instance
+    (_P(r"`max_new_tokens` must be at most (?P<cap>\d+) on this instance \(the max_new_tokens_cap\), but is (?P<v>\d+)\. "
+        r"Set max_new_tokens to (?P<cap2>\d+) or less\."),
+     "本实例上 `max_new_tokens` 最多为 {cap}（max_new_tokens_cap），但现在是 {v}。请把 max_new_tokens 设为 {cap2} 或更小。"),
+    (_P(r"The prompt must be at most (?P<cap>\d+) tokens on this instance \(the max_prompt_tokens cap\), but is (?P<v>\d+) "
+        r"\(system prompt and conversation\)\. Undo or Clear earlier turns, or shorten the message or the system prompt\."),
+     "本实例上提示词最多 {cap} 个 token（max_prompt_tokens 上限），但现在是 {v}（系统提示词加对话）。请撤销或清空之前的轮次，"
+     "或者缩短消息或系统提示词。"),
+    # the A/B compare (compare.py's lines, compare_panel.py's messages)
+    (_P(r"they part at token (?P<n>\d+): A took (?P<a>.+?), B took (?P<b>.+?)\. (?P<say>(?:Both settings|[AB]'s .+? removed) .*)"),
+     "它们在第 {n} 个 token 分开：A 取了 {a}，B 取了 {b}。{say}"),
+    (_P(r"(?P<x>[AB])'s (?P<say_stage>.+?) removed (?P<y>[AB])'s token (?P<tok>.+?)(?:; (?P<say>B's .+? removed A's token .+))?\."),
+     "{x} 的「{say_stage}」去掉了 {y} 的 token {tok}{say}。"),
+    (_P(r"B's (?P<say_stage>.+?) removed A's token (?P<tok>.+)"),  # the second reason, after "; "
+     "；B 的「{say_stage}」去掉了 A 的 token {tok}"),
+    (_P(r"Both settings keep both tokens; the same random draw landed on different tokens because the probabilities differ "
+        r"\((?P<a>.+): A (?P<pa>\S+), B (?P<pb>\S+); (?P<b>.+): A (?P<qa>\S+), B (?P<qb>\S+)\)\."),
+     "两组设置都保留了这两个 token；同一个随机数落在了不同的 token 上，因为两边的概率不同（{a}：A {pa}，B {pb}；"
+     "{b}：A {qa}，B {qb}）。"),
+    (_P(r"so far the same, token for token \((?P<a>\d+) and (?P<b>\d+) tokens\)"),
+     "目前为止逐个 token 都相同（分别 {a} 和 {b} 个 token）"),
+    (_P(r"the replies agree until (?P<x>[AB]) ended \((?P<why>\w+)\) after (?P<n>\d+) tokens"),
+     "两条回复一直相同，直到 {x} 在 {n} 个 token 后结束（{why}）"),
+    (_P(r"settings (?P<x>[AB]): (?P<say>.+)"), "设置 {x}：{say}"),
+    (_P(r"settings B line (?P<i>\d+) must be key=value, but is (?P<v>.+)\. Write e\.g\. temperature=1\.3\."),
+     "设置 B 第 {i} 行必须是 key=value，但现在是 {v}。例如写 temperature=1.3。"),
+    (_P(r"`max_new_tokens` must be at most (?P<cap>\d+) to compare \(every step's logits are kept\), but is (?P<v>\d+) in "
+        r"(?P<x>[AB])\. Lower it in the controls or in B\."),
+     "比较时 `max_new_tokens` 最多为 {cap}（每一步的 logits 都要保留），但 {x} 中是 {v}。请在控件或 B 中调低它。"),
+    (_P(r"`seed` must be a whole number in \[0, 2\^32\), but is (?P<v>.+)\."), "`seed` 必须是 [0, 2^32) 之内的整数，但现在是 {v}。"),
     (_P(r"(?P<say>.*?) (?P<say2>`\w+` must .*)"), "{say}{say2}"),
     (_P(r"# Sampling playground\nChat with \*\*(?P<model>.+?)\*\* \((?P<dtype>[^,]+), (?P<device>[^)]+)\): the plot shows the "
         r"first token of the reply, and follows every control at once\."),
@@ -149,9 +182,11 @@ def zh(text: str) -> str | None:
 
 
 def _value(group: str, value: str | None) -> str:
-    """A matched group as the Chinese template takes it: a `say...` group translated, `at` (" at URL") as " URL "."""
+    """A matched group as the Chinese template takes it (see `PATTERNS`)."""
     if group.startswith("say"):
         return say(value or "", "zh")
+    if group == "stages":  # a list of stage labels
+        return "、".join(say(label, "zh") for label in value.split(", "))
     if group == "at":
         return f" {value.removeprefix(' at ')} " if value else ""
     return value or ""

@@ -208,6 +208,46 @@ ZH = {
     "A's chain at step {at}": "A 在第 {at} 步的采样器链",
     "B's chain at step {at}": "B 在第 {at} 步的采样器链",
     "English": "English",
+    "B = preset **{name}**: {description}": "B = 预设 **{name}**：{description}",
+    "B is now a copy of A: edit it, then Compare.": "B 现在是 A 的副本：修改它，然后点“比较”。",
+    "Swapped: the controls hold B's settings, B holds A's.": "已交换：控件里是 B 的设置，B 里是 A 的设置。",
+    "The main controls now hold settings B ({settings}).": "主控件现在是设置 B（{settings}）。",
+    "step": "步",
+    "A's token": "A 的 token",
+    "B's token": "B 的 token",
+    "p under A": "A 下的 p",
+    "p under B": "B 下的 p",
+    "they part": "在这里分开",
+    "both chains at this step, below": "这一步两边的采样器链，在下方",
+    "Seed {seed}: {note}": "随机种子 {seed}：{note}",
+    "Seed {seed}, comparing: {note}": "随机种子 {seed}，比较中：{note}",
+    "the two replies are the same, token for token": "两条回复逐个 token 完全相同",
+    "Not compared: ": "未比较：",
+    "Not swapped: ": "未交换：",
+    "Not applied: ": "未应用：",
+    "there is no user turn to answer. Type a message (it is not sent), then Compare.":
+        "没有可回答的用户消息。输入一条消息（它不会被发送），然后点“比较”。",
+    "`num_beams` must be 1 to compare, but is more in A or B: beam search does not go token by token.":
+        "比较时 `num_beams` 必须为 1，但 A 或 B 中更大：束搜索不是逐个 token 进行的。",
+    "all defaults": "全部为默认值",
+    "Opened a link: {n} messages, settings {what}.": "已打开链接：{n} 条消息，设置 {what}。",
+    "Opened a link: {n} messages, settings {what}; the plot shows step {k} of the last reply (the reply is not run again).":
+        "已打开链接：{n} 条消息，设置 {what}；图中显示上一条回复的第 {k} 步（不会重新运行这条回复）。",
+    "step {k} of the last reply (its text tokenized again; the reply is not run again)":
+        "上一条回复的第 {k} 步（重新对它的文本分词；不会重新运行这条回复）",
+    "Downloaded the last reply ({n} tokens) as **{fname}**.": "已把上一条回复（{n} 个 token）下载为 **{fname}**。",
+    "1: replayed from {source} (read-only)": "1：从 {source} 重放（只读）",
+    "Step 1 (from the session file)": "第 1 步（来自会话文件）",
+    "Replaying **{source}** read-only ({n} tokens, {model}, {dtype}): click a token to see its step. The model is not run; Send "
+    "or Regenerate makes a new reply.":
+        "正在只读重放 **{source}**（{n} 个 token，{model}，{dtype}）：点击一个 token 查看它的那一步。不会运行模型；"
+        "“发送”或“重新生成”会生成一条新回复。",
+    "Step 1 of the replayed reply, from the session file's record (no model run).":
+        "重放回复的第 1 步，来自会话文件的记录（没有运行模型）。",
+    "Nothing to download: make a reply first (Send), then download its session.":
+        "没有可下载的内容：先生成一条回复（发送），再下载它的会话。",
+    "No file chosen: pick a session file (JSON) to open.": "未选择文件：请选择一个要打开的会话文件（JSON）。",
+    "Session not opened, nothing changed: ": "会话未打开，什么都没有改变：",
     # a remote backend's page (remote_page.py, remote_chat.py)
     "the server's probability": "服务器给出的概率",
     "Asking the server…": "正在询问服务器……",
@@ -302,6 +342,10 @@ ZH = {
     "presence/frequency": "存在/频率惩罚",
     "temperature": "温度",
     "dynamic temperature": "动态温度",
+    "penalties": "惩罚",
+    "transformers; the peers' samplers where text-generation-webui has them":
+        "transformers；其他工具的采样器放在 text-generation-webui 放它们的位置",
+    "text-generation-webui sampler_priority": "text-generation-webui 的 sampler_priority",
     "smoothing": "平滑",
     "typical": "典型采样",
     "tail-free": "无尾采样",

@@ -31,10 +31,14 @@ from ..replay import Recorded
 from . import controls, examples, inspector, plot, presets_panel, step_view
 from .chat import Reply, model_messages, normalize, problem, shown
 from .figure_view import encode
-from .i18n import t, tr
+from .i18n import say, t, tr
 from .tokens_html import number
 
 MAX_SESSION = 20_000_000  # bytes of a session file the page reads
+OPENED = "Opened a link: {n} messages, settings {what}."
+OPENED_AT = "Opened a link: {n} messages, settings {what}; the plot shows step {k} of the last reply (the reply is not run again)."
+REPLAYING = ("Replaying **{source}** read-only ({n} tokens, {model}, {dtype}): click a token to see its step. The model is not "
+             "run; Send or Regenerate makes a new reply.")
 RAW = dict(preprocess=False)
 HIDDEN = dict(api_visibility="undocumented")
 HELP = """**Copy link** puts these settings, the system prompt and the conversation into the page's address (and the
@@ -112,7 +116,7 @@ def make_link(history: list | None, system: str | None, reply: Reply | None, *va
 
 
 def _changed(params) -> str:
-    return shown(step_view.settings(params))
+    return shown(say(step_view.settings(params)))
 
 
 def opening(request, known: dict | None = None) -> list:
@@ -127,10 +131,9 @@ def opening(request, known: dict | None = None) -> list:
     except ParamError as e:
         return [examples.LANDING, gr.skip(), gr.skip(), problem(" ".join(e.messages)), gr.skip(), None, *skip]
     history = [{"role": m["role"], "content": shown(m["content"])} for m in got.conversation]
-    said = f"Opened a link: {len(history)} messages, settings {_changed(got.params)}"
-    if got.step is not None:
-        said += f"; the plot shows step {number(got.step)} of the last reply (the reply is not run again)"
-    return ["", history, got.system, said + ".", got.preset or gr.skip(), got.step, *controls.to_values(got.params)]
+    said = tr(OPENED if got.step is None else OPENED_AT, n=len(history), what=_changed(got.params),
+              k=number(got.step) if got.step is not None else "")
+    return ["", history, got.system, said, got.preset or gr.skip(), got.step, *controls.to_values(got.params)]
 
 
 @checked(lambda message: (gr.skip(), gr.skip(), problem("Plot not updated: " + message)))
@@ -145,8 +148,8 @@ def draw(engine, message: str | None, history: list | None, system: str | None, 
     k = check_step(link_step)
     ctx = plot.context(engine, history, system)
     reply_ids = engine.tokenizer.encode(model_messages(history[-1:])[0]["content"], add_special_tokens=False)[:k]
-    ctx = {"ids": ctx["ids"] + reply_ids, "about": f"step {number(len(reply_ids))} of the last reply (its text tokenized "
-                                                    "again; the reply is not run again)"}
+    ctx = {"ids": ctx["ids"] + reply_ids, "about": tr("step {k} of the last reply (its text tokenized again; the reply is not "
+                                                      "run again)", k=number(len(reply_ids)))}
     plot.compute(engine, ctx)
     return (ctx, *plot.live(engine, ctx, top_n, scale, *values))
 
@@ -162,7 +165,8 @@ def download_session(history: list | None, system: str | None, reply: Reply | No
     convo = model_messages(reply.history())
     shared = share.Shared(params, (system or "").strip(), convo, steps=dec.steps, finish_reason=dec.finish, model=model or {})
     fname = f"session-{len(dec.steps)}-tokens.json"
-    return share.session_json(shared), fname, f"Downloaded the last reply ({len(dec.steps)} tokens) as **{fname}**."
+    return share.session_json(shared), fname, tr("Downloaded the last reply ({n} tokens) as **{fname}**.", n=len(dec.steps),
+                                                  fname=fname)
 
 
 def _not_opened(n: int, message: str) -> list:
@@ -186,14 +190,13 @@ def open_session(engine, text: str | None, fname: str | None, top_n, scale, sett
         return _not_opened(n, "Session not opened, nothing changed: " + " ".join(e.messages))
     convo = [{"role": m["role"], "content": shown(m["content"])} for m in got.conversation]
     dec = Recorded(got.steps, got.params, got.conversation[-1]["content"], got.finish_reason, got.params.seed)
-    reply = Reply(convo[:-1], [dec], [f"1: replayed from {source} (read-only)"], [None])
-    first = view.from_step(got.steps[0], int(top_n or 30), title="Step 1 (from the session file)")
+    reply = Reply(convo[:-1], [dec], [tr("1: replayed from {source} (read-only)", source=source)], [None])
+    first = view.from_step(got.steps[0], int(top_n or 30), title=tr("Step 1 (from the session file)"))
     settings.update(controls.mirror(controls.to_values(got.params)))
-    status = (f"Replaying **{shown(source)}** read-only ({len(got.steps)} tokens, {shown(got.model.get('id', '?'))}, "
-              f"{shown(str(got.model.get('dtype')))}): click a token to see its step. The model is not run; Send or "
-              "Regenerate makes a new reply.")
+    status = tr(REPLAYING, source=shown(source), n=len(got.steps), model=shown(got.model.get("id", "?")),
+                dtype=shown(str(got.model.get("dtype"))))
     return [reply.history(), got.system, status, dec.steps, reply, None, encode(plot.figure(first, scale == "log")),
-            "Step 1 of the replayed reply, from the session file's record (no model run).",
+            tr("Step 1 of the replayed reply, from the session file's record (no model run)."),
             *inspector.show_reply(engine, reply, top_n, scale), *controls.to_values(got.params)]
 
 
