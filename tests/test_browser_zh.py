@@ -9,7 +9,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser_util import SLOW, open_app, send_message, set_number, wait_kept
+from playground.fields import SAMPLER_ORDERS
+from playground.ui import i18n
+from tests.browser_util import SLOW, open_app, open_group, send_message, set_number, wait_kept
 
 pytest_plugins = ["tests.browser_util"]  # fixtures: browser, served
 
@@ -38,6 +40,12 @@ def test_a_chinese_browser_gets_the_page_in_chinese(browser, served):
         expect(page.locator("#status")).to_have_text(ended, timeout=SLOW)
         expect(page.locator("#status")).to_contain_text("token/秒")
         expect(page.locator("#reply-tokens")).to_contain_text("颜色 = token 被选中时的概率")
+        # the sampler order's choices: each named order's stages and where it comes from, in Chinese
+        open_group(page, "sampler_order")
+        expect(page.locator("#param-sampler_order input")).to_have_value(i18n.zh(SAMPLER_ORDERS["transformers"]))
+        page.locator("#param-sampler_order input").click()
+        expect(page.locator("ul[role=listbox] li").nth(1)).to_contain_text("惩罚、top-n-sigma、top-k、典型采样")
+        page.keyboard.press("Escape")
     finally:
         page.context.close()
 
