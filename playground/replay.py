@@ -40,6 +40,13 @@ class Recorded:
     def has_logits(self, k: int) -> bool:
         return False
 
+    def logits_at(self, k: int) -> None:
+        return None
+
+    def peek(self) -> bool:
+        """Nothing comes next: the reply has ended."""
+        return False
+
     def params_at(self, k: int) -> GenerationParams:
         return (self.steps[k].params if 0 <= k < len(self.steps) else None) or self.params
 

@@ -191,9 +191,10 @@ def open_session(engine, text: str | None, fname: str | None, top_n, scale, sett
     status = (f"Replaying **{shown(source)}** read-only ({len(got.steps)} tokens, {shown(got.model.get('id', '?'))}, "
               f"{shown(str(got.model.get('dtype')))}): click a token to see its step. The model is not run; Send or "
               "Regenerate makes a new reply.")
+    opened = inspector.show_reply(engine, reply, top_n, scale)  # {name: value}: tokens, branches, *VIEW
     return [reply.history(), got.system, status, dec.steps, reply, None, encode(plot.figure(first, scale == "log")),
             "Step 1 of the replayed reply, from the session file's record (no model run).",
-            *inspector.show_reply(engine, reply, top_n, scale), *controls.to_values(got.params)]
+            *(opened[n] for n in ("tokens", "branches", *step_view.VIEW)), *controls.to_values(got.params)]
 
 
 # --- wiring ------------------------------------------------------------------------------------------
