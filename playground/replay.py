@@ -1,6 +1,6 @@
 """A reply read back from a session file: the records only, shown read-only without the model.
 
-`Recorded` stands where the inspector expects a `Decoder` (`chat.Reply.decoders`): its steps are the
+`Recorded` stands where the inspector expects a `Decoder` (`ui/reply.Reply.decoders`): its steps are the
 file's `records.Step`s (each step's candidates and chain rows), it has ended, and it keeps no logits,
 so the inspector shows every step from its record (`step_view`'s record-only path) and never runs the
 model. Anything that would go on with it (Step, Branch, Force) is refused with a `ValueError` that says
@@ -51,7 +51,7 @@ class Recorded:
         return (self.steps[k].params if 0 <= k < len(self.steps) else None) or self.params
 
     def release(self) -> None:
-        """Nothing to free but the records (`chat.Reply.free` clears them)."""
+        """Nothing to free but the records (`Reply.free` clears them)."""
 
     def _refuse(self, *args, **kwargs):
         raise ValueError(READ_ONLY + ".")

@@ -20,8 +20,8 @@ from .. import compare, presets
 from ..inputs import checked
 from ..params import ParamError, build, parse_assignment
 from . import controls, plot, step_view
-from .chat import model_messages, normalize, plot_messages, problem, shown
 from .guard import refusal
+from .messages import model_messages, normalize, plot_messages, problem, shown
 from .tokens_html import number, shade
 
 RAW = dict(preprocess=False)

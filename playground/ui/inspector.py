@@ -1,6 +1,6 @@
 """Token inspector handlers: step mode, forcing tokens, branching, switching branches, opening a step.
 
-All of them work on the last reply (`chat.Reply`, session state): its Decoders keep every step's
+All of them work on the last reply (`reply.Reply`, session state): its Decoders keep every step's
 logits, so opening a step (`inspect`), switching branches and the tables and plots of `step_view`
 never run the model. Model events (`step`, `force_*`, `branch`) step a Decoder, each token one forward
 pass with the KV cache, exactly as the decode itself: a forced token replaces the sampled one, and a
@@ -28,9 +28,11 @@ from ..limits import Limits
 from ..params import SPECS, GenerationParams, ParamError
 from ..text import brief, readable
 from . import chat, sessions, step_view, tokens_html
-from .chat import Reply, done_status, problem, shown
+from .chat import done_status
 from .controls import to_params
 from .guard import refusal
+from .messages import last_user_index, model_messages, normalize, problem, said, shown
+from .reply import Reply
 from .tokens_html import number
 
 OUT = ("history", "box", "status", "steps", "reply", "tokens", "branches") + step_view.VIEW
@@ -102,7 +104,7 @@ def switch(engine: Engine, choice: str | None, reply: Reply | None, top_n=30, sc
     if reply is None or choice not in reply.labels:
         return fail(f"`branch` must be one of this reply's branches {reply.labels if reply else []}, but is {choice!r}.")
     reply.current, reply.selected = reply.labels.index(choice), None
-    return outputs(engine, reply, f"Showing branch {chat.said(choice)}.", top_n=top_n, scale=scale)
+    return outputs(engine, reply, f"Showing branch {said(choice)}.", top_n=top_n, scale=scale)
 
 
 # --- the model events --------------------------------------------------------------------------------
@@ -203,7 +205,7 @@ def step(engine: Engine, count: int | None, message: str | None, history: list |
     (`limits`). Goes on with the open reply (from now on with these parameters; each step records its own);
     an ended reply goes on in a new branch (`_go_on`), and the ended one stays listed; a typed message (or
     no reply) starts a new reply, one token at a time. Yields `OUT`."""
-    history, box = chat.normalize(history), None
+    history, box = normalize(history), None
     try:
         params = token_by_token(values, "in step mode")
     except ParamError as e:
@@ -224,16 +226,16 @@ def step(engine: Engine, count: int | None, message: str | None, history: list |
         if (message or "").strip():
             convo, box = history + [{"role": "user", "content": shown(message)}], ""
         else:
-            at = chat.last_user_index(history)
+            at = last_user_index(history)
             if at < 0:
                 yield fail("`message` must not be empty to start a reply, but is ''. Type a message, then Step.")
                 return
             convo = history[: at + 1]
-        if refused := refusal(engine, limits, params, chat.model_messages(convo), (system or "").strip() or None):
+        if refused := refusal(engine, limits, params, model_messages(convo), (system or "").strip() or None):
             yield fail(refused)
             return
         try:
-            dec = engine.decoder(chat.model_messages(convo), params, system=(system or "").strip() or None,
+            dec = engine.decoder(model_messages(convo), params, system=(system or "").strip() or None,
                                  top_n=chat.TOP_N, report=True, keep_logits=chat.KEPT_LOGITS)
         except (ParamError, PromptTooLong) as e:
             yield fail(str(e))

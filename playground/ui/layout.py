@@ -90,7 +90,7 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
         ctx, steps, run, mode = gr.State(None), gr.State([], **ttl), gr.State({}), gr.State(None)
         settings = gr.State(controls.mirror(controls.to_values(start)))  # the controls' values (controls.py)
         store = gr.BrowserState({}, storage_key=presets_panel.STORAGE_KEY, secret=presets_panel.STORAGE_SECRET)
-        reply = gr.State(None, delete_callback=sessions.forget, **ttl)  # chat.Reply, for the inspector
+        reply = gr.State(None, delete_callback=sessions.forget, **ttl)  # reply.Reply, for the inspector
         # The first screen (1366x768): the chat, the message box and Send on the left; the plot and the main
         # sampling controls beside it on the right; everything else under them.
         with gr.Row(equal_height=False):

@@ -17,7 +17,7 @@ import gradio as gr
 
 from ..params import ParamError
 from ..stages import STAGES, canonical_order, movable, resolve_order
-from .chat import problem
+from .messages import problem
 
 HIDDEN = dict(queue=False, show_progress="hidden", api_visibility="undocumented")
 

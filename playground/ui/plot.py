@@ -21,10 +21,10 @@ from ..engine import Engine, PromptTooLong
 from ..inputs import checked
 from ..params import ParamError
 from ..stages import STAGES
-from .chat import model_messages, plot_messages, problem, shown
 from .controls import mirror, released_value, remember, to_params, values_of
 from .examples import about as example_about
 from .figure_view import TEMPLATE, encode
+from .messages import model_messages, plot_messages, problem, shown
 
 COLORS = {view.KEPT: "#2f9e44", **{n: s.color for n, s in STAGES.items()}}  # a fate's colour: kept, or who removed it
 EMPTY = "Send a message (or write a system prompt): the plot then shows the first token of the assistant's reply."

@@ -29,8 +29,9 @@ from ..inputs import step as check_step
 from ..params import ParamError, build
 from ..replay import Recorded
 from . import controls, examples, inspector, plot, presets_panel, step_view
-from .chat import Reply, model_messages, normalize, problem, shown
 from .figure_view import encode
+from .messages import model_messages, normalize, problem, shown
+from .reply import Reply
 from .tokens_html import number
 
 MAX_SESSION = 20_000_000  # bytes of a session file the page reads

@@ -20,8 +20,9 @@ from ..step_analysis import CHAIN_HEADERS, N_BARS, N_CANDIDATES, StepAnalysis, S
 from ..text import readable
 from ..view import fate_label
 from . import plot
-from .chat import Reply, shown
 from .figure_view import TEMPLATE, encode
+from .messages import shown
+from .reply import Reply
 from .tokens_html import number
 
 VIEW = ("info", "plot", "chain", "raw_final", "orders", "candidates", "force_token")
