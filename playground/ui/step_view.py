@@ -16,7 +16,7 @@ import gradio as gr
 
 from ..params import GenerationParams
 from ..stages import order_title
-from ..step_analysis import CHAIN_HEADERS, N_BARS, N_CANDIDATES, StepAnalysis, Survivors, analyse, chain_rows  # noqa: F401
+from ..step_analysis import CHAIN_HEADERS, N_BARS, StepAnalysis, analyse, chain_rows  # noqa: F401  (N_BARS: re-exported)
 from ..text import readable
 from ..view import fate_label
 from . import plot
