@@ -32,6 +32,7 @@ from ..scheduler import QueueFull, Waiting
 from . import sessions
 from .controls import to_params
 from .guard import refusal
+from .i18n import say, tr
 from .messages import last_user_index, model_messages, normalize, plot_messages, problem, said, shown, text_of  # noqa: F401
 from .reply import MAX_BRANCHES, Reply  # noqa: F401  (re-exported: chat.Reply, chat.shown, ... as before)
 
@@ -45,15 +46,16 @@ FINISH = {"length": "hit max_new_tokens", "eos": "the model ended its turn", "st
 
 
 def done_status(done: Done, params: GenerationParams, beams: int = 0) -> str:
-    parts = [f"**{done.finish_reason}**: {FINISH.get(done.finish_reason, '')}".rstrip(": "), f"{len(done.token_ids)} tokens",
-             f"{done.tokens_per_second:.1f} tokens/s",
-             f"{done.seconds:.1f} s", f"mode {params.mode}"]
+    parts = [f"**{done.finish_reason}**: {tr(FINISH.get(done.finish_reason, ''))}".rstrip(": "),
+             tr("{n} tokens", n=len(done.token_ids)),
+             tr("{rate} tokens/s", rate=f"{done.tokens_per_second:.1f}"),
+             tr("{seconds} s", seconds=f"{done.seconds:.1f}"), tr("mode {mode}", mode=params.mode)]
     if done.seed is not None:
-        parts.append(f"seed {done.seed}")
+        parts.append(tr("seed {seed}", seed=done.seed))
     if beams > 1:
-        parts.append(f"{beams} beams")
+        parts.append(tr("{n} beams", n=beams))
     if done.notice:
-        parts.append(said(done.notice))
+        parts.append(said(say(done.notice)))
     return " · ".join(parts)
 
 
@@ -125,7 +127,7 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
     messages, system = model_messages(convo), (system or "").strip() or None
     try:
         if params.mode == "beam":
-            yield convo + [{"role": "assistant", "content": "…"}], box, "Running beam search…", [], None
+            yield convo + [{"role": "assistant", "content": "…"}], box, tr("Running beam search…"), [], None
             beams, done = engine.beams(messages, params, system=system, cancel=cancel)
             out = convo + [{"role": "assistant", "content": shown(beams[0].text)}]
             if len(beams) > 1:
@@ -148,7 +150,7 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
                 yield convo, box, waiting(item), gr.skip(), gr.skip()
             else:
                 yield convo + [{"role": "assistant", "content": shown(item.text)}], box, \
-                    f"Generating… {len(dec.steps)} tokens", *states
+                    tr("Generating… {n} tokens", n=len(dec.steps)), *states
                 states = (gr.skip(), gr.skip())
         if not halted(run, cancel):
             yield reply.history(), box, done_status(dec.result(), params), dec.steps, reply
@@ -164,9 +166,9 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
 
 def waiting(place: Waiting) -> str:
     """The status of a queued reply: its place and an estimate from the measured step time."""
-    ahead = "next in line" if place.ahead == 0 else f"{place.ahead} {'reply' if place.ahead == 1 else 'replies'} ahead"
-    eta = f", about {place.seconds:.0f} s" if place.seconds else ""
-    return f"Waiting for a place in the batch: {ahead}{eta}."
+    ahead = tr("next in line") if place.ahead == 0 else tr(f"{{n}} {'reply' if place.ahead == 1 else 'replies'} ahead", n=place.ahead)
+    eta = tr(", about {seconds} s", seconds=f"{place.seconds:.0f}") if place.seconds else ""
+    return tr("Waiting for a place in the batch: {ahead}{eta}.", ahead=ahead, eta=eta)
 
 
 STOPPING = "Stopping…"
@@ -176,16 +178,17 @@ def stop(run: dict | None) -> str:
     """Set the Event of the reply in flight; the decode loop ends before its next step."""
     ev = (run or {}).get("cancel")
     if ev is None or ev.is_set():
-        return "Nothing is being generated."
+        return tr("Nothing is being generated.")
     ev.set()
-    return STOPPING
+    return tr(STOPPING)
 
 
 def stopped(status: str | None, steps: list | None):
     """After Stop, once the reply has ended: its finish reason and length (unchanged when nothing ran)."""
-    if status != STOPPING and not (status or "").startswith("Generating…"):  # the reply's own end came last
+    generating = ("Generating…", tr("Generating…"))  # as either language says it
+    if status not in (STOPPING, tr(STOPPING)) and not (status or "").startswith(generating):  # the reply's own end came last
         return gr.skip()
-    return f"**cancelled**: {FINISH['cancelled']} · {len(steps or [])} tokens"
+    return f"**cancelled**: {tr(FINISH['cancelled'])} · {tr('{n} tokens', n=len(steps or []))}"
 
 
 def halt(run: dict | None, reply: Reply | None, timeout: float = 30.0) -> None:
@@ -224,10 +227,10 @@ def undo(history: list | None, message: str | None, run: dict | None = None, rep
     if at < 0:
         return history, message, problem("Nothing to undo: the conversation is empty."), gr.skip(), gr.skip()
     back = html.unescape(history[at]["content"])
-    return history[:at], back if not (message or "").strip() else message, "Removed the last turn.", [], None
+    return history[:at], back if not (message or "").strip() else message, tr("Removed the last turn."), [], None
 
 
 def clear(run: dict | None = None, reply: Reply | None = None) -> tuple:
     """Empty the chat, the box and the last reply; a reply still being generated is stopped first (`halt`)."""
     halt(run, reply)
-    return [], "", "Cleared the conversation.", [], None
+    return [], "", tr("Cleared the conversation."), [], None

@@ -13,6 +13,7 @@ import html
 import re
 
 from .guard import redact
+from .i18n import say
 
 
 def text_of(message: dict) -> str:
@@ -71,4 +72,4 @@ def said(text: str) -> str:
 
 
 def problem(text: str) -> str:
-    return f"⚠️ {said(redact(text))}"
+    return f"⚠️ {said(redact(say(text)))}"

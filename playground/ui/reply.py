@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ..decoder import Decoder
 from ..scheduler import Job, give_back_memory
+from .i18n import tr
 from .messages import shown
 
 MAX_BRANCHES = 12
@@ -53,7 +54,7 @@ class Reply:
 
     @classmethod
     def start(cls, convo: list[dict], dec: Decoder) -> Reply:
-        return cls(list(convo), [dec], ["1: original"], [None])
+        return cls(list(convo), [dec], [tr("1: original")], [None])
 
     @property
     def dec(self) -> Decoder:

@@ -21,6 +21,7 @@ from ..text import readable
 from ..view import fate_label
 from . import plot
 from .figure_view import TEMPLATE, encode
+from .i18n import say, tr
 from .messages import shown
 from .reply import Reply
 from .tokens_html import number
@@ -62,15 +63,17 @@ def settings(params: GenerationParams) -> str:
 
 
 def info(reply: Reply, a: StepAnalysis) -> str:
-    about = f"mode {a.params.mode}; parameters: {shown(settings(a.params))}; branch {shown(reply.labels[reply.current])}"
+    about = tr("mode {mode}; parameters: {settings}; branch {branch}", mode=a.params.mode, settings=shown(settings(a.params)),
+               branch=shown(reply.labels[reply.current]))
     if a.step is None:
-        return (f"**Step {number(a.k)}: the next token**, not chosen yet. Click a candidate row (or pick one in *Force token*) "
-                f"to take it, or Step to sample one. <br>{about}")
+        return tr("**Step {k}: the next token**, not chosen yet. Click a candidate row (or pick one in *Force token*) "
+                  "to take it, or Step to sample one. <br>{about}", k=number(a.k), about=about)
     s = a.step
-    how = "forced by you" if s.forced else f"chosen with p = {s.prob:.4g}"
-    record = "" if a.exact else f"<br>{RECORD_ONLY}"
-    return (f"**Step {number(a.k)}**: “{shown(readable(s.token))}” (id {s.token_id}), {how}; the model alone gave it "
-            f"p = {s.prob_raw:.4g} (rank {s.rank}). <br>{about}{record}")
+    how = tr("forced by you") if s.forced else tr("chosen with p = {p}", p=f"{s.prob:.4g}")
+    record = "" if a.exact else f"<br>{tr(RECORD_ONLY)}"
+    return tr("**Step {k}**: “{token}” (id {id}), {how}; the model alone gave it p = {p} (rank {rank}). <br>{about}{record}",
+              k=number(a.k), token=shown(readable(s.token)), id=s.token_id, how=how, p=f"{s.prob_raw:.4g}", rank=s.rank,
+              about=about, record=record)
 
 
 def charts(columns: list[list[tuple[int, float]]], titles: tuple[str, ...], engine, chosen: int | None) -> str:
@@ -96,8 +99,8 @@ def charts(columns: list[list[tuple[int, float]]], titles: tuple[str, ...], engi
 
 
 def raw_final(engine, a: StepAnalysis) -> str:
-    after = f"After the chain ({a.final.total} tokens left)" if a.exact else "After the chain (recorded candidates)"
-    return charts([a.raw, a.final.top], ("Before any sampler (the model)", after), engine, a.chosen)
+    after = tr("After the chain ({n} tokens left)", n=a.final.total) if a.exact else tr("After the chain (recorded candidates)")
+    return charts([a.raw, a.final.top], (tr("Before any sampler (the model)"), after), engine, a.chosen)
 
 
 def orders(engine, a: StepAnalysis) -> str | None:
@@ -106,14 +109,14 @@ def orders(engine, a: StepAnalysis) -> str | None:
     titles = []  # the reply's own order first when it is a custom one, then the named ones
     for n, s in a.orders.items():
         this = "*" if n == a.params.sampler_order else ""
-        titles.append(f"{order_title(n)}{this}: {s.total} survive{'s' if s.total == 1 else ''}")
+        titles.append(say(f"{order_title(n)}{this}: {s.total} survive{'s' if s.total == 1 else ''}"))
     return charts([s.top for s in a.orders.values()], tuple(titles), engine, a.chosen)  # one chart per order
 
 
 def candidates(a: StepAnalysis) -> tuple[dict, dict]:
     rows, choices = [], []
     for b in a.candidates.bars:
-        fate = fate_label(b.fate) + (" · chosen" if b.id == a.chosen else "")
+        fate = say(fate_label(b.fate)) + (tr(" · chosen") if b.id == a.chosen else "")
         rows.append([b.label, b.id, round(b.raw, 4), round(b.final, 4), fate])
         choices.append((f"{b.label}  (id {b.id}, p {b.final:.3f})", f"{a.k}:{b.id}"))  # "step:id": a late repeat is seen
     return table(rows, CAND_HEADERS), gr.update(choices=choices, value=None)
@@ -123,18 +126,18 @@ def candidates(a: StepAnalysis) -> tuple[dict, dict]:
 def show(engine, reply: Reply | None, k: int | None, top_n=30, scale="linear") -> tuple:
     """The values for `VIEW` at step k of the shown branch; an empty view (and a reason) otherwise."""
     if reply is None or k is None:
-        return empty(NOTHING if reply is not None else "This reply has no token steps to inspect (none yet, or beam search).")
+        return empty(tr(NOTHING) if reply is not None else tr("This reply has no token steps to inspect (none yet, or beam search)."))
     try:
         a = at(reply, int(k), top_n)
     except LookupError as e:
         return empty(shown(str(e)))
     cands, choose = candidates(a)
     chain = gr.update(value=table(a.chain, CHAIN_HEADERS),
-                      label=f"Sampler chain at step {number(a.k)}, stage by stage ({settings(a.params)})")
+                      label=tr("Sampler chain at step {k}, stage by stage ({settings})", k=number(a.k), settings=settings(a.params)))
     return (info(reply, a), encode(plot.figure(a.plot, scale == "log")), chain, raw_final(engine, a), orders(engine, a),
-            gr.update(value=cands, label=f"Candidates at step {number(a.k)}: click a row to force it"), choose)
+            gr.update(value=cands, label=tr("Candidates at step {k}: click a row to force it", k=number(a.k))), choose)
 
 
 def empty(message: str) -> tuple:
-    return (message, None, gr.update(value=table([], CHAIN_HEADERS), label="Sampler chain"), None, None,
-            gr.update(value=table([], CAND_HEADERS), label="Candidates"), gr.update(choices=[], value=None))
+    return (message, None, gr.update(value=table([], CHAIN_HEADERS), label=tr("Sampler chain")), None, None,
+            gr.update(value=table([], CAND_HEADERS), label=tr("Candidates")), gr.update(choices=[], value=None))
