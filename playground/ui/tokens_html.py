@@ -65,6 +65,8 @@ def shade(p: float) -> str:
 def title(step) -> str:
     parts = [f"step {number(step.step)}", f"p = {step.prob:.4g}", f"rank {step.rank}", f"model p = {step.prob_raw:.4g}",
              f"id {step.token_id}"]
+    if step.token_id < 0:  # a remote server's token: no id here, and its rank among the top tokens it sent (0: not there)
+        parts = [f"step {number(step.step)}", f"p = {step.prob:.4g}", f"rank {step.rank}" if step.rank else "not in the top 20"]
     if step.forced:
         parts.append("forced")
     return " · ".join(parts)
