@@ -2,7 +2,7 @@
 port the OpenAI-compatible API under /v1 (`playground/api.py`).
 
 Flags: --model (hub id or local folder; default: the bundled SmolLM2-135M-Instruct, or its hub id
-when the bundled package is absent, as on a Space), --dtype (auto, float32, bfloat16, float16),
+when the bundled package is absent, as on a Space), --dtype (auto, float32, bfloat16, float16, int8),
 --port, --host, --share, --api-key-env VAR (the API's bearer token is read from that environment
 variable; it is never printed), and the caps every visitor shares (`playground/limits.py`):
 --max-new-tokens, --max-new-tokens-cap, --max-prompt-tokens, --queue-size, --batch-size,
@@ -30,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", default=None,
                    help="hub id or local folder (default: PLAYGROUND_MODEL, else the bundled SmolLM2-135M-Instruct, "
                         f"else {loader.HUB_FALLBACK})")
-    p.add_argument("--dtype", default=None, help="auto (default), float32, bfloat16 or float16")
+    p.add_argument("--dtype", default=None, help="auto (default), float32, bfloat16, float16 or int8 (int8 weights, CPU only)")
     p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=None,
                    help="decode through the compiled step, compiled in the background once serving (default off: it did "
                         "not pay on a 2-core CPU, bench/RESULTS.md) [PLAYGROUND_FAST=1]")

@@ -46,6 +46,8 @@ def unavailable(model, exact: bool = True) -> str | None:
     """Why the fast path cannot run here, or None. `exact`: only where it gives the eager path's tokens, which
     is fp32: in bf16 the compiled graph rounds differently (logits move by ~0.4, and sampled replies part
     from the eager ones: 0 of 4 identical in bench/decode.py)."""
+    if any(hasattr(m, "_packed_params") for m in model.modules()):
+        return "the model's weights are int8 (dynamically quantized), which the compiled step does not take"
     dtype = next(model.parameters()).dtype
     if exact and dtype != torch.float32:
         return f"it gives the eager tokens in float32 only, and the model is {str(dtype).removeprefix('torch.')}"
