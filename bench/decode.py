@@ -183,15 +183,22 @@ def bench_dtype(args, dtype: str) -> dict:
 def interleave(runners: dict, rounds: int):
     """Each runner once a round, each going first in turn: tok/s per round, step ms, tokens per round."""
     names = list(runners)
-    rates, steps, toks = {n: [] for n in names}, {n: [] for n in names}, []
+    rates, steps, toks, cpu = {n: [] for n in names}, {n: [] for n in names}, [], {n: [] for n in names}
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]
-        res = {n: runners[n]() for n in order}
+        res = {}
+        for n in order:
+            c = time.process_time()
+            res[n] = runners[n]()
+            cpu[n].append((time.process_time() - c) * 1000 / len(res[n][1]))
         for n in names:
             rates[n].append(len(res[n][1]) / res[n][0])
             steps[n] += step_ms(res[n][2])
         toks.append({n: res[n][1] for n in names})
-        print(f"round {r + 1}: " + "  ".join(f"{n} {rates[n][-1]:6.2f} tok/s" for n in names), flush=True)
+        print(f"round {r + 1}: " + "  ".join(f"{n} {rates[n][-1]:6.2f} tok/s ({cpu[n][-1]:5.1f} CPU ms/token)" for n in names),
+              flush=True)
+    print("CPU ms per token (median; this process's CPU time, all its threads, less swayed by the load than wall time): "
+          + ", ".join(f"{n} {statistics.median(v):.1f}" for n, v in cpu.items()))
     return rates, steps, toks
 
 

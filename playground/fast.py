@@ -27,7 +27,6 @@ import threading
 import time
 
 import torch
-from torch._inductor.runtime.cache_dir_utils import default_cache_dir
 from transformers import DynamicCache, StaticCache
 
 from .loader import cache_dir
@@ -121,6 +120,10 @@ class Fast:
         if self.reason:
             self.progress(f"fast decode path off: {self.reason}; decoding eagerly")
             return
+        # imported here, not at the top: torch._inductor pulls in torch._dynamo and sympy, a third of the app's
+        # import time (bench/startup.py), which an app with the fast path off never needs
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
         if os.environ.get("TORCHINDUCTOR_CACHE_DIR") in (None, default_cache_dir()):  # not chosen by the user
             os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir() / "inductor")
         self._compiled = torch.compile(self._forward, dynamic=False)
