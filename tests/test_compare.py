@@ -7,7 +7,7 @@ import json
 import pytest
 
 from playground.cli import main
-from playground.compare import compare
+from playground.compare import compare, stream
 from playground.params import build
 
 pytestmark = pytest.mark.model
@@ -41,6 +41,21 @@ def test_the_parting_step_names_the_stage_that_made_the_difference(engine):
     chain_a, chain_b = p.chains  # both chains on the parting step's logits: A's top-k kept one token, B's has no cut
     assert [r.label for r in chain_a if r.removed] == ["top-k"] and chain_a[-1].kept == 1
     assert all(r.stage != "top_k" for r in chain_b) and chain_a[0].considered == chain_b[0].considered
+
+
+def test_the_stream_takes_turns_and_ends_with_the_whole_comparison(engine):
+    # A (greedy) and B (hot) each add one token per yield; the parting appears in the first yield that holds it.
+    a, b = build(top_k=1, max_new_tokens=10), build(temperature=1.5, max_new_tokens=10)
+    seen = list(stream(engine, ASK, a, b, seed=7))
+    whole = compare(engine, ASK, a, b, seed=7)
+    last = seen[-1]
+    assert [t.token_id for t in last.a] == [t.token_id for t in whole.a] and last.b_done.text == whole.b_done.text
+    assert last.parting.step == whole.parting.step and last.parting.why == whole.parting.why
+    for i, c in enumerate(seen[:-1]):  # the tokens grow one a turn on each side until that side ends
+        assert len(c.a) == min(i + 1, len(last.a)) and len(c.b) == min(i + 1, len(last.b))
+        assert (c.parting is not None) == (min(len(c.a), len(c.b)) > whole.parting.step)
+        assert c.a_done is None or c.b_done is None
+        assert c.note.startswith("they part") or c.note.startswith("so far the same")
 
 
 def test_the_same_settings_never_part(engine):

@@ -64,9 +64,9 @@ def test_settings_b_are_read_as_a_whole_and_a_bad_line_is_named():
 def test_compare_refuses_before_running_anything():
     start = build(max_new_tokens=64)
     values = controls.to_values(start)
-    long = compare_panel.run(None, "Hi", [], "", "max_new_tokens=300", 7, *values, start=start)
+    long = next(compare_panel.run(None, "Hi", [], "", "max_new_tokens=300", 7, *values, start=start))
     assert "`max_new_tokens` must be at most 256 to compare" in long[0] and "in B" in long[0]
-    bad_seed = compare_panel.run(None, "Hi", [], "", "", -1, *values, start=start)
+    bad_seed = next(compare_panel.run(None, "Hi", [], "", "", -1, *values, start=start))
     assert "`seed` must be a whole number" in bad_seed[0]
-    nothing = compare_panel.run(None, "", [], "", "", 7, *values, start=start)
+    nothing = next(compare_panel.run(None, "", [], "", "", 7, *values, start=start))
     assert "no user turn to answer" in nothing[0]

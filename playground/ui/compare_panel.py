@@ -2,16 +2,18 @@
 
 Settings A are the current controls. Settings B are written as `key=value` lines over the page's
 start (the cheapest honest editor: one textbox, checked as a whole by `params.build`); picking a preset
-fills them with the preset's settings, and **B := A** with A's. **Compare** decodes both replies (not
-streamed: both at once, in the model's concurrency group) on the conversation, the last user turn (or
-the message in the box) answered, and shows them aligned token by token: each token's probability under
-A and under B (from the same step's logits), the first step where they part marked, why, and both
-chains at that step side by side. **Swap** exchanges A and B; **Apply B** puts B into the controls.
+fills them with the preset's settings, and **B := A** with A's. **Compare** decodes both replies on the
+conversation, the last user turn (or the message in the box) answered, streamed side by side: A and B take
+turns on the model, one token each (`compare.stream`, in the model's concurrency group). Below the two
+replies, a table aligns them token by token: each token's probability under A and under B (from the same
+step's logits), the first step where they part marked, why, and both chains at that step side by side.
+**Swap** exchanges A and B; **Apply B** puts B into the controls.
 """
 
 from __future__ import annotations
 
 import html
+import time
 from functools import partial
 
 import gradio as gr
@@ -36,7 +38,14 @@ CSS = """
 #ab-table .tok { font-family: ui-monospace, monospace; white-space: pre; border-radius: 3px; color: #111; padding: 0 2px; }
 #ab-table tr.parting { outline: 2px solid #e8590c; }
 #ab-table tr.after { opacity: 0.6; }
+#ab-replies .sides { display: flex; gap: 12px; flex-wrap: wrap; }
+#ab-replies .side { flex: 1 1 260px; border: 1px solid #8884; border-radius: 6px; padding: 4px 8px; }
+#ab-replies .side h4 { margin: 0 0 4px; font-size: 0.9em; }
+#ab-replies .tok { white-space: pre-wrap; border-radius: 3px; color: #111; }
+#ab-replies .tok.parting { outline: 2px solid #e8590c; }
+#ab-replies .tok.after { opacity: 0.6; }
 """
+EVERY = 0.2  # seconds between the streamed redraws (and one at the end): a 256-token pair stays a few dozen updates
 
 
 def build_panel(folder: str) -> dict:
@@ -55,14 +64,15 @@ def build_panel(folder: str) -> dict:
             copy = gr.Button("B := A", size="sm", elem_id="ab-copy")
             apply = gr.Button("Apply B to the main controls", size="sm", elem_id="ab-apply")
         note = gr.Markdown("", elem_id="ab-note")
+        replies = gr.HTML("", elem_id="ab-replies")
         table = gr.HTML("", elem_id="ab-table")
-        with gr.Row(equal_height=False):
+        with gr.Row(equal_height=False, elem_id="ab-chains"):
             chain_a = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="ab-chain-a",
                                    label="A's chain at the parting step")
             chain_b = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="ab-chain-b",
                                    label="B's chain at the parting step")
     return dict(ab_preset=preset, ab_seed=seed, ab_b=b_text, ab_run=run, ab_swap=swap, ab_copy=copy, ab_apply=apply,
-                ab_note=note, ab_table=table, ab_chains=[chain_a, chain_b])
+                ab_note=note, ab_replies=replies, ab_table=table, ab_chains=[chain_a, chain_b])
 
 
 # --- settings B ------------------------------------------------------------------------------------
@@ -137,19 +147,38 @@ def table(c: compare.Comparison) -> str:
     for i in range(max(len(c.a), len(c.b))):
         cls = "parting" if i == k else ("after" if k is not None and i > k else "")
         a, b = (c.a[i] if i < len(c.a) else None), (c.b[i] if i < len(c.b) else None)
-        mark = " ◀ they part" if i == k else ""
+        mark = ' ◀ <a href="#ab-chains" title="both chains at this step, below">they part</a>' if i == k else ""
         rows.append(f'<tr class="{cls}" data-step="{i}"><td>{number(i)}{mark}</td>{_cell(a)}{_cell(b)}</tr>')
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _reply(tokens, done, k) -> str:
+    """One side's reply as coloured tokens (probability under its own settings), the parting token outlined."""
+    spans = []
+    for t in tokens:
+        cls = "parting" if t.step == k else ("after" if k is not None and t.step > k else "")
+        spans.append(f'<span class="tok {cls}" data-step="{t.step}" style="background-color: {shade(t.prob)}" '
+                     f'title="token {number(t.step)}: p={t.prob:.3g}">{html.escape(t.token)}</span>')
+    tail = f" <em>({html.escape(done.finish_reason)})</em>" if done is not None else " …"
+    return "".join(spans) + tail
+
+
+def replies(c: compare.Comparison) -> str:
+    """Both replies side by side as they stream."""
+    k = c.parting.step if c.parting else None
+    sides = "".join(f'<div class="side" id="ab-reply-{n.lower()}"><h4>{n}</h4>{_reply(tokens, done, k)}</div>'
+                    for n, tokens, done in (("A", c.a, c.a_done), ("B", c.b, c.b_done)))
+    return f'<div class="sides">{sides}</div>'
+
+
 def _not_compared(message: str) -> tuple:
-    return problem("Not compared: " + message), gr.skip(), gr.skip(), gr.skip()
+    return problem("Not compared: " + message), gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
 
 @checked(_not_compared)
 def run(engine, message: str | None, history: list | None, system: str | None, b_text, seed, *values, start=None,
         limits=None) -> tuple:
-    """(note, table HTML, A's chain, B's chain at the parting step). Runs the model twice (not streamed)."""
+    """Yield (note, both replies, table HTML, A's chain, B's chain at the parting step) as the two replies grow."""
     try:
         a, b = controls.to_params(values), settings_b(b_text, start)
         if a.mode == "beam" or b.mode == "beam":
@@ -161,24 +190,36 @@ def run(engine, message: str | None, history: list | None, system: str | None, b
         if isinstance(seed, bool) or not isinstance(seed, (int, float)) or seed != int(seed) or not 0 <= seed < 2**32:
             raise ParamError([f"`seed` must be a whole number in [0, 2^32), but is {seed!r}."])
     except ParamError as e:
-        return _not_compared(" ".join(e.messages))
+        yield _not_compared(" ".join(e.messages))
+        return
     pending = (message or "").strip()
     msgs = model_messages(normalize(history)) + [{"role": "user", "content": pending}] if pending \
         else plot_messages(normalize(history))
     if not msgs or msgs[-1]["role"] != "user":
-        return _not_compared("there is no user turn to answer. Type a message (it is not sent), then Compare.")
+        yield _not_compared("there is no user turn to answer. Type a message (it is not sent), then Compare.")
+        return
     system = (system or "").strip() or None
     for side, p in (("A", a), ("B", b)):
         if why := refusal(engine, limits, p, msgs, system):
-            return _not_compared(f"settings {side}: {why}")
-    c = compare.compare(engine, msgs, a, b, int(seed), system)
-    note = f"Seed {c.seed}: {shown(c.note)}"
+            yield _not_compared(f"settings {side}: {why}")
+            return
+    last = 0.0
+    for c in compare.stream(engine, msgs, a, b, int(seed), system):
+        finished = c.a_done is not None and c.b_done is not None
+        if finished or time.monotonic() - last >= EVERY:
+            last = time.monotonic()
+            yield _shown(c, finished)
+
+
+def _shown(c: compare.Comparison, finished: bool) -> tuple:
+    """(note, both replies, table, A's chain, B's chain): the chains once the parting step is known."""
+    note = f"Seed {c.seed}: {shown(c.note)}" if finished else f"Seed {c.seed}, comparing: {shown(c.note)}"
     if c.parting is None:
         empty = step_view.chain_frame([])
-        return note, table(c), empty, empty
+        return note, replies(c), table(c), empty, empty
     ca, cb = (step_view.chain_frame([vars(r) for r in rows]) for rows in c.parting.chains)
     at = number(c.parting.step)
-    return (note, table(c), gr.update(value=ca, label=f"A's chain at step {at}"),
+    return (note, replies(c), table(c), gr.update(value=ca, label=f"A's chain at step {at}"),
             gr.update(value=cb, label=f"B's chain at step {at}"))
 
 
@@ -189,7 +230,7 @@ def wire(engine, c: dict, folder: str) -> None:
     c["ab_copy"].click(partial(copy_a, start=start), P, [c["ab_b"], c["ab_note"]], **quiet)
     c["ab_run"].click(partial(run, engine, start=start, limits=c["limits"]),
                       [c["msg"], c["chatbot"], c["system"], c["ab_b"], c["ab_seed"], *P],
-                      [c["ab_note"], c["ab_table"], *c["ab_chains"]], concurrency_id="model", concurrency_limit=1,
+                      [c["ab_note"], c["ab_replies"], c["ab_table"], *c["ab_chains"]], concurrency_id="model", concurrency_limit=1,
                       show_progress="minimal", **HIDDEN, **RAW)
     resync_in, live = [c["ctx"], c["top_n"], c["scale"], c["settings"], *P], [c["fig"], c["note"]]
     for ev in (c["ab_swap"].click(partial(swap, start=start), [c["ab_b"], *P], [c["ab_b"], c["ab_note"], *P], **quiet),

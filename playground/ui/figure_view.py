@@ -78,7 +78,13 @@ function fit(fig) {
   const x = l.xaxis;
   if (x && Array.isArray(x.tickvals)) {
     const n = Math.max(6, Math.floor((w - 100) / 28));
-    if (x.tickvals.length > n) x.range = [-0.6, n - 0.4];
+    if (x.tickvals.length > n) {  // the rest stay a drag away, and the plot says so (the note counts them all)
+      x.range = [-0.6, n - 0.4];
+      l.dragmode = 'pan';
+      for (const k of Object.keys(l)) if (/^yaxis[0-9]*$/.test(k)) l[k].fixedrange = true;
+      l.annotations = (l.annotations || []).concat([{xref: 'paper', yref: 'paper', x: 1, y: 1, xanchor: 'right',
+        yanchor: 'bottom', showarrow: false, font: {size: 11}, text: `first ${n} of ${x.tickvals.length} · drag for more`}]);
+    }
   }
   if (l.title) Object.assign(l.title, {x: 0.02, xanchor: 'left'});
   l.margin = Object.assign({}, l.margin, {l: 50, r: 45});
