@@ -216,7 +216,8 @@ def drift(a: Engine, b: Engine, prompt: list[int], reply: list[int]) -> str:
     pa, pb = logits(a).log_softmax(-1), logits(b).log_softmax(-1)
     kl = (pa.exp() * (pa - pb)).sum(-1)
     top1 = (pa.argmax(-1) == pb.argmax(-1)).float().mean()
-    return f"KL(fp32 || int8) per step mean {kl.mean():.4f}, max {kl.max():.4f} nats; top-1 agreement {top1:.2f} over {len(reply)} steps"
+    return (f"KL(fp32 || int8) per step mean {kl.mean():.4f}, max {kl.max():.4f} nats; top-1 agreement {top1:.2f} "
+            f"over {len(reply)} steps")
 
 
 def bench_int8(args) -> None:
