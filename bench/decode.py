@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -252,6 +253,30 @@ def bench_int8(args) -> None:
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 
+def bench_threads(args) -> None:
+    """The engine (fp32 and int8) on each thread count of `--compare-threads`, interleaved in one process."""
+    counts = [int(t) for t in args.compare_threads.split(",")]
+    engines = {"fp32": Engine(loader.load(args.model, dtype="float32")), "int8": Engine(loader.load(args.model, dtype="int8"))}
+    params = build(temperature=0.8, top_k=40, top_p=0.95, max_new_tokens=args.tokens, min_new_tokens=args.tokens,
+                   seed=args.seed)
+    prompt = engines["fp32"].prompt_ids(MESSAGES)
+
+    def on(threads: int, engine: Engine):
+        torch.set_num_threads(threads)
+        return run_engine(engine, params, prompt)
+
+    runners = {f"{d} {t}t": partial(on, t, e) for d, e in engines.items() for t in counts}
+    print(f"\nthreads {counts}, interop {torch.get_num_interop_threads()}; {os.cpu_count()} cpus; code {code_version()}; "
+          f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; {args.rounds} rounds x {args.tokens} tokens; "
+          f"load average at start {os.getloadavg()[0]:.2f}")
+    rates, steps, _ = interleave(runners, args.rounds)
+    for d in engines:
+        ratio = lambda t, d=d: statistics.median(x / y for x, y in zip(rates[f"{d} {t}t"], rates[f"{d} {counts[0]}t"]))  # noqa: E731
+        print(f"{d}: " + ", ".join(f"{t} threads / {counts[0]}: {ratio(t):.3f} (step median "
+                                   f"{statistics.median(steps[f'{d} {t}t']):.1f} ms)" for t in counts))
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dtype", default="float32,bfloat16", help="comma-separated: float32, bfloat16, auto")
@@ -261,11 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's, one per core)")
     ap.add_argument("--model", default=None, help="model id or folder (default: the bundled SmolLM2-135M-Instruct)")
     ap.add_argument("--int8", action="store_true", help="float32 against int8 weights (engine and generate() on each)")
+    ap.add_argument("--compare-threads", metavar="N,M", help="the engine (fp32, int8) on these thread counts, interleaved")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.int8:
-        bench_int8(args)
+    if args.int8 or args.compare_threads:
+        bench_threads(args) if args.compare_threads else bench_int8(args)
         return 0
     results = {dt: bench_dtype(args, dt) for dt in args.dtype.split(",")}
     print()
