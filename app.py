@@ -9,6 +9,13 @@ variable; it is never printed), and the caps every visitor shares (`playground/l
 --public / --no-public, each also set by its PLAYGROUND_* environment variable (the flag wins).
 The same file is a Hugging Face Space `app_file`: there `python app.py` runs with no flags,
 GRADIO_SERVER_NAME / GRADIO_SERVER_PORT pick the address, and public mode is on (SPACE_ID is set).
+
+On a remote model (`--backend openai`, playground/ui/remote_page.py): `--base-url URL` (the server's API
+root, e.g. http://127.0.0.1:8000/v1), `--model NAME` (its model; default: the server's only one),
+`--api-key-env VAR` (the server's key is read from that variable, never printed or shown) and
+`--server-kind` (auto, openai, vllm, llamacpp, playground). On a Space, the same from PLAYGROUND_BACKEND,
+PLAYGROUND_BASE_URL, PLAYGROUND_MODEL, PLAYGROUND_API_KEY_ENV and PLAYGROUND_SERVER_KIND (the flag wins).
+No model is loaded and no /v1 API is served then: the page alone.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from playground import loader  # noqa: E402
 from playground.limits import Limits  # noqa: E402
+from playground.remote import SERVERS  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,8 +45,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
-    p.add_argument("--api-key-env", metavar="VAR", default=None,
-                   help="the environment variable holding the API's bearer token (default: no token needed)")
+    p.add_argument("--api-key-env", metavar="VAR", default=os.environ.get("PLAYGROUND_API_KEY_ENV"),
+                   help="the environment variable holding the API's bearer token (default: no token needed); with "
+                        "--backend openai, the one holding the remote server's key [PLAYGROUND_API_KEY_ENV]")
+    p.add_argument("--backend", choices=("local", "openai"), default=os.environ.get("PLAYGROUND_BACKEND", "local"),
+                   help="local: this machine's engine (exact); openai: an OpenAI-compatible server at --base-url "
+                        "[PLAYGROUND_BACKEND]")
+    p.add_argument("--base-url", default=os.environ.get("PLAYGROUND_BASE_URL"),
+                   help="with --backend openai: the server's API root, e.g. http://127.0.0.1:8000/v1 [PLAYGROUND_BASE_URL]")
+    p.add_argument("--server-kind", choices=("auto", *SERVERS), default=os.environ.get("PLAYGROUND_SERVER_KIND", "auto"),
+                   help="with --backend openai: which server it is (auto: from its /v1/models) [PLAYGROUND_SERVER_KIND]")
     defaults = Limits()
     for name, (var, text) in Limits.ENV.items():
         flag = "--" + name.replace("_", "-")
@@ -62,6 +78,8 @@ def configure(argv: list[str] | None = None, env: dict[str, str] | None = None) 
 
 def main(argv: list[str] | None = None) -> None:
     args, model_id, limits = configure(argv)
+    if args.backend == "openai":
+        return serve_remote(args, limits)
     api_key = api_key_from(args.api_key_env)
     from playground.engine import Engine
     from playground.fast import SIZES, wanted
@@ -74,6 +92,33 @@ def main(argv: list[str] | None = None) -> None:
     served = Served(*build_app(engine, limits, api_key), host=args.host, port=args.port)
     if engine.fast is not None and engine.fast.on:
         threading.Thread(target=compile_when_serving, args=(served, engine.fast, SIZES[0]), daemon=True).start()
+    served.run(share=args.share)
+
+
+def remote_backend(args: argparse.Namespace):
+    """The `openai` backend the flags name (it asks the server for its models); exits with one line when it cannot."""
+    from playground.backends import BackendError
+    from playground.params import ParamError
+    from playground.remote import OpenAIBackend
+
+    if not args.base_url:
+        sys.exit("error: `--base-url` is needed with `--backend openai`, but is not given. Use e.g. "
+                 "--base-url http://127.0.0.1:8000/v1 (or set PLAYGROUND_BASE_URL).")
+    try:
+        return OpenAIBackend.connect(args.base_url, args.model or os.environ.get("PLAYGROUND_MODEL") or None,
+                                     args.server_kind, args.api_key_env)
+    except (BackendError, ParamError) as e:
+        sys.exit(f"error: {e}")
+
+
+def serve_remote(args: argparse.Namespace, limits: Limits) -> None:
+    """The page on a remote model: no model loaded here, no /v1 API (playground/ui/remote_page.py)."""
+    from playground.ui.remote_page import build_remote_app
+    from playground.ui.server import Served
+
+    backend = remote_backend(args)
+    print(f"* {backend.describe()}", flush=True)
+    served = Served(*build_remote_app(backend, limits), host=args.host, port=args.port)
     served.run(share=args.share)
 
 

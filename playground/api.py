@@ -8,7 +8,9 @@ record: "processed" (default) is the probability the token was drawn with, after
 (greedy decoding takes the argmax with probability 1), "raw" (`logprobs_mode`) the model's own; a
 token the chain removed has logprob -9999 (OpenAI's value for "never"). `top_logprobs` are taken from
 the step's 50 recorded candidates. Errors are OpenAI-shaped (`openai_request.ApiError`); a queue at its
-cap answers 429. With an API key every request must carry `Authorization: Bearer <key>`.
+cap answers 429. With an API key every request must carry `Authorization: Bearer <key>`. A client that
+drops its connection cancels its reply at the next step, streamed (the stream's generator is closed) or not
+(`_unless_gone` watches the connection while the whole reply is computed).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import anyio
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from . import loader, openai_request
 from .engine import Engine
@@ -117,9 +119,34 @@ async def _complete(request: Request, engine: Engine, limits: Limits, name: str,
     if req.stream:
         return StreamingResponse(reply.chunks(), media_type="text/event-stream")
     try:
-        return JSONResponse(await reply.whole())
+        return JSONResponse(await _unless_gone(request, reply.whole()))
+    except Gone:  # nobody reads the answer: the replies were cancelled
+        return Response(status_code=499)
     except Exception as e:  # the model failed
         raise ApiError(f"The reply failed: {e}", status=500, kind="server_error") from None
+
+
+class Gone(Exception):
+    """The client disconnected before its answer was ready."""
+
+
+async def _unless_gone(request: Request, work):
+    """Await `work` (a non-streamed reply), but cancel it when the client disconnects first: its `Reply.events`
+    then cancels every choice, and the scheduler drops them at their next step. Raises `Gone` then."""
+    async def gone():
+        while (await request.receive())["type"] != "http.disconnect":  # the body was read: only the end can come
+            pass
+
+    task, watch = asyncio.ensure_future(work), asyncio.ensure_future(gone())
+    try:
+        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        if not task.done():  # gone (or this handler cancelled): the task's cancellation closes `Reply.events`
+            task.cancel()
+    if task.cancelled() or not task.done():
+        raise Gone
+    return task.result()
 
 
 def _start(engine: Engine, limits: Limits, data: dict, chat: bool) -> tuple[openai_request.Request, int, list[Job]]:

@@ -52,6 +52,11 @@ class Server:
     extra: dict = field(default_factory=dict)  # fixed extra body fields
     llama_cpp_order: bool = False  # send our sampler order as llama.cpp's `samplers`
 
+    @property
+    def takes(self) -> frozenset[str]:
+        """Our fields this kind of server takes: the OpenAI ones, its own, and the order where it is sent."""
+        return OPENAI_FIELDS | set(self.fields) | ({"sampler_order"} if self.llama_cpp_order else set())
+
 
 # The peers' samplers the llama.cpp server takes under our own names (its /completion fields).
 LLAMA_SAME = ("dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n", "dry_sequence_breakers",
@@ -72,6 +77,10 @@ SERVERS = {
     "playground": Server("Sampling Playground", {n: n for n in SPECS if n not in OPENAI_FIELDS}, AFTER,
                          "the playground's top tokens after its whole chain"),
 }
+# What a step's candidates are, said under the plot (per `Backend.probs`).
+PLOT_LABEL = {BEFORE: f"the server's top {MAX_TOP}, before its samplers", AFTER: f"the server's top {MAX_TOP}, after its samplers",
+              UNKNOWN: f"the server's top {MAX_TOP} (it does not say whether before or after its samplers)"}
+BEAMS = "a remote server streams one sampled reply; beam search needs the local engine"
 OWNERS = {"vllm": "vllm", "llamacpp": "llamacpp", "sampling-playground": "playground"}  # /v1/models owned_by -> kind
 
 
@@ -119,18 +128,26 @@ class OpenAIBackend:
     def probs(self) -> str:
         return self.server.probs
 
+    @property
+    def plot_label(self) -> str:
+        return PLOT_LABEL[self.server.probs]
+
     def describe(self) -> str:
         return f"{self.model} on a {self.server.label} at {self.base_url}: {self.server.probs_text}; no chain view"
 
     # --- what it takes ---------------------------------------------------------------------------------
+    def untaken(self) -> dict[str, str]:
+        """Each of our fields this server cannot take, with the reason (for the page's greyed controls)."""
+        return {name: BEAMS if name == "num_beams" else f"the server ({self.server.label}) does not take it" for name in SPECS
+                if name == "num_beams" or name not in self.server.takes}
+
     def refusals(self, params: GenerationParams) -> list[str]:
         out = []
         if params.mode == "beam":
             out.append(f"`num_beams` must be 1 with a remote server, but is {params.num_beams}: it streams one sampled "
                        "reply. Use the local engine for beam search.")
-        taken = OPENAI_FIELDS | set(self.server.fields)
         for name, value in params.changed().items():
-            if name not in taken and name != "num_beams":
+            if name not in self.server.takes and name != "num_beams":
                 default = SPECS[name].default
                 out.append(f"`{name}` is not taken by a {self.server.label}, but is {value!r}. Set it back to {default!r}, "
                            "or use a server that takes it (vLLM, llama.cpp's server or a playground).")
@@ -187,14 +204,17 @@ class OpenAIBackend:
         yield Done(text, finish or "length", [-1] * len(steps), params.seed, seconds, prompt_tokens, notice, steps)
 
     def _step(self, n: int, entry, text: str) -> Step:
-        """One token's `Step` from its logprobs entry: the server's top tokens as candidates."""
+        """One token's `Step` from its logprobs entry: the server's top tokens as candidates. llama.cpp's server,
+        asked for `post_sampling_probs`, sends `prob` and `top_probs` (probabilities) instead of `logprob` and
+        `top_logprobs`; either is read."""
         before = self.server.probs != AFTER
-        p = _prob(entry.logprob)
-        top = [Candidate(-1, t.token, _prob(t.logprob) if before else math.nan, math.nan if before else _prob(t.logprob),
-                         before or _prob(t.logprob) > 0, None if before or _prob(t.logprob) > 0 else "the server")
-               for t in entry.top_logprobs or []]
-        rank = next((i for i, t in enumerate(entry.top_logprobs or [], 1) if t.token == entry.token), 0)
-        return Step(n, -1, entry.token, p, p if before else math.nan, rank, top, text)
+        p = _entry_prob(entry)
+        tops = [(_get(t, "token"), _entry_prob(t)) for t in _get(entry, "top_logprobs") or _get(entry, "top_probs") or []]
+        top = [Candidate(-1, token, q if before else math.nan, math.nan if before else q, before or q > 0,
+                         None if before or q > 0 else "the server") for token, q in tops]
+        token = _get(entry, "token")
+        rank = next((i for i, (t, _) in enumerate(tops, 1) if t == token), 0)
+        return Step(n, -1, token, p, p if before else math.nan, rank, top, text)
 
     # --- errors ----------------------------------------------------------------------------------------
     def _call(self, fn):
@@ -240,6 +260,18 @@ class OpenAIBackend:
 
 def _prob(logprob: float | None) -> float:
     return math.exp(logprob) if logprob is not None and logprob > -9999 else 0.0
+
+
+def _get(obj, name: str):
+    """A field of a logprobs entry: an attribute of the client's object, or a key of a dict (the client keeps
+    fields it does not know, such as llama.cpp's `top_probs`, as plain dicts)."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _entry_prob(entry) -> float:
+    """The probability of a logprobs entry: its `prob` (llama.cpp's post-sampling probabilities) or exp(`logprob`)."""
+    prob = _get(entry, "prob")
+    return float(prob) if prob is not None else _prob(_get(entry, "logprob"))
 
 
 def _plain(v):

@@ -26,13 +26,19 @@ def build_app(engine: Engine, limits: Limits | None = None, api_key: str | None 
     """(the app, the page's Blocks): the API router first, then the page mounted at `/`."""
     limits = limits or Limits()
     demo = build_demo(engine, presets_folder=presets_folder, limits=limits)
-    launch = dict(LAUNCH)
+    return mount(demo, api.router(engine, limits, api_key=api_key)), demo
+
+
+def mount(demo: gr.Blocks, router=None, css: str = "") -> FastAPI:
+    """A FastAPI app serving `demo` at `/` as `demo.launch(**LAUNCH)` would (plus `css`), with `router` (the API) before it."""
+    launch = dict(LAUNCH, css=LAUNCH["css"] + css)
     demo.max_threads = launch.pop("max_threads")  # what launch() would set; the queue's workers follow it
     demo._queue.max_thread_count = demo.max_threads
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)  # the page keeps its own API docs
-    app.include_router(api.router(engine, limits, api_key=api_key))
+    if router is not None:
+        app.include_router(router)
     gr.mount_gradio_app(app, demo, path="/", show_error=True, **launch)
-    return app, demo
+    return app
 
 
 class Served:
@@ -65,7 +71,8 @@ class Served:
         return "https://" + url.split("://", 1)[-1]
 
     def run(self, share: bool = False) -> None:
-        print(f"* Running on {self.url} (the OpenAI-compatible API at {self.url}v1)", flush=True)
+        served_api = any(getattr(r, "path", "").startswith("/v1/") for r in self.app.routes)  # not on a remote backend
+        print(f"* Running on {self.url}" + (f" (the OpenAI-compatible API at {self.url}v1)" if served_api else ""), flush=True)
         if not share:
             self.server.run()
             return

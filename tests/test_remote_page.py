@@ -1,0 +1,158 @@
+"""The page on a remote backend (playground/ui/remote_page.py, remote_chat.py), its handlers driven as the page drives
+them, against a real OpenAI-compatible server on loopback: this playground's own API (as in test_remote.py).
+
+A reply through the page equals the local engine's for the same seed; its steps carry the server's top 20, which
+colour the reply's tokens and draw the plot under a label saying what they are; the controls a kind of server cannot
+take are greyed with the reason; the chain view says it is unavailable; server errors reach the status line as one
+line with the chat and the message kept. `app.py --backend openai` builds the same page from its flags.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import gradio as gr
+import pytest
+
+from playground.backends import LocalBackend
+from playground.params import build
+from playground.remote import OpenAIBackend
+from playground.ui import controls, remote_chat
+from tests.test_remote import ASK, server  # noqa: F401 - the loopback API fixture
+
+pytest.importorskip("openai")
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture
+def remote(server, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("TEST_REMOTE_KEY", "sesame")
+    return OpenAIBackend.connect(server.url + "v1", api_key_env="TEST_REMOTE_KEY")
+
+
+def send(backend, params, message=ASK[0]["content"], history=None, run=None):
+    """Every update the page's Send handler yields, as the page would receive them."""
+    values = controls.to_values(params)
+    return list(remote_chat.send(backend, message, history or [], "", run if run is not None else {}, 20, "linear", *values))
+
+
+def bars(fig_json: str) -> list[dict]:
+    fig = json.loads(fig_json)
+    return [t for t in fig["data"] if t["type"] == "bar"]
+
+
+def test_a_reply_through_the_page_equals_the_local_engines_and_plots_the_servers_top_20(remote, engine):
+    params = build(temperature=0.9, top_k=30, seed=21, max_new_tokens=8)
+    updates = send(remote, params)
+    *_, here = LocalBackend(engine).stream(ASK, params)
+    history, box, status, steps, tokens, fig, note, shown = updates[-1]
+    assert history[-1] == {"role": "assistant", "content": html.escape(here.text, quote=False)} and box == ""
+    assert [s.token for s in steps] == [s.token for s in here.steps] and len(steps) == len(here.token_ids)
+    assert any(u[2].startswith("Generating… ") for u in updates[:-1])  # streamed token by token
+    assert status.startswith(f"**{here.finish_reason}**") and f"{len(steps)} tokens" in status and "seed 21" in status
+    # the plot: step 1's top 20 as the server sent them, labelled; the note says what is not drawn and why
+    assert shown == 0 and sum(len(t["x"]) for t in bars(fig)) == 20
+    title = json.loads(fig)["layout"]["title"]["text"]
+    assert title == "Step 1: the server's top 20, after its samplers"
+    heights = sorted((y for t in bars(fig) for y in t["y"]), reverse=True)
+    assert heights == pytest.approx(sorted((c.prob_final for c in here.steps[0].candidates), reverse=True)[:20], rel=1e-5)
+    assert "not drawn on a remote backend" in note and f"rank {steps[0].rank} of the server's top 20" in note
+    # the reply's tokens: one span per step, coloured by the probability the server reported, step 1 selected
+    spans = re.findall(r'<span class="tok[^"]*" data-step="(\d+)"[^>]*title="([^"]*)"', tokens)
+    assert len(spans) == len(steps) and 'class="tok sel" data-step="0"' in tokens
+    assert f"p = {steps[1].prob:.4g} · rank {steps[1].rank}" in spans[1][1] and "id -1" not in tokens
+    # Regenerate answers the same turn again: the same seed, the same reply
+    again = list(remote_chat.regenerate(remote, history, "", {}, 20, "linear", *controls.to_values(params)))[-1]
+    assert again[0] == history and again[1] == gr.skip()
+    nothing = list(remote_chat.regenerate(remote, [], "", {}, 20, "linear", *controls.to_values(params)))
+    assert len(nothing) == 1 and nothing[0][2] == "⚠️ Nothing to regenerate: the conversation has no user message yet."
+    # a click on token 3 (the page writes "2@n"), then Top N: that step, 5 bars
+    tokens, fig, note, shown = remote_chat.inspect(remote, "2@1", steps, 20, "linear")
+    assert shown == 2 and "Step 3:" in json.loads(fig)["layout"]["title"]["text"]
+    tokens, fig, note, shown = remote_chat.redraw(remote, shown, steps, 5, "log")
+    assert shown == 2 and sum(len(t["x"]) for t in bars(fig)) == 5 and json.loads(fig)["layout"]["yaxis"]["type"] == "log"
+
+
+def test_settings_a_server_cannot_take_are_refused_and_nothing_is_lost(remote, server):  # noqa: F811
+    plain = OpenAIBackend(server.url + "v1", remote.model, kind="openai", api_key_env="TEST_REMOTE_KEY")
+    history = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]
+    (update,) = send(plain, build(top_k=40, seed=1), message="Keep me", history=history)
+    assert update[0] == update[1] == gr.skip()  # the page keeps the chat and the message as they are
+    assert update[2].startswith("⚠️ `top_k` is not taken by a OpenAI-compatible server, but is 40.")
+    # the server's own error (its cap), then a wrong key: one line each, the conversation and the message kept
+    *_, last = send(remote, build(max_new_tokens=500, seed=1), message="Keep me", history=history)
+    assert last[0] == history and last[1] == "Keep me" and last[2].count("\n") == 0
+    assert "answered 400: `max_tokens` must be at most 64" in last[2]
+
+
+def test_a_wrong_key_is_one_line_and_never_shown(server, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("TEST_WRONG_KEY", "open-sesame-not")
+    wrong = OpenAIBackend(server.url + "v1", "SmolLM2-135M-Instruct", kind="playground", api_key_env="TEST_WRONG_KEY")
+    *_, last = send(wrong, build(seed=1), message="Keep me")
+    assert last[0] == [] and last[1] == "Keep me" and "refused the API key (401): set TEST_WRONG_KEY" in last[2]
+    assert "open-sesame" not in last[2] and "\n" not in last[2]
+
+
+def test_stop_ends_the_reply_at_the_next_token_and_says_cancelled(remote):
+    run: dict = {}
+    gen = remote_chat.send(remote, "Count from one to fifty.", [], "", run, 20, "linear",
+                           *controls.to_values(build(seed=3, max_new_tokens=64, min_new_tokens=64)))
+    for update in gen:
+        if update[2].startswith("Generating… 2 tokens"):
+            break
+    from playground.ui import chat
+
+    assert chat.stop(run) == chat.STOPPING
+    *_, last = list(gen)
+    assert last[2].startswith("**cancelled**") and len(last[3]) < 64
+
+
+def test_controls_a_server_cannot_take_are_greyed_with_the_reason(server):  # noqa: F811
+    from playground.ui.remote_page import build_remote_demo, greyed
+
+    def props(kind):
+        demo = build_remote_demo(OpenAIBackend(server.url + "v1", "SmolLM2-135M-Instruct", kind=kind))
+        by_id = {c["props"].get("elem_id"): c["props"] for c in demo.config["components"]}
+        return by_id, demo
+
+    plain, demo = props("openai")
+    for name in ("top_k", "min_p", "repetition_penalty", "num_beams"):
+        assert plain[f"param-{name}"]["interactive"] is False
+    assert plain["param-top_k"]["info"].startswith("Not on this server: the server (OpenAI-compatible server) does not "
+                                                   "take it. ")
+    assert plain["param-temperature"].get("interactive") is not False and plain["param-top_p"].get("interactive") is not False
+    unavailable = plain["remote-unavailable"]["value"]
+    assert unavailable.startswith("**Unavailable on this remote backend: the chain view and the chain table, the live redraw")
+    assert "Step, Force and Branch" in unavailable and "compare" in unavailable and "full logits" in unavailable
+    demo.close()
+    llama, demo = props("llamacpp")
+    assert llama["param-top_k"].get("interactive") is not False and llama["param-min_p"].get("interactive") is not False
+    assert llama["param-dry_multiplier"].get("interactive") is not False and llama["param-top_a"]["interactive"] is False
+    assert set(greyed(OpenAIBackend(server.url + "v1", "m", kind="llamacpp"))) == {
+        n for n in controls.NAMES if llama[f"param-{n}"].get("interactive") is False}
+    demo.close()
+
+
+def test_app_flags_and_environment_pick_the_remote_backend(server, monkeypatch):  # noqa: F811
+    import app
+
+    monkeypatch.setenv("TEST_REMOTE_KEY", "sesame")
+    args = app.parse_args(["--backend", "openai", "--base-url", server.url + "v1", "--api-key-env", "TEST_REMOTE_KEY"])
+    backend = app.remote_backend(args)
+    assert backend.kind == "playground" and backend.model == "SmolLM2-135M-Instruct"
+    for var, value in {"PLAYGROUND_BACKEND": "openai", "PLAYGROUND_BASE_URL": server.url + "v1",
+                       "PLAYGROUND_API_KEY_ENV": "TEST_REMOTE_KEY", "PLAYGROUND_SERVER_KIND": "openai"}.items():
+        monkeypatch.setenv(var, value)
+    args = app.parse_args([])
+    assert (args.backend, args.base_url, args.api_key_env, args.server_kind) == ("openai", server.url + "v1",
+                                                                                 "TEST_REMOTE_KEY", "openai")
+    assert app.remote_backend(args).kind == "openai"
+    monkeypatch.setenv("TEST_REMOTE_KEY", "wrong")
+    with pytest.raises(SystemExit, match=r"^error: The server at .* refused the API key \(401\)") as e:
+        app.remote_backend(args)
+    assert "wrong" not in str(e.value)
+    monkeypatch.delenv("PLAYGROUND_BASE_URL")
+    with pytest.raises(SystemExit, match="`--base-url` is needed with `--backend openai`"):
+        app.remote_backend(app.parse_args([]))
