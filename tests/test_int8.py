@@ -12,9 +12,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from playground import export, fast, inspector, loader
+from playground import export, fast, inspector, loader, share
+from playground.backends import LocalBackend
 from playground.engine import Engine
-from playground.params import build
+from playground.params import ParamError, build
 from tests import test_equivalence
 from tests.test_equivalence import COMBOS
 from tests.test_inspector_engine import MSGS, run_to_end
@@ -71,6 +72,18 @@ def test_the_int8_export_quantizes_as_the_app_did():
     assert "dtype=torch.float32)" in code and "dtype=torch.int8" not in code
     assert "quantize_dynamic(model.eval(), {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)" in code
     compile(code, "exported.py", "exec")
+
+
+def test_the_label_and_a_session_file_say_int8(int8, engine):
+    assert "(int8, cpu): exact" in LocalBackend(int8).describe()
+    named = lambda e: {"id": e.loaded.model_id, "dtype": str(e.loaded.dtype).removeprefix("torch.")}  # as the page names it
+    params = build(do_sample=False, max_new_tokens=3)
+    *_, done = int8.stream(MSGS, params)
+    text = share.session_json(share.Shared(params, "", [*MSGS, {"role": "assistant", "content": done.text}], steps=done.steps,
+                                           finish_reason=done.finish_reason, model=named(int8)))
+    assert share.read_session(text, named(int8)).model["dtype"] == "int8"
+    with pytest.raises(ParamError, match=r"\(int8\), but this server runs 'bundled' \(float32\)"):
+        share.read_session(text, named(engine))
 
 
 def test_int8_on_a_gpu_is_refused_with_a_reason():
