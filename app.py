@@ -25,6 +25,7 @@ import os
 import sys
 import threading
 import time
+from dataclasses import replace
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -73,6 +74,12 @@ def configure(argv: list[str] | None = None, env: dict[str, str] | None = None) 
         limits = Limits.from_env(env, **{name: getattr(args, name) for name in Limits.ENV})
     except ValueError as e:
         sys.exit(f"error: {e}")
+    batch_given = args.batch_size is not None or (os.environ if env is None else env).get(Limits.ENV["batch_size"][0], "").strip()
+    if args.dtype == "int8" and not batch_given and limits.batch_size > 1:
+        # int8 quantizes each layer's input with one scale per batch: a reply would depend on who else decodes
+        print("int8 weights: one reply at a time (--batch-size 1), so a reply does not depend on the others in a "
+              "batch; pass --batch-size N to batch them anyway.", file=sys.stderr)
+        limits = replace(limits, batch_size=1)
     return args, args.model or loader.default_model_id(), limits
 
 
