@@ -12,10 +12,12 @@ dark theme) make the other screenshots.
     python bench/screenshot.py --landing --viewport 1366x768 --no-full-page --out assets/first-screen.png
     python bench/screenshot.py --landing --viewport 390x844 --no-full-page --scroll-to '#plot' --out assets/phone.png
     python bench/screenshot.py --landing --viewport 1366x768 --no-full-page --dark --out assets/dark.png
+    python bench/screenshot.py --landing --viewport 1366x768 --no-full-page --locale zh-CN --out assets/zh.png
     python bench/screenshot.py --remote openai --viewport 1366x768 --no-full-page --tokens 24 --out assets/remote.png
 
 `--remote KIND` shows the page on a remote backend (`app.py --backend openai --server-kind KIND`) pointed at
 this playground's own OpenAI-compatible API on loopback (kind `openai`: top_k and min_p show greyed).
+`--locale zh-CN` is a browser whose language is Chinese (the page follows it; chromium needs a CJK font).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-full-page", dest="full_page", action="store_false", help="only what the window shows")
     ap.add_argument("--scroll-to", default=None, help="a CSS selector scrolled to the top of the window first")
     ap.add_argument("--dark", action="store_true", help="the dark theme (?__theme=dark)")
+    ap.add_argument("--locale", default=None, help="the browser's language, e.g. zh-CN (the page follows it)")
     ap.add_argument("--remote", metavar="KIND", default=None, help="the page on a remote backend told this server kind")
     args = ap.parse_args(argv)
     width, _, height = (args.viewport or "").partition("x")
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=bu.CHROMIUM, args=bu.CHROMIUM_ARGS)
-            page = bu.open_app(browser, url + ("?__theme=dark" if args.dark else ""), viewport)
+            page = bu.open_app(browser, url + ("?__theme=dark" if args.dark else ""), viewport, args.locale)
             if args.remote:
                 ask(page, args)
                 page.wait_for_function("() => (document.querySelector('#plot .js-plotly-plot') || {}).data")

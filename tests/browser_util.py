@@ -40,7 +40,7 @@ _patient_expect()
 KEPT_JS = """() => {
   const el = document.querySelector('#plot .js-plotly-plot');
   if (!el || !el.data) return -1;
-  const t = el.data.find(d => d.name === 'kept');
+  const t = el.data.find(d => (d.legendgroup || d.name) === 'kept');  // legendgroup: the fate, in any language
   return t ? t.x.length : 0;
 }"""
 
@@ -73,11 +73,12 @@ def serve(engine, presets_folder=None, limits=None):
     return demo, f"http://127.0.0.1:{port}/"
 
 
-def open_app(browser, url: str, viewport: dict | None = None):
-    """A new page on the app (`VIEWPORT` unless given), once the first plot (or the empty-chat note) is on the page."""
+def open_app(browser, url: str, viewport: dict | None = None, locale: str | None = None):
+    """A new page on the app (`VIEWPORT` unless given; the browser's language `locale`, e.g. "zh-CN", when given),
+    once the first plot (or the empty-chat note) is on the page."""
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport=viewport or VIEWPORT)
+    context = browser.new_context(viewport=viewport or VIEWPORT, **({"locale": locale} if locale else {}))
     context.set_default_timeout(SLOW)
     page = context.new_page()
     page.goto(url, wait_until="domcontentloaded")

@@ -16,6 +16,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 import yaml
+from gradio.i18n import I18nData
 
 from playground import loader, presets
 from playground.limits import Limits
@@ -74,7 +75,7 @@ def props(demo, elem_id: str) -> dict:
 @pytest.mark.model
 def test_the_page_shows_the_caps_and_the_slider_stops_at_the_cap(served):
     demo, _ = served
-    assert props(demo, "caps")["value"] == CAPS.describe()
+    assert props(demo, "caps")["value"] == str(I18nData(CAPS.describe()))  # as a translation key (ui/i18n.py)
     assert {"16", "8", "64", "2", "5"} <= set(re.findall(r"\d+", CAPS.describe())) and "public" in CAPS.describe()
     slider = props(demo, "param-max_new_tokens")
     assert (slider["value"], slider["maximum"]) == (8, 16)
@@ -185,6 +186,7 @@ def test_the_page_has_no_way_to_change_the_model(served):
     assert not [(n, p["parameter_name"]) for n, e in api.items() for p in e["parameters"] if "model" in p["parameter_name"]]
     inputs = {i for d in demo.config["dependencies"] for i in d["inputs"]}
     labels = [c["props"].get("label") or "" for c in demo.config["components"] if c["id"] in inputs]
+    labels = [getattr(x, "key", x) for x in labels]  # a translated label: its English key (ui/i18n.py)
     assert not [x for x in labels if "model" in x.lower()]
 
 
@@ -278,3 +280,14 @@ def test_readme_is_a_space_card_that_still_opens_with_the_two_commands():
     lines = [x for x in body.splitlines() if x.strip()]
     assert lines[0].startswith("# ") and lines[1] == "```bash"
     assert lines[2].startswith("scripts/serve.sh") and lines[3].startswith("scripts/test.sh")
+
+
+def test_int8_decodes_one_reply_at_a_time_unless_a_batch_size_is_given(capsys):
+    # int8 quantizes each layer's input with one scale for the whole batch: batched, a reply would depend on the others.
+    import app
+
+    assert app.configure(["--dtype", "int8"], {})[2].batch_size == 1
+    assert "one reply at a time" in capsys.readouterr().err
+    assert app.configure(["--dtype", "int8", "--batch-size", "4"], {})[2].batch_size == 4
+    assert app.configure(["--dtype", "int8"], {"PLAYGROUND_BATCH_SIZE": "8"})[2].batch_size == 8
+    assert app.configure(["--dtype", "float32"], {})[2].batch_size == Limits().batch_size

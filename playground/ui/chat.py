@@ -36,6 +36,7 @@ from ..scheduler import Job, QueueFull, Waiting, give_back_memory
 from . import sessions
 from .controls import to_params
 from .guard import redact, refusal
+from .i18n import say, tr
 
 TOP_N = 100  # candidates recorded per generated step (the plot shows up to this many)
 KEPT_LOGITS = 32  # a reply keeps the full logits (196 KB each) of its latest 32 steps; every step keeps its record
@@ -130,7 +131,7 @@ class Reply:
 
     @classmethod
     def start(cls, convo: list[dict], dec: Decoder) -> Reply:
-        return cls(list(convo), [dec], ["1: original"], [None])
+        return cls(list(convo), [dec], [tr("1: original")], [None])
 
     @property
     def dec(self) -> Decoder:
@@ -170,7 +171,7 @@ def said(text: str) -> str:
 
 
 def problem(text: str) -> str:
-    return f"⚠️ {said(redact(text))}"
+    return f"⚠️ {said(redact(say(text)))}"
 
 
 FINISH = {"length": "hit max_new_tokens", "eos": "the model ended its turn", "stop": "matched a stop string",
@@ -178,15 +179,16 @@ FINISH = {"length": "hit max_new_tokens", "eos": "the model ended its turn", "st
 
 
 def done_status(done: Done, params: GenerationParams, beams: int = 0) -> str:
-    parts = [f"**{done.finish_reason}**: {FINISH.get(done.finish_reason, '')}".rstrip(": "), f"{len(done.token_ids)} tokens",
-             f"{done.tokens_per_second:.1f} tokens/s",
-             f"{done.seconds:.1f} s", f"mode {params.mode}"]
+    parts = [f"**{done.finish_reason}**: {tr(FINISH.get(done.finish_reason, ''))}".rstrip(": "),
+             tr("{n} tokens", n=len(done.token_ids)),
+             tr("{rate} tokens/s", rate=f"{done.tokens_per_second:.1f}"),
+             tr("{seconds} s", seconds=f"{done.seconds:.1f}"), tr("mode {mode}", mode=params.mode)]
     if done.seed is not None:
-        parts.append(f"seed {done.seed}")
+        parts.append(tr("seed {seed}", seed=done.seed))
     if beams > 1:
-        parts.append(f"{beams} beams")
+        parts.append(tr("{n} beams", n=beams))
     if done.notice:
-        parts.append(said(done.notice))
+        parts.append(said(say(done.notice)))
     return " · ".join(parts)
 
 
@@ -258,7 +260,7 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
     messages, system = model_messages(convo), (system or "").strip() or None
     try:
         if params.mode == "beam":
-            yield convo + [{"role": "assistant", "content": "…"}], box, "Running beam search…", [], None
+            yield convo + [{"role": "assistant", "content": "…"}], box, tr("Running beam search…"), [], None
             beams, done = engine.beams(messages, params, system=system, cancel=cancel)
             out = convo + [{"role": "assistant", "content": shown(beams[0].text)}]
             if len(beams) > 1:
@@ -281,7 +283,7 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
                 yield convo, box, waiting(item), gr.skip(), gr.skip()
             else:
                 yield convo + [{"role": "assistant", "content": shown(item.text)}], box, \
-                    f"Generating… {len(dec.steps)} tokens", *states
+                    tr("Generating… {n} tokens", n=len(dec.steps)), *states
                 states = (gr.skip(), gr.skip())
         if not halted(run, cancel):
             yield reply.history(), box, done_status(dec.result(), params), dec.steps, reply
@@ -297,9 +299,9 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
 
 def waiting(place: Waiting) -> str:
     """The status of a queued reply: its place and an estimate from the measured step time."""
-    ahead = "next in line" if place.ahead == 0 else f"{place.ahead} {'reply' if place.ahead == 1 else 'replies'} ahead"
-    eta = f", about {place.seconds:.0f} s" if place.seconds else ""
-    return f"Waiting for a place in the batch: {ahead}{eta}."
+    ahead = tr("next in line") if place.ahead == 0 else tr(f"{{n}} {'reply' if place.ahead == 1 else 'replies'} ahead", n=place.ahead)
+    eta = tr(", about {seconds} s", seconds=f"{place.seconds:.0f}") if place.seconds else ""
+    return tr("Waiting for a place in the batch: {ahead}{eta}.", ahead=ahead, eta=eta)
 
 
 STOPPING = "Stopping…"
@@ -309,16 +311,17 @@ def stop(run: dict | None) -> str:
     """Set the Event of the reply in flight; the decode loop ends before its next step."""
     ev = (run or {}).get("cancel")
     if ev is None or ev.is_set():
-        return "Nothing is being generated."
+        return tr("Nothing is being generated.")
     ev.set()
-    return STOPPING
+    return tr(STOPPING)
 
 
 def stopped(status: str | None, steps: list | None):
     """After Stop, once the reply has ended: its finish reason and length (unchanged when nothing ran)."""
-    if status != STOPPING and not (status or "").startswith("Generating…"):  # the reply's own end came last
+    generating = ("Generating…", tr("Generating…"))  # as either language says it
+    if status not in (STOPPING, tr(STOPPING)) and not (status or "").startswith(generating):  # the reply's own end came last
         return gr.skip()
-    return f"**cancelled**: {FINISH['cancelled']} · {len(steps or [])} tokens"
+    return f"**cancelled**: {tr(FINISH['cancelled'])} · {tr('{n} tokens', n=len(steps or []))}"
 
 
 def halt(run: dict | None, reply: Reply | None, timeout: float = 30.0) -> None:
@@ -357,10 +360,10 @@ def undo(history: list | None, message: str | None, run: dict | None = None, rep
     if at < 0:
         return history, message, problem("Nothing to undo: the conversation is empty."), gr.skip(), gr.skip()
     back = html.unescape(history[at]["content"])
-    return history[:at], back if not (message or "").strip() else message, "Removed the last turn.", [], None
+    return history[:at], back if not (message or "").strip() else message, tr("Removed the last turn."), [], None
 
 
 def clear(run: dict | None = None, reply: Reply | None = None) -> tuple:
     """Empty the chat, the box and the last reply; a reply still being generated is stopped first (`halt`)."""
     halt(run, reply)
-    return [], "", "Cleared the conversation.", [], None
+    return [], "", tr("Cleared the conversation."), [], None

@@ -21,7 +21,7 @@ import gradio as gr
 from .. import compare, presets
 from ..inputs import checked
 from ..params import ParamError, build, parse_assignment
-from . import controls, plot, step_view
+from . import controls, i18n, plot, step_view
 from .chat import model_messages, normalize, plot_messages, problem, shown
 from .guard import refusal
 from .tokens_html import number, shade
@@ -50,27 +50,27 @@ EVERY = 0.2  # seconds between the streamed redraws (and one at the end): a 256-
 
 def build_panel(folder: str) -> dict:
     """The compare accordion's components (closed: not on the first screen)."""
-    with gr.Accordion("Compare two settings (A/B, same seed)", open=False, elem_id="group-compare"):
-        gr.Markdown(HELP)
+    with gr.Accordion(i18n.t("Compare two settings (A/B, same seed)"), open=False, elem_id="group-compare"):
+        gr.Markdown(i18n.t(HELP))
         with gr.Row():
-            preset = gr.Dropdown([p for p in presets.list_presets(folder)], value=None, label="Fill B from a preset",
+            preset = gr.Dropdown([p for p in presets.list_presets(folder)], value=None, label=i18n.t("Fill B from a preset"),
                                  elem_id="ab-preset", scale=2)
-            seed = gr.Number(7, label="Seed (both)", precision=0, elem_id="ab-seed", scale=1)
-        b_text = gr.Textbox(label="Settings B (key=value, one per line)", lines=3, elem_id="ab-b",
+            seed = gr.Number(7, label=i18n.t("Seed (both)"), precision=0, elem_id="ab-seed", scale=1)
+        b_text = gr.Textbox(label=i18n.t("Settings B (key=value, one per line)"), lines=3, elem_id="ab-b",
                             placeholder="temperature=1.3")
         with gr.Row():
-            run = gr.Button("Compare", variant="primary", size="sm", elem_id="ab-run")
-            swap = gr.Button("Swap A and B", size="sm", elem_id="ab-swap")
-            copy = gr.Button("B := A", size="sm", elem_id="ab-copy")
-            apply = gr.Button("Apply B to the main controls", size="sm", elem_id="ab-apply")
+            run = gr.Button(i18n.t("Compare"), variant="primary", size="sm", elem_id="ab-run")
+            swap = gr.Button(i18n.t("Swap A and B"), size="sm", elem_id="ab-swap")
+            copy = gr.Button(i18n.t("B := A"), size="sm", elem_id="ab-copy")
+            apply = gr.Button(i18n.t("Apply B to the main controls"), size="sm", elem_id="ab-apply")
         note = gr.Markdown("", elem_id="ab-note")
         replies = gr.HTML("", elem_id="ab-replies")
         table = gr.HTML("", elem_id="ab-table")
         with gr.Row(equal_height=False, elem_id="ab-chains"):
             chain_a = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="ab-chain-a",
-                                   label="A's chain at the parting step")
+                                   label=i18n.t("A's chain at the parting step"))
             chain_b = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="ab-chain-b",
-                                   label="B's chain at the parting step")
+                                   label=i18n.t("B's chain at the parting step"))
     return dict(ab_preset=preset, ab_seed=seed, ab_b=b_text, ab_run=run, ab_swap=swap, ab_copy=copy, ab_apply=apply,
                 ab_note=note, ab_replies=replies, ab_table=table, ab_chains=[chain_a, chain_b])
 
@@ -219,8 +219,8 @@ def _shown(c: compare.Comparison, finished: bool) -> tuple:
         return note, replies(c), table(c), empty, empty
     ca, cb = (step_view.chain_frame([vars(r) for r in rows]) for rows in c.parting.chains)
     at = number(c.parting.step)
-    return (note, replies(c), table(c), gr.update(value=ca, label=f"A's chain at step {at}"),
-            gr.update(value=cb, label=f"B's chain at step {at}"))
+    return (note, replies(c), table(c), gr.update(value=ca, label=i18n.tr("A's chain at step {at}", at=at)),
+            gr.update(value=cb, label=i18n.tr("B's chain at step {at}", at=at)))
 
 
 def wire(engine, c: dict, folder: str) -> None:

@@ -26,6 +26,7 @@ import gradio as gr
 from .. import inputs
 from ..params import GROUPS, MAX_BREAKERS, MAX_STOP, MAX_STOP_CHARS, SAMPLER_ORDERS, SPECS, GenerationParams, ParamError, build
 from ..text import brief
+from .i18n import say, t, tr
 
 NAMES: tuple[str, ...] = tuple(SPECS)
 # The controls that decide the mode: they stay usable even when the mode makes them moot.
@@ -51,7 +52,7 @@ def make_control(name: str, value=None, maximum: float | None = None):
     slider's or choice's `value` and a slider's `maximum` default to the parameter's (a page may start
     lower, and cap a slider lower); the seed and the text fields start empty."""
     s = SPECS[name]
-    common = dict(label=name, info=help_text(name), elem_id=f"param-{name}")
+    common = dict(label=name, info=t(help_text(name)), elem_id=f"param-{name}")  # the name stays as it is
     value = s.default if value is None else value
     if s.kind == "bool":
         return gr.Checkbox(value=value, **common)
@@ -60,7 +61,7 @@ def make_control(name: str, value=None, maximum: float | None = None):
                          **common)
     if s.kind == "seed":
         # No minimum/maximum: gradio would clamp or reject out-of-range values without naming the field.
-        return gr.Number(value=None, placeholder="random", **common)
+        return gr.Number(value=None, placeholder=t("random"), **common)
     if s.kind == "bias":
         return gr.Textbox(value="", lines=2, placeholder='" cat": -100', **common)
     if s.kind == "stop":  # the stop strings (empty), DRY's breakers (its default list)
@@ -96,7 +97,7 @@ def build_controls(start: GenerationParams | None = None, maxima: dict[str, floa
         names = [n for n in NAMES if SPECS[n].group == group and n not in made]
         if not names:
             continue
-        with gr.Accordion(group, open=group in OPEN_GROUPS, elem_id=group_id(group)):
+        with gr.Accordion(t(group), open=group in OPEN_GROUPS, elem_id=group_id(group)):
             for name in names:
                 made[name] = make_control(name, shown.get(name), (maxima or {}).get(name))
                 if name in (under or {}):
@@ -221,7 +222,8 @@ def activity(params: GenerationParams) -> list[dict]:
     out = []
     for name in NAMES:
         why = params.inactive_reason(name)
-        info = help_text(name) if why is None else f"Inactive: {why.replace('`', '')} {help_text(name)}"
+        info = say(help_text(name)) if why is None else tr("Inactive: {why} {help}", why=say(why).replace('`', ''),
+                                                           help=say(help_text(name)))
         out.append(dict(interactive=why is None or name in MODE_SWITCHES, info=info))
     return out
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from .i18n import t
+
 # prompt -> (its button's caption, what its plot shows: one short line, in the plot's note)
 EXAMPLES = {
     "Tell me a joke.": ("A joke", "a few likely openings (“What”, “A”, “Why”): move temperature and watch them trade places"),
@@ -34,6 +36,6 @@ def about(message: str | None) -> str:
 def buttons() -> list[tuple[gr.Button, str]]:
     """One small button per example (in the caller's Blocks), with the prompt it puts in the box."""
     with gr.Row(elem_id="examples"):
-        gr.Markdown("Try:", elem_id="examples-label")
-        made = [(gr.Button(caption, size="sm", min_width=0), prompt) for prompt, (caption, _) in EXAMPLES.items()]
+        gr.Markdown(t("Try:"), elem_id="examples-label")
+        made = [(gr.Button(t(caption), size="sm", min_width=0), prompt) for prompt, (caption, _) in EXAMPLES.items()]
     return made

@@ -17,6 +17,7 @@ from .. import view
 from ..params import SPECS, GenerationParams, ParamError
 from ..stages import STAGES
 from .controls import to_params, values_of
+from .i18n import help_line, say, t, tr
 from .plot import logits_of
 
 TITLE = "Explain: every active parameter, its formula, and what it did to this step"
@@ -40,9 +41,10 @@ def _value(v) -> str:
 def effect_line(e: view.Effect) -> str:
     removed = e.considered - e.kept
     if removed:
-        return (f"kept **{e.kept}** of {e.considered} tokens, carrying {e.kept_mass:.3g} of the probability "
-                f"(removed {removed}); the top token {e.top_before:.3g} → {e.top_after:.3g}")
-    return f"removed no token; the top token {e.top_before:.3g} → {e.top_after:.3g}"
+        return tr("kept **{kept}** of {considered} tokens, carrying {mass} of the probability (removed {removed}); the top token "
+                  "{before} → {after}", kept=e.kept, considered=e.considered, mass=f"{e.kept_mass:.3g}", removed=removed,
+                  before=f"{e.top_before:.3g}", after=f"{e.top_after:.3g}")
+    return tr("removed no token; the top token {before} → {after}", before=f"{e.top_before:.3g}", after=f"{e.top_after:.3g}")
 
 
 def render(effects: list[view.Effect], params: GenerationParams) -> str:
@@ -53,14 +55,15 @@ def render(effects: list[view.Effect], params: GenerationParams) -> str:
         fields = [f for f in (spec.fields if spec else ()) if f in SPECS]
         shown.update(fields)
         setting = ", ".join(f"`{f}` = {_value(getattr(params, f))}" for f in fields) or e.label
-        formula = "; ".join(mathy(SPECS[f].formula) for f in fields if SPECS[f].formula) or mathy(spec.formula if spec else "")
-        lines.append(f"{n}. **{e.label}** ({setting}): *{formula}*  \n   {SPECS[fields[0]].help if fields else ''}  \n"
-                     f"   Now: {effect_line(e)}.")
-    off = [f"`{name}` = {_value(getattr(params, name))}: *{mathy(s.formula)}*" for name, s in SPECS.items()
+        formula = "; ".join(say(mathy(SPECS[f].formula)) for f in fields if SPECS[f].formula) \
+            or say(mathy(spec.formula if spec else ""))
+        lines.append(f"{n}. **{say(e.label)}** ({setting}): *{formula}*  \n   {help_line(fields[0]) if fields else ''}  \n"
+                     f"   {tr('Now: ')}{effect_line(e)}{tr('.')}")
+    off = [f"`{name}` = {_value(getattr(params, name))}: *{say(mathy(s.formula))}*" for name, s in SPECS.items()
            if s.formula and name not in shown and s.group in ("Sampling", "Penalties", "More samplers")]
     if off:
-        lines += ["", "**Off or not in the chain now:**", *(f"- {o}" for o in off)]
-    return "\n".join(lines) if lines else "No sampler changes this step: the model's own distribution is sampled as it is."
+        lines += ["", tr("**Off or not in the chain now:**"), *(f"- {o}" for o in off)]
+    return "\n".join(lines) if lines else tr("No sampler changes this step: the model's own distribution is sampled as it is.")
 
 
 def explain(engine, ctx: dict | None, settings: dict, is_open: bool):
@@ -68,21 +71,21 @@ def explain(engine, ctx: dict | None, settings: dict, is_open: bool):
     if not is_open:
         return gr.skip()
     if not ctx:
-        return "Send a message or pick an example: the panel explains the plot's step."
+        return tr("Send a message or pick an example: the panel explains the plot's step.")
     try:
         params = to_params(values_of(settings))
     except ParamError as e:
-        return "Not explained: " + " ".join(e.messages)
+        return tr("Not explained: ") + say(" ".join(e.messages))
     logits = logits_of(engine, ctx)
     if logits is None:
-        return "The plot's step is still being computed."
+        return tr("The plot's step is still being computed.")
     return render(view.effects(engine.trace(ctx["ids"], params, logits=logits)), params)
 
 
 def build() -> dict:
     """The collapsed accordion and its open/closed state."""
-    with gr.Accordion(TITLE, open=False, elem_id="explain") as box:
-        text = gr.Markdown(CLOSED, elem_id="explain-text")
+    with gr.Accordion(t(TITLE), open=False, elem_id="explain") as box:
+        text = gr.Markdown(t(CLOSED), elem_id="explain-text")
     return dict(box=box, text=text, open=gr.State(False))
 
 

@@ -8,18 +8,19 @@ from functools import partial
 import gradio as gr
 
 from . import api, controls, presets_panel
+from .i18n import t
 
 
 def build() -> dict:
     """The accordion (closed): a button, a note naming what each target cannot carry, and the four codes."""
-    with gr.Accordion("Export as code", open=False, elem_id="group-export"):
-        btn = gr.Button("Show code for these settings", elem_id="export-btn", size="sm")
+    with gr.Accordion(t("Export as code"), open=False, elem_id="group-export"):
+        btn = gr.Button(t("Show code for these settings"), elem_id="export-btn", size="sm")
         note = gr.Markdown("", elem_id="export-note")
-        py = gr.Code(language="python", label="transformers (generate)", elem_id="export-python")
-        oa = gr.Code(language="python", label="OpenAI: a Python script (openai client), its JSON body, a curl line",
+        py = gr.Code(language="python", label=t("transformers (generate)"), elem_id="export-python")
+        oa = gr.Code(language="python", label=t("OpenAI: a Python script (openai client), its JSON body, a curl line"),
                      elem_id="export-openai")
-        ll = gr.Code(language="shell", label="llama.cpp server: a /completion request (curl)", elem_id="export-llamacpp")
-        cli = gr.Code(language="shell", label="llama-cli flags", elem_id="export-llama-cli")
+        ll = gr.Code(language="shell", label=t("llama.cpp server: a /completion request (curl)"), elem_id="export-llamacpp")
+        cli = gr.Code(language="shell", label=t("llama-cli flags"), elem_id="export-llama-cli")
     return dict(export_btn=btn, export_out=[py, oa, ll, cli, note])
 
 

@@ -83,7 +83,8 @@ function fit(fig) {
       l.dragmode = 'pan';
       for (const k of Object.keys(l)) if (/^yaxis[0-9]*$/.test(k)) l[k].fixedrange = true;
       l.annotations = (l.annotations || []).concat([{xref: 'paper', yref: 'paper', x: 1, y: 1, xanchor: 'right',
-        yanchor: 'bottom', showarrow: false, font: {size: 11}, text: `first ${n} of ${x.tickvals.length} · drag for more`}]);
+        yanchor: 'bottom', showarrow: false, font: {size: 11}, text: document.documentElement.lang.startsWith('zh')  // i18n.py
+          ? `前 ${n} 个，共 ${x.tickvals.length} 个 · 拖动查看更多` : `first ${n} of ${x.tickvals.length} · drag for more`}]);
     }
   }
   if (l.title) Object.assign(l.title, {x: 0.02, xanchor: 'left'});

@@ -30,6 +30,7 @@ from . import chat, sessions, step_view, tokens_html
 from .chat import Reply, done_status, problem, shown
 from .controls import to_params
 from .guard import refusal
+from .i18n import tr
 from .tokens_html import number
 
 OUT = ("history", "box", "status", "steps", "reply", "tokens", "branches") + step_view.VIEW
@@ -43,7 +44,7 @@ def tokens(engine: Engine, reply: Reply | None) -> str:
     if reply is None:
         return tokens_html.render([])
     dec = reply.dec
-    note = "" if dec.done else "Open: the ▸ is the next step."
+    note = "" if dec.done else tr("Open: the ▸ is the next step.")
     return tokens_html.render(dec.steps, reply.selected, not dec.done, engine.eos_ids, note)
 
 
@@ -92,7 +93,7 @@ def switch(engine: Engine, choice: str | None, reply: Reply | None, top_n=30, sc
     if reply is None or choice not in reply.labels:
         return fail(f"`branch` must be one of this reply's branches {reply.labels if reply else []}, but is {choice!r}.")
     reply.current, reply.selected = reply.labels.index(choice), None
-    return outputs(engine, reply, f"Showing branch {chat.said(choice)}.", top_n=top_n, scale=scale)
+    return outputs(engine, reply, tr("Showing branch {name}.", name=chat.said(choice)), top_n=top_n, scale=scale)
 
 
 # --- the model events --------------------------------------------------------------------------------
@@ -131,7 +132,7 @@ def _advance(engine: Engine, reply: Reply, tokens_to_force: list[int] | None, co
             status = done_status(dec.result(), dec.params) + (_untaken(dec, todo, len(tokens_to_force)) if todo else "")
         else:
             reply.selected = len(dec.steps)
-            status = f"Step mode: {len(dec.steps)} tokens so far. {STEP_HELP}"
+            status = tr("Step mode: {n} tokens so far. ", n=len(dec.steps)) + tr(STEP_HELP)
         yield outputs(engine, reply, status, box, top_n, scale)
     except Exception as e:  # the model failed: say so; the reply keeps the tokens it has
         yield fail(f"The model failed: {type(e).__name__}: {e}.")
@@ -166,8 +167,8 @@ def _go_on(engine: Engine, reply: Reply, params: GenerationParams) -> str | None
                     f"{params.max_new_tokens}. Raise max_new_tokens, or click a token to step from there (a new branch).")
         label = f"after the end, stepped ({_changes(params, dec.params)})"
     else:
-        return (f"The reply has ended ({dec.finish}). Click one of its tokens to step from there (a new branch; this "
-                "one stays listed), or type a message to start a new reply.")
+        return tr("The reply has ended ({finish}). Click one of its tokens to step from there (a new branch; this "
+                  "one stays listed), or type a message to start a new reply.", finish=dec.finish)
     try:
         reply.settle()
         with reply.lock:

@@ -10,6 +10,7 @@ import gradio as gr
 
 from . import step_view
 from .figure_view import FigureView
+from .i18n import t
 
 INSPECTOR = """## Token inspector
 Click a token of the reply (under Send; steps count from 1) to take its step apart: the plot of that step, the sampler chain
@@ -23,30 +24,31 @@ from the selected token with the current parameters; earlier branches stay liste
 def build() -> dict:
     """The inspector's components, full width under the chat and the plot: the selected step first."""
     with gr.Column(elem_id="inspector"):
-        gr.Markdown(INSPECTOR)
+        gr.Markdown(t(INSPECTOR))
         # A token click scrolls here (tokens_html.CLICK_JS): the step's line, then its plot and candidates.
-        inspect_step = gr.Textbox(value="", visible="hidden", elem_id="inspect-step", label="Inspect step")
-        inspect_info = gr.Markdown(step_view.NOTHING, elem_id="inspect-info")
+        inspect_step = gr.Textbox(value="", visible="hidden", elem_id="inspect-step", label=t("Inspect step"))
+        inspect_info = gr.Markdown(t(step_view.NOTHING), elem_id="inspect-info")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
-                inspect_plot = FigureView(elem_id="inspect-plot", label="The selected step")
+                inspect_plot = FigureView(elem_id="inspect-plot", label=t("The selected step"))
             with gr.Column(scale=2, min_width=320):
                 candidates = gr.Dataframe(headers=step_view.CAND_HEADERS, interactive=False, elem_id="candidates",
-                                          label="Candidates", max_height=460)
+                                          label=t("Candidates"), max_height=460)
         with gr.Row():
-            force_text = gr.Textbox(label="Force text", elem_id="force-text", scale=3, lines=1,
-                                    placeholder="Your own continuation: its tokens are taken in order from the selected step")
-            force_btn = gr.Button("Force text", elem_id="force-btn", scale=1)
-            force_token = gr.Dropdown([], value=None, label="Force token (the candidates of the selected step)",
+            force_text = gr.Textbox(label=t("Force text"), elem_id="force-text", scale=3, lines=1,
+                                    placeholder=t("Your own continuation: its tokens are taken in order from the selected step"))
+            force_btn = gr.Button(t("Force text"), elem_id="force-btn", scale=1)
+            force_token = gr.Dropdown([], value=None, label=t("Force token (the candidates of the selected step)"),
                                       elem_id="force-token", scale=2)
         with gr.Row():
-            branches = gr.Radio([], value=None, label="Branch (switch to show another)", elem_id="branches", scale=3)
-            branch_btn = gr.Button("Branch from the selected token", elem_id="branch-btn", scale=1)
+            branches = gr.Radio([], value=None, label=t("Branch (switch to show another)"), elem_id="branches", scale=3)
+            branch_btn = gr.Button(t("Branch from the selected token"), elem_id="branch-btn", scale=1)
         chain = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="chain-table",
-                             label="Sampler chain", column_widths=["4%", "14%", "9%", "6%", "8%", "9%", "25%", "25%"])
+                             label=t("Sampler chain"), column_widths=["4%", "14%", "9%", "6%", "8%", "9%", "25%", "25%"])
         with gr.Row(equal_height=False):
-            raw_final = FigureView(elem_id="raw-vs-final", label="Before any sampler vs after the chain")
-            order_view = FigureView(elem_id="order-view", label="Order matters: survivors under each sampler order (* = this reply's)")
+            raw_final = FigureView(elem_id="raw-vs-final", label=t("Before any sampler vs after the chain"))
+            order_view = FigureView(elem_id="order-view",
+                                    label=t("Order matters: survivors under each sampler order (* = this reply's)"))
     return dict(force_text=force_text, force_btn=force_btn, force_token=force_token, branches=branches,
                 branch_btn=branch_btn, inspect_step=inspect_step, inspect_info=inspect_info, inspect_plot=inspect_plot,
                 candidates=candidates, chain=chain, raw_final=raw_final, order_view=order_view)

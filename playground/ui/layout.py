@@ -49,6 +49,9 @@ from . import (
 from . import compare_panel as ab
 from . import share_panel as sharing
 from .figure_view import FigureView
+from .i18n import CSS as LANG_CSS
+from .i18n import I18N, t
+from .i18n import switch as lang_switch
 from .style import CSS
 
 # Raw control values (no gradio range check): `controls.to_params` names the field in its message.
@@ -62,7 +65,7 @@ QUIET = dict(queue=False, trigger_mode="always_last", show_progress="hidden", **
 # re-writing up to 100 of them per slider move (~30 ms a move in chromium here; bench/ui_latency.py).
 # A streaming or queued reply holds one of gradio's worker threads while it waits for its next token:
 # enough threads that a full room never starves the unqueued plot events.
-LAUNCH = dict(theme=gr.themes.Soft(), css=CSS, run_history=False, max_threads=256)
+LAUNCH = dict(theme=gr.themes.Soft(), css=CSS + LANG_CSS, run_history=False, max_threads=256, i18n=I18N)
 INTRO = """# Sampling playground
 Chat with **{model}** ({dtype}, {device}): the plot shows the first token of the reply, and follows every control at once."""
 def model_name(model_id: str) -> str:
@@ -81,8 +84,9 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
     start = limits.start_params()
     loaded = engine.loaded
     with gr.Blocks(title="Sampling playground") as demo:
-        gr.Markdown(INTRO.format(model=model_name(loaded.model_id), dtype=str(loaded.dtype).removeprefix("torch."),
-                                 device=loaded.device), elem_id="intro")
+        lang_switch()  # English · 中文 (i18n.py)
+        gr.Markdown(t(INTRO.format(model=model_name(loaded.model_id), dtype=str(loaded.dtype).removeprefix("torch."),
+                                 device=loaded.device)), elem_id="intro")
         # A session's reply and its steps go after `session_ttl` idle seconds (API clients never close a tab).
         ttl = dict(time_to_live=limits.session_ttl)
         ctx, steps, run, mode = gr.State(None), gr.State([], **ttl), gr.State({}), gr.State(None)
@@ -93,53 +97,54 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
         # sampling controls beside it on the right; everything else under them.
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=320):
-                chatbot = api.lenient(gr.Chatbot(elem_id="chat", label="Chat", height=320, render_markdown=False,
+                chatbot = api.lenient(gr.Chatbot(elem_id="chat", label=t("Chat"), height=320, render_markdown=False,
                                                  sanitize_html=True, feedback_options=None, buttons=["copy"]))
                 # lines=1 (growing to 6): Enter sends, Shift+Enter makes a new line (gradio's textbox convention).
-                msg = gr.Textbox(label="Message", lines=1, max_lines=6, elem_id="msg", placeholder=examples.PLACEHOLDER)
+                msg = gr.Textbox(label=t("Message"), lines=1, max_lines=6, elem_id="msg", placeholder=t(examples.PLACEHOLDER))
                 with gr.Row():
-                    send = gr.Button("Send", variant="primary", elem_id="send")
-                    stop = gr.Button("Stop", variant="stop", elem_id="stop")
+                    send = gr.Button(t("Send"), variant="primary", elem_id="send")
+                    stop = gr.Button(t("Stop"), variant="stop", elem_id="stop")
                 tries = examples.buttons()
                 status = gr.Markdown("", elem_id="status")
-                reply_tokens = gr.HTML(tokens_html.render([]), elem_id="reply-tokens", label="Reply tokens")
+                reply_tokens = gr.HTML(t(tokens_html.render([])), elem_id="reply-tokens", label=t("Reply tokens"))
                 with gr.Row():
-                    regen = gr.Button("Regenerate", size="sm", elem_id="regenerate")
-                    undo = gr.Button("Undo last turn", size="sm", elem_id="undo")
-                    clear = gr.Button("Clear", size="sm", elem_id="clear")
+                    regen = gr.Button(t("Regenerate"), size="sm", elem_id="regenerate")
+                    undo = gr.Button(t("Undo last turn"), size="sm", elem_id="undo")
+                    clear = gr.Button(t("Clear"), size="sm", elem_id="clear")
                 with gr.Row():
-                    step_btn = gr.Button("Step", size="sm", elem_id="step-btn")
-                    step10_btn = gr.Button("Step ×10", size="sm", elem_id="step10-btn")
-                    run_btn = gr.Button("Run to end", size="sm", elem_id="run-btn")
-                system = gr.Textbox(label="System prompt", lines=2, elem_id="system",
-                                    placeholder="Optional, e.g. You are a concise assistant.")
-                gr.Markdown(limits.describe(), elem_id="caps")
+                    step_btn = gr.Button(t("Step"), size="sm", elem_id="step-btn")
+                    step10_btn = gr.Button(t("Step ×10"), size="sm", elem_id="step10-btn")
+                    run_btn = gr.Button(t("Run to end"), size="sm", elem_id="run-btn")
+                system = gr.Textbox(label=t("System prompt"), lines=2, elem_id="system",
+                                    placeholder=t("Optional, e.g. You are a concise assistant."))
+                gr.Markdown(t(limits.describe()), elem_id="caps")
                 pres = presenter.build()
             with gr.Column(scale=8, min_width=320):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=5, min_width=320):
-                        fig = FigureView(elem_id="plot", label="Next-token distribution")
+                        fig = FigureView(elem_id="plot", label=t("Next-token distribution"))
                         note = gr.Markdown("", elem_id="plot-note")
                         expl = explain.build()
                     with gr.Column(scale=3, min_width=260, elem_id="main-controls"):
                         main = controls.build_main(start)
                 with gr.Row():
-                    top_n = gr.Slider(5, 100, value=30, step=1, label="Tokens shown (top N)", elem_id="top-n", scale=2)
-                    scale = gr.Radio(["linear", "log"], value="linear", label="Scale", elem_id="scale", scale=1)
+                    top_n = gr.Slider(5, 100, value=30, step=1, label=t("Tokens shown (top N)"), elem_id="top-n", scale=2)
+                    scale = gr.Radio([(t("linear"), "linear"), (t("log"), "log")], value="linear", label=t("Scale"), elem_id="scale",
+                                     scale=1)
                 with gr.Row():
-                    preset = gr.Dropdown(presets_panel.choices(folder), value=None, label="Preset", elem_id="preset",
+                    preset = gr.Dropdown(presets_panel.choices(folder), value=None, label=t("Preset"), elem_id="preset",
                                          scale=3)
-                    reset = gr.Button("Reset to defaults", elem_id="reset", scale=1)
+                    reset = gr.Button(t("Reset to defaults"), elem_id="reset", scale=1)
                 preset_info = gr.Markdown("", elem_id="preset-info")
                 with gr.Row():
-                    preset_name = gr.Textbox(label="Save current settings as", elem_id="preset-name", scale=3,
+                    preset_name = gr.Textbox(label=t("Save current settings as"), elem_id="preset-name", scale=3,
                                              placeholder="my-preset")
-                    save = gr.Button("Save in this browser", elem_id="save-preset", scale=1)
+                    save = gr.Button(t("Save in this browser"), elem_id="save-preset", scale=1)
                 with gr.Row():
-                    download = gr.Button("Download settings (YAML)", size="sm", elem_id="download-preset")
-                    upload = gr.Button("Upload a preset (YAML)", size="sm", elem_id="upload-preset")
-                file_text = gr.Textbox(visible="hidden", elem_id="preset-file-text", label="Preset file text")
-                file_name = gr.Textbox(visible="hidden", elem_id="preset-file-name", label="Preset file name")
+                    download = gr.Button(t("Download settings (YAML)"), size="sm", elem_id="download-preset")
+                    upload = gr.Button(t("Upload a preset (YAML)"), size="sm", elem_id="upload-preset")
+                file_text = gr.Textbox(visible="hidden", elem_id="preset-file-text", label=t("Preset file text"))
+                file_name = gr.Textbox(visible="hidden", elem_id="preset-file-name", label=t("Preset file name"))
                 order_ui: dict = {}  # the sampler order's buttons, under its control
                 moves = {"sampler_order": lambda x: order_ui.update(order_panel.build(x.value))}
                 params = list(controls.build_controls(start, {"max_new_tokens": limits.max_new_tokens_cap}, main, moves).values())

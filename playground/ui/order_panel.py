@@ -18,6 +18,7 @@ import gradio as gr
 from ..params import ParamError
 from ..stages import STAGES, canonical_order, movable, resolve_order
 from .chat import problem
+from .i18n import t, tr
 
 HIDDEN = dict(queue=False, show_progress="hidden", api_visibility="undocumented")
 
@@ -45,7 +46,7 @@ def listing(value, stage: str | None = None, note: str = "") -> str:
         return problem("This order cannot be moved: " + " ".join(e.messages))
     items = [f"<b>{i}. {escape(n)}</b>" if n == stage else f"{i}. {escape(n)}" for i, n in enumerate(order, 1)]
     tail = f"<br>{escape(note)}" if note else ""
-    return f"<span class='order-list'>Order now: {' → '.join(items)}</span>{tail}"
+    return f"<span class='order-list'>{tr('Order now: ')}{' → '.join(items)}</span>{tail}"
 
 
 def move(value, stage, step: int) -> tuple:
@@ -70,9 +71,9 @@ def build(start_value: str) -> dict:
     """The picker, the two buttons and the listing (in the caller's layout, under `sampler_order`)."""
     with gr.Row(elem_id="order-move"):
         stage = gr.Dropdown(choices=[(f"{n} ({STAGES[n].label})", n) for n in movable()], value=movable()[0],
-                            label="Move a stage", elem_id="order-stage", scale=3)
-        up = gr.Button("↑ earlier", elem_id="order-up", size="sm", scale=1)
-        down = gr.Button("↓ later", elem_id="order-down", size="sm", scale=1)
+                            label=t("Move a stage"), elem_id="order-stage", scale=3)
+        up = gr.Button(t("↑ earlier"), elem_id="order-up", size="sm", scale=1)
+        down = gr.Button(t("↓ later"), elem_id="order-down", size="sm", scale=1)
     shown = gr.HTML(listing(start_value, movable()[0]), elem_id="order-list")
     return dict(stage=stage, up=up, down=down, shown=shown)
 

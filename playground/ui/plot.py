@@ -27,6 +27,7 @@ from .chat import model_messages, plot_messages, problem, shown
 from .controls import mirror, released_value, remember, to_params, values_of
 from .examples import about as example_about
 from .figure_view import TEMPLATE, encode
+from .i18n import say, tr
 
 if TYPE_CHECKING:
     import torch
@@ -50,55 +51,56 @@ def figure(data: view.PlotData, log: bool = False) -> dict:
     x = list(range(len(bars)))
     traces = []
     bar, scatter = partial(dict, type="bar"), partial(dict, type="scatter")
-    hover = ("%{customdata[0]}<br>id %{customdata[1]}<br>" + data.bar_name + " %{y:.4g}<br>model %{customdata[2]:.4g}"
-             "<br>final %{customdata[3]:.4g}<br>%{customdata[4]}<extra></extra>")
+    hover = ("%{customdata[0]}<br>id %{customdata[1]}<br>" + say(data.bar_name) + " %{y:.4g}<br>" + tr("model")
+             + " %{customdata[2]:.4g}<br>" + tr("final") + " %{customdata[3]:.4g}<br>%{customdata[4]}<extra></extra>")
     for fate in data.fates:
         idx = [i for i, b in enumerate(bars) if b.fate == fate]
-        traces.append(bar(x=idx, y=[bars[i].prob for i in idx], name=view.fate_label(fate),
+        traces.append(bar(x=idx, y=[bars[i].prob for i in idx], name=say(view.fate_label(fate)),
+                          legendgroup=fate,  # the fate, in any language
                           marker=dict(color=COLORS.get(fate, "#343a40")), hovertemplate=hover,
                           customdata=[[shown(bars[i].label), bars[i].id, bars[i].raw, bars[i].final,
-                                       view.fate_label(fate)] for i in idx]))
+                                       say(view.fate_label(fate))] for i in idx]))
     live = [i for i, b in enumerate(bars) if b.final > 0]
-    traces.append(scatter(x=live, y=[bars[i].final for i in live], mode="markers", name="final probability (renormalised)",
+    traces.append(scatter(x=live, y=[bars[i].final for i in live], mode="markers", name=tr("final probability (renormalised)"),
                           marker=dict(symbol="diamond", size=8, color="#212529"),
-                          hovertemplate="final %{y:.4g}<extra></extra>"))
+                          hovertemplate=tr("final") + " %{y:.4g}<extra></extra>"))
     if data.show_raw:
-        traces.append(scatter(x=x, y=[b.raw for b in bars], mode="markers", name="model probability (before penalties)",
+        traces.append(scatter(x=x, y=[b.raw for b in bars], mode="markers", name=tr("model probability (before penalties)"),
                               marker=dict(symbol="line-ew-open", size=14, color="#495057"),
-                              hovertemplate="model %{y:.4g}<extra></extra>"))
+                              hovertemplate=tr("model") + " %{y:.4g}<extra></extra>"))
     chosen = [i for i, b in enumerate(bars) if b.chosen]
     if chosen:
-        traces.append(scatter(x=chosen, y=[bars[i].prob for i in chosen], mode="markers+text", name="chosen token",
-                              text=["chosen"] * len(chosen), cliponaxis=False,  # at an edge bar, the label turns inward
+        traces.append(scatter(x=chosen, y=[bars[i].prob for i in chosen], mode="markers+text", name=tr("chosen token"),
+                              text=[tr("chosen")] * len(chosen), cliponaxis=False,  # at an edge bar, the label turns inward
                               textposition=["top right" if i == 0 else "top left" if i == len(bars) - 1 else "top center"
                                             for i in chosen],
                               marker=dict(symbol="star", size=16, color="#fab005", line=dict(color="#212529", width=1))))
-    traces.append(scatter(x=x, y=data.cumulative, mode="lines", name=data.cumulative_name, yaxis="y2",
+    traces.append(scatter(x=x, y=data.cumulative, mode="lines", name=say(data.cumulative_name), yaxis="y2",
                           line=dict(color=CUMULATIVE, width=1.5),
-                          hovertemplate="cumulative %{y:.4f}<extra></extra>"))
+                          hovertemplate=tr("cumulative") + " %{y:.4f}<extra></extra>"))
     ends = [-0.5, len(bars) - 0.5]
     if data.top_p is not None:
-        traces.append(scatter(x=ends, y=[data.top_p] * 2, mode="lines", name=f"top_p = {data.top_p:g} (cumulative axis)",
+        traces.append(scatter(x=ends, y=[data.top_p] * 2, mode="lines", name=tr("top_p = {p} (cumulative axis)", p=f"{data.top_p:g}"),
                               yaxis="y2", line=dict(color="#1971c2", dash="dash"), hoverinfo="skip"))
     if data.min_p_cut is not None:
         traces.append(scatter(x=ends, y=[data.min_p_cut] * 2, mode="lines",
-                              name=f"min-p cut-off: {data.min_p:g} × top probability",
+                              name=tr("min-p cut-off: {p} × top probability", p=f"{data.min_p:g}"),
                               line=dict(color="#9c36b5", dash="dot"),
-                              hovertemplate=f"min-p cut-off {data.min_p_cut:.4g}<extra></extra>"))
+                              hovertemplate=f"{tr('min-p cut-off')} {data.min_p_cut:.4g}<extra></extra>"))
     layout = dict(
         # Margins wide enough for the axis titles and tick labels: when they push a margin, Plotly draws
         # everything twice per update (half of a redraw in chromium; gradio forces margin.autoexpand).
         barmode="overlay", height=440, margin=dict(l=70, r=60, t=40, b=100),
-        title=dict(text=shown(data.title), x=0.99, xanchor="right", y=0.985, yanchor="top"),  # clear of the label
+        title=dict(text=shown(say(data.title)), x=0.99, xanchor="right", y=0.985, yanchor="top"),  # clear of the label
         # The legend is drawn by the page (FigureView), not by Plotly: a quarter of each redraw.
         showlegend=False, meta=dict(legend="html"),
         # ticklabeloverflow "allow": no bounding box per label per draw (~15% of a redraw in chromium).
         xaxis=dict(tickmode="array", tickvals=x, ticktext=[shown(b.label) for b in bars], tickangle=-60,
                    range=[-0.6, max(len(bars), 1) - 0.4], ticklabeloverflow="allow"),
-        yaxis=dict(title=dict(text=data.bar_name + (" (log)" if log else "")), type="log" if log else "linear",
+        yaxis=dict(title=dict(text=say(data.bar_name) + (tr(" (log)") if log else "")), type="log" if log else "linear",
                    rangemode="tozero"),
         # Its own colour (not top-p's blue) and round ticks, linear also when the bars' axis is log.
-        yaxis2=dict(title=dict(text="cumulative", font=dict(color=CUMULATIVE)), overlaying="y", side="right", range=[0, 1.02],
+        yaxis2=dict(title=dict(text=tr("cumulative"), font=dict(color=CUMULATIVE)), overlaying="y", side="right", range=[0, 1.02],
                     showgrid=False, tickmode="array", tickvals=[0, 0.25, 0.5, 0.75, 1], ticktext=["0", "0.25", "0.5", "0.75", "1"],
                     tickfont=dict(color=CUMULATIVE), type="linear"),
     )
@@ -107,10 +109,10 @@ def figure(data: view.PlotData, log: bool = False) -> dict:
 
 def note(data: view.PlotData, about: str = "") -> str:
     if data.mode == "step":
-        return " ".join(shown(n) for n in data.notes)
-    kept = f"**{data.kept}** of {data.vocab} tokens survive the chain" if data.vocab else ""
-    parts = [p for p in (kept, f"top {len(data.bars)} shown", shown(about)) if p]
-    return " · ".join(parts) + ("".join(f"<br>{shown(n)}" for n in data.notes))
+        return " ".join(shown(say(n)) for n in data.notes)
+    kept = tr("**{kept}** of {vocab} tokens survive the chain", kept=data.kept, vocab=data.vocab) if data.vocab else ""
+    parts = [p for p in (kept, tr("top {n} shown", n=len(data.bars)), shown(about)) if p]
+    return " · ".join(parts) + ("".join(f"<br>{shown(say(n))}" for n in data.notes))
 
 
 # --- handlers --------------------------------------------------------------------------------------
@@ -128,10 +130,10 @@ def context(engine: Engine, history: list | None, system: str | None, message: s
         return None
     ids = engine.prompt_ids(msgs, system)
     last = next((m["content"] for m in reversed(msgs) if m["role"] == "user"), None)
-    about = (f"first token of the reply to “{last[:60]}{'…' if len(last) > 60 else ''}”" if last
-             else "first token of the assistant speaking first, after the system prompt")
+    about = (tr("first token of the reply to “{text}”", text=f"{last[:60]}{'…' if len(last) > 60 else ''}") if last
+             else tr("first token of the assistant speaking first, after the system prompt"))
     example = example_about(pending) if len(msgs) == 1 and not system else ""
-    about += f" ({len(ids)} prompt tokens{', not sent yet' if pending else ''})" + (f" · {example}" if example else "")
+    about += tr(f" ({{n}} prompt tokens{', not sent yet' if pending else ''})", n=len(ids)) + (f" · {say(example)}" if example else "")
     return {"ids": ids, "about": about, **({"pin": True} if example else {})}
 
 
@@ -171,7 +173,7 @@ def live(engine: Engine, ctx: dict | None, top_n, scale, *values) -> tuple:
     except ParamError as e:
         return _not_drawn(" ".join(e.messages))
     except LookupError as e:
-        return gr.skip(), shown(str(e) if ctx else EMPTY)
+        return gr.skip(), shown(say(str(e)) if ctx else tr(EMPTY))
     return encode(figure(data, scale == "log")), note(data, ctx.get("about", ""))
 
 
@@ -196,7 +198,8 @@ def released(engine: Engine, name: str, ctx: dict | None, top_n, scale, settings
     fig, msg = moved(engine, name, ctx, top_n, scale, settings, value)
     if bad and not isinstance(fig, dict):  # drawn: say what the slider did to the value typed
         now = f"{value:g}" if isinstance(value, (int, float)) else repr(value)
-        msg = problem(" ".join(bad) + f" The slider put `{name}` back to {now}; the plot shows that.") + "<br>" + msg
+        put = tr(" The slider put `{name}` back to {now}; the plot shows that.", name=name, now=now)
+        msg = problem(say(" ".join(bad)) + put) + "<br>" + msg
     return fig, msg
 
 
@@ -229,7 +232,7 @@ def _redrawn(engine: Engine, history, system, message, top_n, scale, values) -> 
     try:
         ctx = context(engine, history, system, message)
         if ctx is None:
-            return None, None, EMPTY
+            return None, None, tr(EMPTY)
         compute(engine, ctx)
     except PromptTooLong as e:
         return gr.skip(), gr.skip(), problem(str(e))

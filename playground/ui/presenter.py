@@ -16,6 +16,7 @@ import gradio as gr
 
 from ..params import GROUPS, SPECS
 from .controls import MAIN, NAMES, group_id
+from .i18n import t
 
 # The theme's sizes are CSS variables set on :root, and the derived ones (a button's, an input's) were worked out
 # there: both are set again on the body, so every text on the page grows by about a third.
@@ -58,9 +59,9 @@ APPLY_JS = "(on, picked) => { window.__presenter && window.__presenter(on, picke
 def build() -> dict:
     """The toggle and the picked controls (the main ones by default)."""
     with gr.Row(elem_id="presenter-row"):
-        on = gr.Checkbox(False, label="Presenter mode (large type, large plot; or ?presenter=1)", elem_id="presenter",
+        on = gr.Checkbox(False, label=t("Presenter mode (large type, large plot; or ?presenter=1)"), elem_id="presenter",
                          scale=1)
-        picked = gr.Dropdown(list(NAMES), value=list(MAIN), multiselect=True, label="Controls shown in presenter mode",
+        picked = gr.Dropdown(list(NAMES), value=list(MAIN), multiselect=True, label=t("Controls shown in presenter mode"),
                              elem_id="presenter-controls", scale=2)
     return dict(on=on, picked=picked)
 

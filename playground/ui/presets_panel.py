@@ -22,6 +22,7 @@ from ..inputs import checked
 from ..params import DEFAULTS, GenerationParams, ParamError, build
 from .chat import model_messages, normalize, problem, shown
 from .controls import NAMES, to_params, to_values
+from .i18n import tr
 
 BROWSER = "browser:"  # the dropdown value of a browser-kept preset: never a file name (':' is not in NAME_RULE)
 MAX_KEPT = 50  # presets one browser keeps
@@ -99,7 +100,7 @@ def choose(choice: str | None, store=None, folder: str | Path = presets.PRESETS_
            start: GenerationParams = DEFAULTS) -> list:
     """[*control values, message]: the preset's values, or skips and the reason it cannot load."""
     if not choice:
-        return [gr.skip() for _ in NAMES] + ["Pick a preset."]
+        return [gr.skip() for _ in NAMES] + [tr("Pick a preset.")]
     try:
         values, description, name = _read(choice, store, folder)
         return _apply(values, description, name, name, start)
@@ -123,7 +124,7 @@ def save(preset_name: str | None, store, *values, folder: str | Path = presets.P
     mine[name] = presets.dump_preset(params)
     what = "Replaced" if again else "Saved"
     return mine, listed(mine, folder, BROWSER + name), \
-        f"{what} preset **{shown(name)}** in this browser (it stays after a reload). Download keeps it as a file."
+        tr(f"{what} preset **{{name}}** in this browser (it stays after a reload). Download keeps it as a file.", name=shown(name))
 
 
 def file_name(name: str | None) -> str:
@@ -139,7 +140,7 @@ def download(name: str | None, *values) -> tuple:
     except ParamError as e:
         return "", gr.skip(), problem("Not downloaded: " + " ".join(e.messages))
     fname = file_name(name)
-    return presets.dump_preset(params), fname, f"Downloaded the current settings as **{shown(fname)}**."
+    return presets.dump_preset(params), fname, tr("Downloaded the current settings as **{name}**.", name=shown(fname))
 
 
 def upload(text: str | None, fname: str | None, store, folder: str | Path = presets.PRESETS_DIR,
@@ -149,7 +150,7 @@ def upload(text: str | None, fname: str | None, store, folder: str | Path = pres
     skip = [gr.skip(), gr.skip()] + [gr.skip() for _ in NAMES]
     source = Path(str(fname or "")).name[:80] or "the uploaded file"
     if not (text or "").strip() and not fname:
-        return skip + ["No file chosen: pick a YAML preset file to upload."]
+        return skip + [tr("No file chosen: pick a YAML preset file to upload.")]
     try:
         values, description = _uploaded(text or "", source)
         loaded = _apply(values, description, source, source, start)
@@ -180,7 +181,7 @@ def _uploaded(text: str, source: str) -> tuple[dict, str]:
 
 def reset(start: GenerationParams = DEFAULTS) -> list:
     """[*control values, message, preset choice]: every control back to the page's start, no preset chosen."""
-    return to_values(start) + ["All parameters are back to their defaults.", None]
+    return to_values(start) + [tr("All parameters are back to their defaults."), None]
 
 
 EXAMPLE = [{"role": "user", "content": "Hello!"}]
@@ -201,13 +202,14 @@ def export_code(history: list | None, system: str | None, reply, *values, model_
     system = (system or "").strip() or None
     seed = reply.decoders[reply.current].seed if reply is not None and reply.decoders else None
     dropped = params.openai_unsupported()
-    note = f"The OpenAI body cannot carry: {', '.join(dropped)}." if dropped else "The OpenAI body carries every setting."
+    note = tr("The OpenAI body cannot carry: {what}.", what=", ".join(dropped)) if dropped \
+        else tr("The OpenAI body carries every setting.")
     drawn = params.replace(seed=seed) if seed is not None and params.seed is None else params
     for what, lost in (("llama.cpp request", formats.not_carried(drawn, "llamacpp")),
                        ("llama-cli line", llama_cli.cli_not_carried(drawn))):
-        note += f" The {what} cannot carry: {'; '.join(lost)}." if lost else f" The {what} carries every setting."
+        note += tr(f" The {what} cannot carry: {{lost}}.", lost="; ".join(lost)) if lost else tr(f" The {what} carries every setting.")
     if drawn is not params:
-        note += f" All use seed {seed}, the one the last reply drew."
+        note += tr(" All use seed {seed}, the one the last reply drew.", seed=seed)
     prompt = next((m["content"] for m in reversed(export.as_asked(messages)[0]) if m["role"] == "user"), "")
     return (export.python_snippet(params, messages, system, model_id, dtype, seed),
             export.openai_snippet(params, messages, system, seed=seed), llama_cli.completion_snippet(drawn, prompt),

@@ -30,6 +30,7 @@ from ..text import readable
 from . import chat, plot, tokens_html
 from .controls import to_params
 from .figure_view import encode
+from .i18n import tr
 
 EMPTY = ("Send a message: the plot then shows each token of the reply as the server reported it ({label}). "
          "Click a token of the reply to see its step.")
@@ -78,8 +79,8 @@ def step_view(backend, steps: list[Step] | None, k: int | None, top_n=MAX_TOP, s
     fig["data"] = [t for t in fig["data"] if len(t["x"])]  # no legend entry for what the server did not send
     if backend.probs != AFTER:  # before its samplers (or not said): nothing here was kept or removed
         for t in fig["data"]:
-            if t["type"] == "bar" and t["name"] == view.fate_label(view.KEPT):
-                t["name"] = "the server's probability"
+            if t["type"] == "bar" and t.get("legendgroup") == view.KEPT:  # the fate (its name is in the visitor's language)
+                t["name"] = tr("the server's probability")
                 t["customdata"] = [[*row[:4], t["name"]] for row in t["customdata"]]
     return tokens_html.render(steps, selected=k, note=TOKENS_NOTE), encode(fig), plot.note(data), k
 
@@ -154,7 +155,7 @@ def _reply(backend, convo: list[dict], before: list[dict], box, box_on_error, sy
     run["cancel"], idle = cancel, chat.writing(run)  # Stop sets it; Undo and Clear wait for `idle`
     steps: list[Step] = []
     try:
-        yield convo, box, "Asking the server…", steps, tokens_html.render([], pending=True), *SKIP[5:]
+        yield convo, box, tr("Asking the server…"), steps, tokens_html.render([], pending=True), *SKIP[5:]
         done = None
         for item in backend.stream(chat.model_messages(convo), params, system=(system or "").strip() or None,
                                    top_n=MAX_TOP, cancel=cancel):
@@ -165,7 +166,7 @@ def _reply(backend, convo: list[dict], before: list[dict], box, box_on_error, sy
             elif not cancel.is_set():
                 steps.append(item)
                 yield (convo + [{"role": "assistant", "content": chat.shown(item.text)}], box,
-                       f"Generating… {len(steps)} tokens", steps, tokens_html.render(steps, pending=True), *SKIP[5:])
+                       tr("Generating… {n} tokens", n=len(steps)), steps, tokens_html.render(steps, pending=True), *SKIP[5:])
         if done is None or chat.halted(run, cancel):
             return
         shown = step_view(backend, steps, 0 if steps else None, min(top_n or MAX_TOP, MAX_TOP), scale)

@@ -24,6 +24,8 @@ from ..limits import Limits
 from ..remote import MAX_TOP
 from . import api, chat, controls, examples, remote_chat, tokens_html
 from .figure_view import FigureView
+from .i18n import switch as lang_switch
+from .i18n import t
 from .layout import LAUNCH, RAW
 from .server import mount
 
@@ -49,26 +51,27 @@ def build_remote_demo(backend, limits: Limits | None = None) -> gr.Blocks:
     limits = limits or Limits()
     start = limits.start_params()
     with gr.Blocks(title="Sampling playground") as demo:
+        lang_switch()  # English · 中文 (i18n.py)
         gr.Markdown(INTRO.format(model=chat.said(backend.model), server=backend.server.label),
                     elem_id="intro")
         steps, run, shown = gr.State([], time_to_live=limits.session_ttl), gr.State({}), gr.State(None)
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=320):
-                chatbot = api.lenient(gr.Chatbot(elem_id="chat", label="Chat", height=320, render_markdown=False,
+                chatbot = api.lenient(gr.Chatbot(elem_id="chat", label=t("Chat"), height=320, render_markdown=False,
                                                  sanitize_html=True, feedback_options=None, buttons=["copy"]))
-                msg = gr.Textbox(label="Message", lines=1, max_lines=6, elem_id="msg", placeholder=examples.PLACEHOLDER)
+                msg = gr.Textbox(label=t("Message"), lines=1, max_lines=6, elem_id="msg", placeholder=t(examples.PLACEHOLDER))
                 with gr.Row():
-                    send = gr.Button("Send", variant="primary", elem_id="send")
-                    stop = gr.Button("Stop", variant="stop", elem_id="stop")
+                    send = gr.Button(t("Send"), variant="primary", elem_id="send")
+                    stop = gr.Button(t("Stop"), variant="stop", elem_id="stop")
                 status = gr.Markdown("", elem_id="status")
-                reply_tokens = gr.HTML(tokens_html.render([]), elem_id="reply-tokens", label="Reply tokens")
+                reply_tokens = gr.HTML(t(tokens_html.render([])), elem_id="reply-tokens", label=t("Reply tokens"))
                 with gr.Row():
-                    regen = gr.Button("Regenerate", size="sm", elem_id="regenerate")
-                    undo = gr.Button("Undo last turn", size="sm", elem_id="undo")
-                    clear = gr.Button("Clear", size="sm", elem_id="clear")
-                system = gr.Textbox(label="System prompt", lines=2, elem_id="system",
-                                    placeholder="Optional, e.g. You are a concise assistant.")
-                gr.Markdown(limits.describe(), elem_id="caps")
+                    regen = gr.Button(t("Regenerate"), size="sm", elem_id="regenerate")
+                    undo = gr.Button(t("Undo last turn"), size="sm", elem_id="undo")
+                    clear = gr.Button(t("Clear"), size="sm", elem_id="clear")
+                system = gr.Textbox(label=t("System prompt"), lines=2, elem_id="system",
+                                    placeholder=t("Optional, e.g. You are a concise assistant."))
+                gr.Markdown(t(limits.describe()), elem_id="caps")
             with gr.Column(scale=8, min_width=320):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=5, min_width=320):
@@ -78,15 +81,16 @@ def build_remote_demo(backend, limits: Limits | None = None) -> gr.Blocks:
                     with gr.Column(scale=3, min_width=260, elem_id="main-controls"):
                         main = controls.build_main(start)
                 with gr.Row():
-                    top_n = gr.Slider(1, MAX_TOP, value=MAX_TOP, step=1, label="Tokens shown (top N)", elem_id="top-n", scale=2)
-                    scale = gr.Radio(["linear", "log"], value="linear", label="Scale", elem_id="scale", scale=1)
+                    top_n = gr.Slider(1, MAX_TOP, value=MAX_TOP, step=1, label=t("Tokens shown (top N)"), elem_id="top-n", scale=2)
+                    scale = gr.Radio([(t("linear"), "linear"), (t("log"), "log")], value="linear", label=t("Scale"), elem_id="scale",
+                                     scale=1)
                 gr.Markdown(UNAVAILABLE.format(top=MAX_TOP, label=backend.plot_label), elem_id="remote-unavailable")
-                reset = gr.Button("Reset to defaults", elem_id="reset")
+                reset = gr.Button(t("Reset to defaults"), elem_id="reset")
                 params = list(controls.build_controls(start, {"max_new_tokens": limits.max_new_tokens_cap}, main).values())
                 for name, info in greyed(backend).items():  # set before the Blocks closes: the page starts greyed
                     control = params[controls.NAMES.index(name)]
                     control.interactive, control.info, control.elem_classes = False, info, ["remote-off"]
-        picked = gr.Textbox(visible="hidden", elem_id="inspect-step", label="Inspect step")
+        picked = gr.Textbox(visible="hidden", elem_id="inspect-step", label=t("Inspect step"))
         _wire(backend, limits, start, dict(demo=demo, chatbot=chatbot, msg=msg, send=send, stop=stop, status=status,
                                            reply_tokens=reply_tokens, regen=regen, undo=undo, clear=clear, system=system,
                                            fig=fig, note=note, top_n=top_n, scale=scale, reset=reset, params=params,

@@ -31,6 +31,7 @@ from ..replay import Recorded
 from . import controls, examples, inspector, plot, presets_panel, step_view
 from .chat import Reply, model_messages, normalize, problem, shown
 from .figure_view import encode
+from .i18n import t, tr
 from .tokens_html import number
 
 MAX_SESSION = 20_000_000  # bytes of a session file the page reads
@@ -56,17 +57,17 @@ SAVE_JS = presets_panel.DOWNLOAD_JS.replace("application/yaml", "application/jso
 
 def build_panel() -> dict:
     """The Share accordion's components (closed: not on the first screen)."""
-    with gr.Accordion("Share: a link, or a session file", open=False, elem_id="group-share"):
-        gr.Markdown(HELP)
+    with gr.Accordion(t("Share: a link, or a session file"), open=False, elem_id="group-share"):
+        gr.Markdown(t(HELP))
         with gr.Row():
-            copy = gr.Button("Copy link", size="sm", elem_id="copy-link", scale=1)
-            link = gr.Textbox(label="Link to this page", elem_id="share-link", scale=4, buttons=["copy"])
+            copy = gr.Button(t("Copy link"), size="sm", elem_id="copy-link", scale=1)
+            link = gr.Textbox(label=t("Link to this page"), elem_id="share-link", scale=4, buttons=["copy"])
         with gr.Row():
-            save = gr.Button("Download session (JSON)", size="sm", elem_id="download-session")
-            load = gr.Button("Open session (JSON)", size="sm", elem_id="open-session")
+            save = gr.Button(t("Download session (JSON)"), size="sm", elem_id="download-session")
+            load = gr.Button(t("Open session (JSON)"), size="sm", elem_id="open-session")
         note = gr.Markdown("", elem_id="share-note")
-        text = gr.Textbox(visible="hidden", elem_id="session-file-text", label="Session file text")
-        name = gr.Textbox(visible="hidden", elem_id="session-file-name", label="Session file name")
+        text = gr.Textbox(visible="hidden", elem_id="session-file-text", label=t("Session file text"))
+        name = gr.Textbox(visible="hidden", elem_id="session-file-name", label=t("Session file name"))
     return dict(share_copy=copy, share_link=link, share_save=save, share_load=load, share_note=note,
                 share_file=[text, name], share_step=gr.State(None))
 
@@ -103,11 +104,11 @@ def make_link(history: list | None, system: str | None, reply: Reply | None, *va
         value = share.link_state(params, (system or "").strip(), convo, k, known)
     except ParamError as e:
         return "", problem(" ".join(e.messages))
-    what = [f"{len(convo)} messages", f"settings {_changed(params)}"]
+    what = [tr("{n} messages", n=len(convo)), tr("settings {what}", what=_changed(params))]
     if k is not None:
-        what.append(f"step {number(k)}")
-    return value, ("Link made: in the address bar and the box (and the clipboard where the browser allows it): "
-                   + ", ".join(what) + f" · {len(value)} characters.")
+        what.append(tr("step {k}", k=number(k)))
+    return value, (tr("Link made: in the address bar and the box (and the clipboard where the browser allows it): ")
+                   + ", ".join(what) + tr(" · {n} characters.", n=len(value)))
 
 
 def _changed(params) -> str:

@@ -27,6 +27,7 @@ from ..text import readable
 from . import plot
 from .chat import Reply, shown
 from .figure_view import TEMPLATE, encode
+from .i18n import say, tr
 from .tokens_html import number
 
 VIEW = ("info", "plot", "chain", "raw_final", "orders", "candidates", "force_token")
@@ -78,15 +79,17 @@ def settings(params: GenerationParams) -> str:
 
 
 def info(engine, reply: Reply, a: At) -> str:
-    about = f"mode {a.params.mode}; parameters: {shown(settings(a.params))}; branch {shown(reply.labels[reply.current])}"
+    about = tr("mode {mode}; parameters: {settings}; branch {branch}", mode=a.params.mode, settings=shown(settings(a.params)),
+               branch=shown(reply.labels[reply.current]))
     if a.step is None:
-        return (f"**Step {number(a.k)}: the next token**, not chosen yet. Click a candidate row (or pick one in *Force token*) "
-                f"to take it, or Step to sample one. <br>{about}")
+        return tr("**Step {k}: the next token**, not chosen yet. Click a candidate row (or pick one in *Force token*) "
+                  "to take it, or Step to sample one. <br>{about}", k=number(a.k), about=about)
     s = a.step
-    how = "forced by you" if s.forced else f"chosen with p = {s.prob:.4g}"
-    record = "" if a.trace is not None else f"<br>{RECORD_ONLY}"
-    return (f"**Step {number(a.k)}**: “{shown(readable(s.token))}” (id {s.token_id}), {how}; the model alone gave it "
-            f"p = {s.prob_raw:.4g} (rank {s.rank}). <br>{about}{record}")
+    how = tr("forced by you") if s.forced else tr("chosen with p = {p}", p=f"{s.prob:.4g}")
+    record = "" if a.trace is not None else f"<br>{tr(RECORD_ONLY)}"
+    return tr("**Step {k}**: “{token}” (id {id}), {how}; the model alone gave it p = {p} (rank {rank}). <br>{about}{record}",
+              k=number(a.k), token=shown(readable(s.token)), id=s.token_id, how=how, p=f"{s.prob_raw:.4g}", rank=s.rank,
+              about=about, record=record)
 
 
 def step_figure(engine, a: At, top_n: int, log: bool) -> str:
@@ -161,10 +164,10 @@ def raw_final(engine, a: At) -> str:
     if a.trace is None:  # the recorded candidates: the model's top ones and what the chain gave them
         cands = a.step.candidates
         return pair(ranked({c.id: c.prob_raw for c in cands}), ranked({c.id: c.prob_final for c in cands if c.prob_final > 0}),
-                    ("Before any sampler (the model)", "After the chain (recorded candidates)"), engine, a.chosen)
+                    (tr("Before any sampler (the model)"), tr("After the chain (recorded candidates)")), engine, a.chosen)
     raw, final = a.trace.probs(-1)[0], a.trace.picked_probs[0]
     kept = int(torch.isfinite(a.trace.picked).sum())
-    return pair(ranked(raw), ranked(final), ("Before any sampler (the model)", f"After the chain ({kept} tokens left)"),
+    return pair(ranked(raw), ranked(final), (tr("Before any sampler (the model)"), tr("After the chain ({n} tokens left)", n=kept)),
                 engine, a.chosen)
 
 
@@ -176,7 +179,7 @@ def orders(engine, a: At) -> str | None:
     titles = []
     for n in names:
         this = "*" if n == a.params.sampler_order else ""
-        titles.append(f"{stages.order_title(n)}{this}: {len(sets[n])} survive{'s' if len(sets[n]) == 1 else ''}")
+        titles.append(say(f"{stages.order_title(n)}{this}: {len(sets[n])} survive{'s' if len(sets[n]) == 1 else ''}"))
     return charts([ranked(sets[n]) for n in names], tuple(titles), engine, a.chosen)  # one chart per order
 
 
@@ -187,7 +190,7 @@ def candidates(engine, a: At) -> tuple[pd.DataFrame, dict]:
         data = view.from_trace(a.trace, a.params, engine.label, N_CANDIDATES)
     rows, choices = [], []
     for b in data.bars:
-        fate = view.fate_label(b.fate) + (" · chosen" if b.id == a.chosen else "")
+        fate = say(view.fate_label(b.fate)) + (tr(" · chosen") if b.id == a.chosen else "")
         rows.append([b.label, b.id, round(b.raw, 4), round(b.final, 4), fate])
         choices.append((f"{b.label}  (id {b.id}, p {b.final:.3f})", f"{a.k}:{b.id}"))  # "step:id": a late repeat is seen
     return pd.DataFrame(rows, columns=CAND_HEADERS), gr.update(choices=choices, value=None)
@@ -197,17 +200,19 @@ def candidates(engine, a: At) -> tuple[pd.DataFrame, dict]:
 def show(engine, reply: Reply | None, k: int | None, top_n=30, scale="linear") -> tuple:
     """The values for `VIEW` at step k of the shown branch; an empty view (and a reason) otherwise."""
     if reply is None or k is None:
-        return empty(NOTHING if reply is not None else "This reply has no token steps to inspect (none yet, or beam search).")
+        return empty(tr(NOTHING) if reply is not None else tr("This reply has no token steps to inspect (none yet, or beam search)."))
     try:
         a = at(reply, int(k))
     except LookupError as e:
         return empty(shown(str(e)))
     table, choose = candidates(engine, a)
-    chain = gr.update(value=chain_rows(engine, a), label=f"Sampler chain at step {number(a.k)}, stage by stage ({settings(a.params)})")
+    chain = gr.update(value=chain_rows(engine, a), label=tr("Sampler chain at step {k}, stage by stage ({settings})", k=number(a.k),
+                                                            settings=settings(a.params)))
     return (info(engine, reply, a), step_figure(engine, a, top_n, scale == "log"), chain, raw_final(engine, a),
-            orders(engine, a), gr.update(value=table, label=f"Candidates at step {number(a.k)}: click a row to force it"), choose)
+            orders(engine, a), gr.update(value=table, label=tr("Candidates at step {k}: click a row to force it", k=number(a.k))),
+            choose)
 
 
 def empty(message: str) -> tuple:
-    return (message, None, gr.update(value=pd.DataFrame([], columns=CHAIN_HEADERS), label="Sampler chain"), None, None,
-            gr.update(value=pd.DataFrame([], columns=CAND_HEADERS), label="Candidates"), gr.update(choices=[], value=None))
+    return (message, None, gr.update(value=pd.DataFrame([], columns=CHAIN_HEADERS), label=tr("Sampler chain")), None, None,
+            gr.update(value=pd.DataFrame([], columns=CAND_HEADERS), label=tr("Candidates")), gr.update(choices=[], value=None))

@@ -17,6 +17,8 @@ from __future__ import annotations
 import html
 import re
 
+from .i18n import tr
+
 EMPTY = "The tokens of the last reply appear here, coloured by the probability each was chosen with."
 LEGEND = ("Colour = probability the token was chosen with (red: unlikely, green: likely). "
           "Click a token to take its step apart.")
@@ -119,7 +121,7 @@ def byte_runs(tokens: list[str]) -> list[tuple[str | None, str]]:
 def render(steps: list, selected: int | None = None, pending: bool = False, special_ids=(), note: str = "") -> str:
     """The panel: a legend, one span per step, and (while the reply is open) a `▸` span for the next step."""
     if not steps and not pending:
-        return f'<div class="tokens-empty">{html.escape(note or EMPTY)}</div>'
+        return f'<div class="tokens-empty">{html.escape(note or tr(EMPTY))}</div>'
     special = set(special_ids)
     runs = byte_runs([s.token for s in steps])
     spans = [span(s, selected == s.step, s.token_id in special, text, extra) for s, (text, extra) in zip(steps, runs)]
@@ -128,5 +130,5 @@ def render(steps: list, selected: int | None = None, pending: bool = False, spec
         cls = "tok next sel" if selected == n else "tok next"
         spans.append(f'<span class="{cls}" data-step="{n}" title="step {number(n)}: the next token, not chosen yet. Click to see '
                      'its candidates and force one.">▸</span>')
-    head = f'<div class="legend">{html.escape(LEGEND)}{" " + html.escape(note) if note else ""}</div>'
+    head = f'<div class="legend">{html.escape(tr(LEGEND))}{" " + html.escape(note) if note else ""}</div>'
     return f'{head}<div class="tokens">{"".join(spans)}</div>'
