@@ -229,7 +229,7 @@ def parser() -> argparse.ArgumentParser:
                    "(never the key itself)")
     g.add_argument("--server-kind", choices=("auto", "openai", "vllm", "llamacpp", "playground"), default="auto",
                    help="which fields the server takes and what its logprobs are (auto: from /v1/models)")
-    g.add_argument("--dtype", choices=("float32", "bfloat16", "auto"), default="auto")
+    g.add_argument("--dtype", choices=("float32", "bfloat16", "int8", "auto"), default="auto")
     g.add_argument("--preset", help=f"a preset name ({', '.join(list_presets())}) or a YAML file")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="set one parameter, value in YAML (repeatable); see `python -m playground params`")
@@ -247,7 +247,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--b", required=True, metavar="SETTINGS", help="the same, for the other side")
     c.add_argument("--seed", type=int, default=0, help="the seed both sides use (default 0)")
     c.add_argument("--model", help="a Hugging Face id or local folder (default: the bundled model)")
-    c.add_argument("--dtype", choices=("float32", "bfloat16", "auto"), default="auto")
+    c.add_argument("--dtype", choices=("float32", "bfloat16", "int8", "auto"), default="auto")
     c.add_argument("--json", action="store_true", help="one JSON object: both sides' tokens with both probabilities")
     c.set_defaults(run=cmd_compare)
     pr = sub.add_parser("presets", help="list the shipped presets; --export / --import in the peers' formats")

@@ -39,7 +39,7 @@ class Engine:
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = [eos] if isinstance(eos, int) else list(eos or [self.tokenizer.eos_token_id])
         self.context = getattr(self.model.config, "max_position_embeddings", 2048)
-        self.vocab = self.model.get_output_embeddings().weight.shape[0]
+        self.vocab = self.model.get_output_embeddings().out_features  # int8 Linear layers have no .weight tensor
         self._logits_cache: dict[tuple[int, ...], torch.Tensor] = {}
         self._logits_lock = threading.Lock()
         self._breakers: dict[tuple[str, ...], frozenset[int]] = {}  # DRY's breaker strings -> their token ids

@@ -280,3 +280,14 @@ def test_readme_is_a_space_card_that_still_opens_with_the_two_commands():
     lines = [x for x in body.splitlines() if x.strip()]
     assert lines[0].startswith("# ") and lines[1] == "```bash"
     assert lines[2].startswith("scripts/serve.sh") and lines[3].startswith("scripts/test.sh")
+
+
+def test_int8_decodes_one_reply_at_a_time_unless_a_batch_size_is_given(capsys):
+    # int8 quantizes each layer's input with one scale for the whole batch: batched, a reply would depend on the others.
+    import app
+
+    assert app.configure(["--dtype", "int8"], {})[2].batch_size == 1
+    assert "one reply at a time" in capsys.readouterr().err
+    assert app.configure(["--dtype", "int8", "--batch-size", "4"], {})[2].batch_size == 4
+    assert app.configure(["--dtype", "int8"], {"PLAYGROUND_BATCH_SIZE": "8"})[2].batch_size == 8
+    assert app.configure(["--dtype", "float32"], {})[2].batch_size == Limits().batch_size
