@@ -2,7 +2,7 @@
 port the OpenAI-compatible API under /v1 (`playground/api.py`).
 
 Flags: --model (hub id or local folder; default: the bundled SmolLM2-135M-Instruct, or its hub id
-when the bundled package is absent, as on a Space), --dtype (auto, float32, bfloat16, float16),
+when the bundled package is absent, as on a Space), --dtype (auto, float32, bfloat16, float16, int8),
 --port, --host, --share, --api-key-env VAR (the API's bearer token is read from that environment
 variable; it is never printed), and the caps every visitor shares (`playground/limits.py`):
 --max-new-tokens, --max-new-tokens-cap, --max-prompt-tokens, --queue-size, --batch-size,
@@ -25,6 +25,7 @@ import os
 import sys
 import threading
 import time
+from dataclasses import replace
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -38,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", default=None,
                    help="hub id or local folder (default: PLAYGROUND_MODEL, else the bundled SmolLM2-135M-Instruct, "
                         f"else {loader.HUB_FALLBACK})")
-    p.add_argument("--dtype", default=None, help="auto (default), float32, bfloat16 or float16")
+    p.add_argument("--dtype", default=None, help="auto (default), float32, bfloat16, float16 or int8 (int8 weights, CPU only)")
     p.add_argument("--fast", action=argparse.BooleanOptionalAction, default=None,
                    help="decode through the compiled step, compiled in the background once serving (default off: it did "
                         "not pay on a 2-core CPU, bench/RESULTS.md) [PLAYGROUND_FAST=1]")
@@ -73,6 +74,12 @@ def configure(argv: list[str] | None = None, env: dict[str, str] | None = None) 
         limits = Limits.from_env(env, **{name: getattr(args, name) for name in Limits.ENV})
     except ValueError as e:
         sys.exit(f"error: {e}")
+    batch_given = args.batch_size is not None or (os.environ if env is None else env).get(Limits.ENV["batch_size"][0], "").strip()
+    if args.dtype == "int8" and not batch_given and limits.batch_size > 1:
+        # int8 quantizes each layer's input with one scale per batch: a reply would depend on who else decodes
+        print("int8 weights: one reply at a time (--batch-size 1), so a reply does not depend on the others in a "
+              "batch; pass --batch-size N to batch them anyway.", file=sys.stderr)
+        limits = replace(limits, batch_size=1)
     return args, args.model or loader.default_model_id(), limits
 
 

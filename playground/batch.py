@@ -6,14 +6,54 @@ can take its row back as its own cache (trimmed of its padding) to go on alone o
 `forward` runs every reply's last token at its own position and hands each its row of logits. A reply
 alone keeps its own cache and takes its own step (`Decoder.next_logits`: the compiled path when the
 engine's is on), so one user decodes exactly as a solo reply, at its speed.
+
+Per step, two things cost more in a batch than they need to, and are done otherwise here:
+- The KV cache grows by one column a step. A `DynamicCache` concatenates (copies the whole cache of
+  every row, every layer, every step); the batch's layers are `SlabLayer`s, views of a buffer with
+  `ROOM` spare columns that a step writes into in place (a copy only when the room runs out, or when
+  rows join or leave).
+- The output layer: `F.linear` over 8 rows took ~3.5x the time of 1 row on these CPUs (MKL's small-M
+  path), `weight @ hidden.T` about 2x (bench/RESULTS.md, issue 14's profile). `forward` runs the
+  model's body and that product for the plain heads it knows (`_head`), the whole model otherwise.
 """
 
 from __future__ import annotations
 
 import torch
 from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
 
 from . import fast
+
+ROOM = 64  # spare columns a batch's cache keeps per row (46 KB a row and column for SmolLM2-135M in fp32)
+PLAIN_HEADS = ("llama", "mistral", "qwen2", "qwen3", "olmo", "olmo2", "smollm3", "phi3")  # logits = lm_head(h), no scaling
+
+
+class SlabLayer(DynamicLayer):
+    """A `DynamicLayer` whose keys and values are views of a buffer with room to grow: a step writes its
+    column in place instead of concatenating a copy of the whole layer."""
+
+    @classmethod
+    def of(cls, keys: torch.Tensor, values: torch.Tensor) -> SlabLayer:
+        layer = cls()
+        layer.lazy_initialization(keys, values)
+        layer._fill(keys, values)
+        return layer
+
+    def _fill(self, keys: torch.Tensor, values: torch.Tensor) -> None:
+        """Copy `keys` and `values` into new buffers with `ROOM` columns to spare."""
+        b, h, n, d = keys.shape
+        self.kbuf, self.vbuf = keys.new_empty(b, h, n + ROOM, d), values.new_empty(b, h, n + ROOM, values.shape[-1])
+        self.kbuf[:, :, :n], self.vbuf[:, :, :n] = keys, values
+        self.keys, self.values = self.kbuf[:, :, :n], self.vbuf[:, :, :n]
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        n, q = self.keys.shape[-2], key_states.shape[-2]
+        if n + q > self.kbuf.shape[-2]:
+            self._fill(self.keys, self.values)
+        self.kbuf[:, :, n:n + q], self.vbuf[:, :, n:n + q] = key_states, value_states
+        self.keys, self.values = self.kbuf[:, :, :n + q], self.vbuf[:, :, :n + q]
+        return self.keys, self.values
 
 
 class Batch:
@@ -41,6 +81,12 @@ class Batch:
                 setattr(mine, name, torch.cat([ours, its], dim=0))
         self.mask = torch.cat([_pad_left(self.mask, width - t), _pad_left(row, width - n)], dim=0)
         self.jobs.append(job)
+        self._slab()
+
+    def _slab(self) -> None:
+        """The cache's layers as `SlabLayer`s (a copy with room: after rows joined or left)."""
+        self.cache.layers = [SlabLayer.of(x.keys, x.values) if isinstance(x, DynamicLayer) and x.is_initialized else x
+                             for x in self.cache.layers]
 
     def _take(self, job) -> tuple[DynamicCache, torch.Tensor]:
         """The reply's own cache (as a `DynamicCache`), now the batch's, and its mask row."""
@@ -76,6 +122,7 @@ class Batch:
             self.mask = self.mask[:, lead:]
             for layer in self.cache.layers:
                 layer.keys, layer.values = layer.keys[:, :, lead:], layer.values[:, :, lead:]
+        self._slab()
 
     def forward(self) -> None:
         """One pass over every reply's last token; each gets its row of logits (a reply alone: its own step)."""
@@ -85,11 +132,25 @@ class Batch:
         last = torch.cat([j.dec.ids[:, -1:] for j in self.jobs], dim=0)
         self.mask = torch.cat([self.mask, self.mask.new_ones(len(self.jobs), 1)], dim=1)
         positions = self.mask.sum(dim=1, keepdim=True) - 1
-        out = self.model(input_ids=last, attention_mask=self.mask, position_ids=positions,
-                         past_key_values=self.cache, use_cache=True, logits_to_keep=1)
-        logits = out.logits[:, -1].to(dtype=torch.float32)
+        kw = dict(input_ids=last, attention_mask=self.mask, position_ids=positions, past_key_values=self.cache, use_cache=True)
+        head = _head(self.model)
+        if head is None:
+            logits = self.model(**kw, logits_to_keep=1).logits[:, -1]
+        else:
+            hidden = self.model.get_decoder()(**kw).last_hidden_state[:, -1]
+            logits = torch.mm(head, hidden.t()).t()
+        logits = logits.to(dtype=torch.float32)
         for i, job in enumerate(self.jobs):
             job.dec.logits = logits[i:i + 1].clone()
+
+
+def _head(model) -> torch.Tensor | None:
+    """The output layer's weight [V, H] when the model's logits are just `lm_head(hidden)` (no bias, scaling or
+    soft-capping: the model types in `PLAIN_HEADS`), else None (the batch then runs the whole model)."""
+    head = model.get_output_embeddings()
+    if getattr(model.config, "model_type", None) not in PLAIN_HEADS or type(head) is not torch.nn.Linear or head.bias is not None:
+        return None
+    return head.weight
 
 
 def _pad_left(x: torch.Tensor, n: int) -> torch.Tensor:

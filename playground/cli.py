@@ -14,12 +14,11 @@ import argparse
 import json
 import shlex
 import sys
-import textwrap
 
 from . import cli_formats
-from .params import GROUPS, MAX_BREAKERS, MAX_STOP, MAX_STOP_CHARS, SPECS, GenerationParams, ParamError, build, parse_assignment
-from .presets import list_presets, load_preset, read_preset
-from .stages import ORDERS, movable
+from .cli_tables import cmd_params, cmd_presets
+from .params import GenerationParams, ParamError, build, parse_assignment
+from .presets import list_presets, load_preset
 from .text import brief, surrogate_at
 
 USAGE_ERROR = 2
@@ -202,67 +201,6 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def _value(v) -> str:
-    if v is None:
-        return "none"
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, tuple):
-        return json.dumps(list(v))
-    return json.dumps(v) if isinstance(v, dict) else f"{v:g}" if isinstance(v, float) else str(v)
-
-
-def range_text(name: str) -> str:
-    s = SPECS[name]
-    if s.kind in ("float", "int", "seed"):
-        return s.range_text
-    if s.kind == "bias":
-        return f"token -> {s.range_text}"
-    stop = f"up to {MAX_STOP if name == 'stop' else MAX_BREAKERS} strings of {MAX_STOP_CHARS} chars"
-    return {"bool": "true/false", "choice": " | ".join(s.choices) + " | a,b,c", "stop": stop}[s.kind]
-
-
-def params_table() -> str:
-    """Every parameter, grouped: name, default, range, help and formula (generated from SPECS), then the
-    named sampler orders (generated from the stage registry)."""
-    rows = [(n, "random" if n == "seed" else _value(s.default), range_text(n), s.help + (f" [{s.formula}]" if s.formula else ""),
-             s.group) for n, s in SPECS.items()]
-    w = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = []
-    for group in GROUPS:
-        lines += ["", f"{group}", f"  {'name':<{w[0]}}  {'default':<{w[1]}}  {'range':<{w[2]}}  help"]
-        lines += [f"  {n:<{w[0]}}  {d:<{w[1]}}  {r:<{w[2]}}  {h}" for n, d, r, h, g in rows if g == group]
-    lines += ["", "sampler_order"] + [f"  {n:<{w[0]}}  {o.describe()}" for n, o in ORDERS.items()]
-    lines += [f"  {'or a list':<{w[0]}}  your own, e.g. top_k,min_p,temperature: those left out run after them. Stages: "
-              + ", ".join(movable())]
-    return "\n".join(lines[1:])
-
-
-def cmd_params(args) -> int:
-    print(params_table())
-    return 0
-
-
-def cmd_presets(args) -> int:
-    if args.export or args.import_file:
-        return cli_formats.run(args)
-    bad = 0
-    for name in list_presets():
-        try:
-            values, description, _ = read_preset(name)
-            changed = load_preset(name).changed()
-        except ParamError as e:
-            print(f"{name}\n    error: {e}")
-            bad += 1
-            continue
-        shown = " ".join(f"{k}={_value(tuple(v) if isinstance(v, list) else v)}" for k, v in changed.items())
-        print(f"{name:<25} {shown or '(the defaults)'}")
-        if description:
-            print(textwrap.fill(description, width=100, initial_indent="    ", subsequent_indent="    ",
-                                break_on_hyphens=False))
-    return 1 if bad else 0
-
-
 CLI_FAST_MIN = 256  # replies at least this long (max_new_tokens) take the compiled path under --fast auto
 
 
@@ -291,7 +229,7 @@ def parser() -> argparse.ArgumentParser:
                    "(never the key itself)")
     g.add_argument("--server-kind", choices=("auto", "openai", "vllm", "llamacpp", "playground"), default="auto",
                    help="which fields the server takes and what its logprobs are (auto: from /v1/models)")
-    g.add_argument("--dtype", choices=("float32", "bfloat16", "auto"), default="auto")
+    g.add_argument("--dtype", choices=("float32", "bfloat16", "int8", "auto"), default="auto")
     g.add_argument("--preset", help=f"a preset name ({', '.join(list_presets())}) or a YAML file")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="set one parameter, value in YAML (repeatable); see `python -m playground params`")
@@ -309,7 +247,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--b", required=True, metavar="SETTINGS", help="the same, for the other side")
     c.add_argument("--seed", type=int, default=0, help="the seed both sides use (default 0)")
     c.add_argument("--model", help="a Hugging Face id or local folder (default: the bundled model)")
-    c.add_argument("--dtype", choices=("float32", "bfloat16", "auto"), default="auto")
+    c.add_argument("--dtype", choices=("float32", "bfloat16", "int8", "auto"), default="auto")
     c.add_argument("--json", action="store_true", help="one JSON object: both sides' tokens with both probabilities")
     c.set_defaults(run=cmd_compare)
     pr = sub.add_parser("presets", help="list the shipped presets; --export / --import in the peers' formats")

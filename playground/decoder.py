@@ -24,20 +24,20 @@ from .records import Candidate, Done, PromptTooLong, Step
 from .text import StopScanner
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .model_context import ModelContext
 
 
 class Decoder:
-    def __init__(self, engine: Engine, prompt: list[int], params: GenerationParams, top_n: int = 50,
+    def __init__(self, lm: ModelContext, prompt: list[int], params: GenerationParams, top_n: int = 50,
                  report: bool = False, keep_logits: bool | int = False):
-        PromptTooLong.check(len(prompt), engine.context)
-        self.engine, self.model = engine, engine.model
+        PromptTooLong.check(len(prompt), lm.context)
+        self.lm, self.model = lm, lm.model  # what it needs of the model (model_context.py), not the Engine
         self.prompt, self.top_n, self.report, self.keep_logits = list(prompt), top_n, report, keep_logits
         self.steps: list[Step] = []
         self.seed = params.seed if params.seed is not None else secrets.randbelow(2**32)
-        self.generator = torch.Generator(device=engine.device).manual_seed(self.seed)
+        self.generator = torch.Generator(device=lm.device).manual_seed(self.seed)
         self._tune(params)
-        self.ids = torch.tensor([self.prompt], device=engine.device)
+        self.ids = torch.tensor([self.prompt], device=lm.device)
         self.cache = DynamicCache(config=self.model.config)
         self.fresh = self.ids  # tokens the model has not seen yet
         self.logits: torch.Tensor | None = None  # the next step's raw logits, once computed
@@ -47,12 +47,12 @@ class Decoder:
 
     def _tune(self, params: GenerationParams) -> None:
         """The parameters of the steps to come: the chain, sample or argmax, the length budget, the stop strings."""
-        self.params, context = params, self.engine.context
+        self.params, context = params, self.lm.context
         self.budget = min(params.max_new_tokens, context - len(self.prompt))
         self.notice = None if self.budget == params.max_new_tokens else f"max_new_tokens cut to {self.budget} to fit the context"
-        self.stages = self._carry(self.engine.stages(params, len(self.prompt), self.seed), len(self.steps))  # its pick chooses
+        self.stages = self._carry(self.lm.stages(params, len(self.prompt), self.seed), len(self.steps))  # its pick chooses
         self.sample = bool(self.stages.pick and self.stages.pick.random)
-        self.scanner = StopScanner(self.engine.tokenizer, params.stop)
+        self.scanner = StopScanner(self.lm.tokenizer, params.stop)
         for s in self.steps:
             self.scanner.feed(s.token_id)
 
@@ -118,7 +118,7 @@ class Decoder:
             self.ids = torch.cat([self.ids, torch.tensor([[tok]], device=self.ids.device)], dim=-1)
             self.fresh, self.logits = self.ids[:, -1:], None
         # 6. End on EOS, a stop string (cut from the text), or the length budget.
-        if tok in self.engine.eos_ids:
+        if tok in self.lm.eos_ids:
             self.finish = "eos"
         elif self.scanner.stopped:
             self.finish, step.text = "stop", self.scanner.text
@@ -154,7 +154,7 @@ class Decoder:
 
     def _fast_step(self) -> bool:
         """Run this step compiled when the engine's fast path can; False to run it eagerly."""
-        path = self.engine.fast
+        path = self.lm.fast
         if path is None or not path.on or self.fresh.shape[1] != 1 or fast.seq_len(self.cache) != self.ids.shape[1] - 1 \
                 or self.ids.shape[1] < 2:
             return False
@@ -182,14 +182,14 @@ class Decoder:
 
     def _record(self, t: int, tok: int, trace: sampling.Trace, forced: bool, text: str) -> Step:
         """The top `top_n` candidates after the penalties, the raw top ones a penalty removed, and their fate."""
-        cands = [Candidate(f.id, self.engine.label(f.id), f.raw, f.final, f.removed_by is None, f.removed_by)
+        cands = [Candidate(f.id, self.lm.label(f.id), f.raw, f.final, f.removed_by is None, f.removed_by)
                  for f in trace.candidates(self.top_n, also=tok)]
         raw = trace.probs(-1)[0]
         rank = int((raw > raw[tok]).sum()) + 1
         drawn = trace.picked_probs if trace.pick is not None and trace.pick.random else trace.probs()  # greedy: before the argmax
         prob = float(drawn[0, tok])
-        report = [vars(r) for r in inspector.chain_table(trace, self.engine.label)] if self.report else None
-        return Step(t, tok, self.engine.label(tok), prob, float(raw[tok]), rank, cands, text, forced, report, self.params)
+        report = [vars(r) for r in inspector.chain_table(trace, self.lm.label)] if self.report else None
+        return Step(t, tok, self.lm.label(tok), prob, float(raw[tok]), rank, cands, text, forced, report, self.params)
 
     # --- looking back and branching ---------------------------------------------------------------
     def has_logits(self, k: int) -> bool:
@@ -200,20 +200,48 @@ class Decoder:
         return (self.steps[k].params if k < len(self.steps) else None) or self.params
 
     def trace_at(self, k: int, params: GenerationParams | None = None) -> sampling.Trace:
-        """The chain at step k (needs keep_logits), with this reply's or other parameters; no forward pass."""
-        if not self.has_logits(k):
+        """The chain at step k, with this reply's or other parameters; no forward pass. Step k is a step taken
+        (needs keep_logits) or the next one of an open reply once its logits are computed (`peek`); IndexError
+        otherwise."""
+        logits = self.logits_at(k)
+        if logits is None:
+            if k == len(self.steps) and not self.done:
+                raise IndexError(f"step {k} is the next one, and its logits are not computed yet (`peek` computes them)")
+            if not 0 <= k < len(self.steps):
+                raise IndexError(f"`k` must be in [0, {len(self.steps)}], but is {k}")
             raise IndexError(f"step {k} has no kept logits (keep_logits={self.keep_logits!r} keeps "
                              f"{'every step' if self.keep_logits is True else f'the latest {int(self.keep_logits)} steps'})")
+        if k == len(self.steps) and params is None:  # the next step: the chain it will run (its pick's state too)
+            with torch.inference_mode():
+                return sampling.run(self.stages, self.ids, logits)
         params = params or self.params_at(k)
         ids = self.ids[:, : len(self.prompt) + k]
-        stages = self._carry(self.engine.stages(params, len(self.prompt), self.seed), k)
-        return sampling.run(stages, ids, self.logit_history[k])
+        stages = self._carry(self.lm.stages(params, len(self.prompt), self.seed), k)
+        return sampling.run(stages, ids, logits)
+
+    # --- the public inspection API (the inspector reads a reply only through these) ---------------
+    def logits_at(self, k: int) -> torch.Tensor | None:
+        """The raw logits of step k: a step taken (when kept, see keep_logits) or the next one of an open
+        reply (once computed, see `peek`); None otherwise. Never runs the model."""
+        if self.has_logits(k):
+            return self.logit_history[k]
+        return self.logits if k == len(self.steps) and not self.done else None
+
+    def peek(self) -> bool:
+        """Compute the next step's logits now (the forward pass its `step()` would run, and reuses), so it can
+        be looked at (`trace_at(len(steps))`); False when the reply has ended."""
+        if self.done:
+            return False
+        if self.logits is None:
+            with torch.inference_mode():
+                self.next_logits()
+        return True
 
     def branch(self, k: int, params: GenerationParams | None = None) -> Decoder:
         """A new reply keeping this one's first k tokens, going on from step k with `params`."""
         if not 0 <= k <= len(self.steps):
             raise IndexError(f"`k` must be in [0, {len(self.steps)}], but is {k}")
-        new = Decoder(self.engine, self.prompt, params or self.params, self.top_n, self.report, self.keep_logits)
+        new = Decoder(self.lm, self.prompt, params or self.params, self.top_n, self.report, self.keep_logits)
         cut = len(self.prompt) + k
         new.ids = self.ids[:, :cut]
         new.steps = list(self.steps[:k])

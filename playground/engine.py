@@ -18,6 +18,7 @@ from . import samplers, sampling
 from .decoder import Decoder
 from .fast import Fast
 from .loader import Loaded
+from .model_context import ModelContext
 from .params import GenerationParams, ParamError, token_id
 from .records import Beam, Candidate, Done, PromptTooLong, Step  # noqa: F401  (re-exported)
 from .scheduler import Scheduler
@@ -38,7 +39,7 @@ class Engine:
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = [eos] if isinstance(eos, int) else list(eos or [self.tokenizer.eos_token_id])
         self.context = getattr(self.model.config, "max_position_embeddings", 2048)
-        self.vocab = self.model.get_output_embeddings().weight.shape[0]
+        self.vocab = self.model.get_output_embeddings().out_features  # int8 Linear layers have no .weight tensor
         self._logits_cache: dict[tuple[int, ...], torch.Tensor] = {}
         self._logits_lock = threading.Lock()
         self._breakers: dict[tuple[str, ...], frozenset[int]] = {}  # DRY's breaker strings -> their token ids
@@ -148,7 +149,12 @@ class Engine:
         if params.mode == "beam":
             raise ParamError(["`num_beams` > 1 runs beam search, which does not stream; use Engine.beams."])
         prompt = list(prompt) if prompt is not None else self.prompt_ids(messages, system)
-        return Decoder(self, prompt, params, top_n, report, keep_logits)
+        return Decoder(self.model_context(), prompt, params, top_n, report, keep_logits)
+
+    def model_context(self) -> ModelContext:
+        """What a Decoder needs of this engine (model_context.py), as the engine is set now."""
+        return ModelContext(self.model, self.tokenizer, self.device, self.context, tuple(self.eos_ids), self.label,
+                            self.stages, self.fast)
 
     def stream(self, messages: list[dict], params: GenerationParams, system: str | None = None, top_n: int = 50,
                cancel: threading.Event | None = None, prompt: list[int] | None = None,

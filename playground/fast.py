@@ -27,7 +27,6 @@ import threading
 import time
 
 import torch
-from torch._inductor.runtime.cache_dir_utils import default_cache_dir
 from transformers import DynamicCache, StaticCache
 
 from .loader import cache_dir
@@ -46,6 +45,8 @@ def unavailable(model, exact: bool = True) -> str | None:
     """Why the fast path cannot run here, or None. `exact`: only where it gives the eager path's tokens, which
     is fp32: in bf16 the compiled graph rounds differently (logits move by ~0.4, and sampled replies part
     from the eager ones: 0 of 4 identical in bench/decode.py)."""
+    if any(hasattr(m, "_packed_params") for m in model.modules()):
+        return "the model's weights are int8 (dynamically quantized), which the compiled step does not take"
     dtype = next(model.parameters()).dtype
     if exact and dtype != torch.float32:
         return f"it gives the eager tokens in float32 only, and the model is {str(dtype).removeprefix('torch.')}"
@@ -119,6 +120,10 @@ class Fast:
         if self.reason:
             self.progress(f"fast decode path off: {self.reason}; decoding eagerly")
             return
+        # imported here, not at the top: torch._inductor pulls in torch._dynamo and sympy, a third of the app's
+        # import time (bench/startup.py), which an app with the fast path off never needs
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
         if os.environ.get("TORCHINDUCTOR_CACHE_DIR") in (None, default_cache_dir()):  # not chosen by the user
             os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir() / "inductor")
         self._compiled = torch.compile(self._forward, dynamic=False)

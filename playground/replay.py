@@ -1,6 +1,6 @@
 """A reply read back from a session file: the records only, shown read-only without the model.
 
-`Recorded` stands where the inspector expects a `Decoder` (`chat.Reply.decoders`): its steps are the
+`Recorded` stands where the inspector expects a `Decoder` (`ui/reply.Reply.decoders`): its steps are the
 file's `records.Step`s (each step's candidates and chain rows), it has ended, and it keeps no logits,
 so the inspector shows every step from its record (`step_view`'s record-only path) and never runs the
 model. Anything that would go on with it (Step, Branch, Force) is refused with a `ValueError` that says
@@ -40,11 +40,18 @@ class Recorded:
     def has_logits(self, k: int) -> bool:
         return False
 
+    def logits_at(self, k: int) -> None:
+        return None
+
+    def peek(self) -> bool:
+        """Nothing comes next: the reply has ended."""
+        return False
+
     def params_at(self, k: int) -> GenerationParams:
         return (self.steps[k].params if 0 <= k < len(self.steps) else None) or self.params
 
     def release(self) -> None:
-        """Nothing to free but the records (`chat.Reply.free` clears them)."""
+        """Nothing to free but the records (`Reply.free` clears them)."""
 
     def _refuse(self, *args, **kwargs):
         raise ValueError(READ_ONLY + ".")

@@ -112,7 +112,7 @@ def test_python_snippet_reproduces_the_engine(engine, loaded, params):
 
 @pytest.mark.model
 @pytest.mark.model
-@pytest.mark.parametrize("dtype", ["bfloat16"])
+@pytest.mark.parametrize("dtype", ["bfloat16", "int8"])
 def test_the_script_of_the_bundled_model_gives_the_apps_reply(dtype, tmp_path):
     """The script as the page exports it (the bundled GGUF, the app's dtype, the reply's seed, the conversation
     up to the last user turn), run as its own process, prints the reply the app gave. In bf16, where the old

@@ -11,7 +11,7 @@ import pytest
 
 from playground import inspector as core
 from playground.ui import chat, inspector, step_view
-from tests.ui_util import figure, last, values, with_value
+from tests.ui_util import figure, frame, last, values, with_value
 
 pytestmark = pytest.mark.model
 
@@ -21,14 +21,18 @@ XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 
 def named(out) -> dict:
-    assert len(out) == len(inspector.OUT)
-    return dict(zip(inspector.OUT, out))
+    """A model event's output: every name of `OUT`, by name."""
+    assert isinstance(out, dict) and list(out) == list(inspector.OUT)
+    return out
 
 
 def view(out) -> dict:
-    """The step view's part of a handler's output (a tuple, or a dict from `named`)."""
-    out = list(out.values()) if isinstance(out, dict) else list(out)
-    return dict(zip(step_view.VIEW, out[-len(step_view.VIEW):]))
+    """The step view's part of a handler's output (its tables as DataFrames, to read by column)."""
+    got = {n: out[n] for n in step_view.VIEW}
+    for n in ("chain", "candidates"):
+        if isinstance(got[n], dict) and isinstance(got[n].get("value"), dict):
+            got[n] = {**got[n], "value": frame(got[n]["value"])}
+    return got
 
 
 class Spans(HTMLParser):
@@ -106,7 +110,7 @@ def test_a_step_opens_from_kept_logits_and_its_chain_adds_up(engine, sampled, mo
     k = 2
     out = inspector.inspect(engine, f"{k}@7", sampled, 30, "linear")
     v = view(out)
-    assert out[0] is sampled and sampled.selected == k
+    assert out["reply"] is sampled and sampled.selected == k
     # the page numbers steps from 1 (k is the 0-based index)
     assert f"**Step {k + 1}**" in v["info"] and f"id {sampled.dec.steps[k].token_id}" in v["info"]
     chain = v["chain"]["value"]
@@ -197,7 +201,7 @@ def test_the_inspector_components_have_their_ids(engine):
 
     demo = build_demo(engine)
     ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
-    wanted = {"reply-tokens", "inspect-step", "chain-table", "candidates", "step-btn", "step10-btn", "run-btn", "force-text",
+    wanted = {"reply-tokens", "chain-table", "candidates", "step-btn", "step10-btn", "run-btn", "force-text",
               "force-btn", "force-token", "branch-btn", "branches", "order-view", "inspect-plot", "raw-vs-final"}
     assert wanted <= ids, wanted - ids
 

@@ -13,7 +13,7 @@ import pytest
 from playground.params import build
 from playground.scheduler import Waiting
 from playground.ui import chat, sessions, step_view
-from tests.ui_util import last, values
+from tests.ui_util import frame, last, values
 
 pytestmark = pytest.mark.model
 QUESTION = "Tell me a long story about a lighthouse keeper."
@@ -48,7 +48,7 @@ def test_a_200_token_reply_keeps_under_20_mb_and_every_step_still_opens(engine):
     reply.selected = 0
     info, fig, chain, raw_final, orders, cands, _ = step_view.show(engine, reply, 0)
     assert step_view.RECORD_ONLY in info and fig is not None and raw_final is not None and orders is None
-    assert list(chain["value"]["stage"]) == [r["label"] for r in steps[0].stages] != []
+    assert list(frame(chain["value"])["stage"]) == [r["label"] for r in steps[0].stages] != []
     # a step with its logits kept draws the order comparison too
     assert step_view.show(engine, reply, 199)[4] is not None
 

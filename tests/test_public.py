@@ -203,7 +203,7 @@ def test_a_reply_over_the_cap_is_refused_naming_the_cap(engine):
     history, box, status, _, _ = last(chat.regenerate(engine, before, "", {}, *over, limits=CAPS))
     assert history == before and box == SKIP and named in status
     out = last(inspector.step(engine, 1, QUESTION, before, "", {}, None, 30, "linear", *over, limits=CAPS))
-    assert out[:2] == (SKIP, SKIP) and named in out[2]
+    assert (out["history"], out["box"]) == (SKIP, SKIP) and named in out["status"]
     # The default caps apply when none are given: 2000 is a valid parameter, above the room's 1024.
     status = last(chat.send(engine, QUESTION, [], "", {}, *values(max_new_tokens=2000)))[2]
     assert "at most 1024 on this instance (the max_new_tokens_cap), but is 2000" in status
@@ -219,7 +219,7 @@ def test_a_prompt_over_the_cap_is_refused_and_one_at_the_cap_runs(engine):
     assert history == [] and box == message
     assert f"must be at most {n - 1} tokens on this instance (the max_prompt_tokens cap), but is {n}" in status
     out = last(inspector.step(engine, 1, message, [], "", {}, None, 30, "linear", *vals, limits=tight))
-    assert "max_prompt_tokens" in out[2]
+    assert "max_prompt_tokens" in out["status"]
     history, box, status, steps, _ = last(chat.send(engine, message, [], "", {}, *vals, limits=Limits(max_prompt_tokens=n)))
     assert [m["role"] for m in history] == ["user", "assistant"] and box == "" and len(steps) == 2
 
@@ -229,7 +229,7 @@ def test_a_branch_over_the_cap_is_refused(engine):
     *_, reply = last(chat.send(engine, QUESTION, [], "", {}, *values(max_new_tokens=3, do_sample=False), limits=CAPS))
     reply.selected = 1
     out = last(inspector.branch(engine, reply, {}, 30, "linear", *values(max_new_tokens=40), limits=CAPS))
-    assert "(the max_new_tokens_cap), but is 40" in out[2] and len(reply.decoders) == 1
+    assert "(the max_new_tokens_cap), but is 40" in out["status"] and len(reply.decoders) == 1
 
 
 @pytest.mark.model
@@ -280,3 +280,14 @@ def test_readme_is_a_space_card_that_still_opens_with_the_two_commands():
     lines = [x for x in body.splitlines() if x.strip()]
     assert lines[0].startswith("# ") and lines[1] == "```bash"
     assert lines[2].startswith("scripts/serve.sh") and lines[3].startswith("scripts/test.sh")
+
+
+def test_int8_decodes_one_reply_at_a_time_unless_a_batch_size_is_given(capsys):
+    # int8 quantizes each layer's input with one scale for the whole batch: batched, a reply would depend on the others.
+    import app
+
+    assert app.configure(["--dtype", "int8"], {})[2].batch_size == 1
+    assert "one reply at a time" in capsys.readouterr().err
+    assert app.configure(["--dtype", "int8", "--batch-size", "4"], {})[2].batch_size == 4
+    assert app.configure(["--dtype", "int8"], {"PLAYGROUND_BATCH_SIZE": "8"})[2].batch_size == 8
+    assert app.configure(["--dtype", "float32"], {})[2].batch_size == Limits().batch_size

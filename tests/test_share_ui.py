@@ -46,10 +46,10 @@ def test_a_session_file_replays_read_only_without_a_forward_pass(engine, counted
     assert history == reply.history() and system == "Be brief." and "Replaying" in status
     assert [s.token_id for s in steps] == dec.token_ids and out[-len(controls.NAMES):] == controls.to_values(params)
     shown = inspector.inspect(engine, "2", replayed)  # a step from its record: info, plot, chain rows, candidates
-    assert "Step 3" in shown[2] and step_view.RECORD_ONLY[:30] in shown[2]
-    assert len(shown[4]["value"]) == len(dec.steps[2].stages) > 0
+    assert "Step 3" in shown["info"] and step_view.RECORD_ONLY[:30] in shown["info"]
+    assert len(shown["chain"]["value"]["data"]) == len(dec.steps[2].stages) > 0
     refused = list(inspector.branch(engine, replayed, {}, 30, "linear", *controls.to_values(params)))
-    assert "read-only" in refused[-1][2]
+    assert "read-only" in refused[-1]["status"]
     assert len(counted) == made  # the replay never ran the model
 
     other = share_panel.open_session(engine, text, fname, 30, "linear", {}, {"id": "bundled", "dtype": "bfloat16"})

@@ -22,7 +22,7 @@ from playground.text import StopScanner, brief
 from playground.ui import chat, controls, inspector, plot, presets_panel
 from tests.test_app_client import client  # noqa: F401  (the real app over HTTP)
 from tests.test_inspector_ui import CountingModel, named, view
-from tests.ui_util import figure, last, values, with_value
+from tests.ui_util import figure, flat, last, values, with_value
 
 SKIP = gr.skip()
 QUESTION = "Name three colours."
@@ -182,6 +182,7 @@ def test_a_bad_top_n_is_named_by_every_event(engine, ctx, reply, bad, monkeypatc
         "branch": last(inspector.branch(engine, r, {}, bad, "linear", *values())),
     }
     for name, out in outs.items():
+        out = flat(out)
         text = [o for o in out if isinstance(o, str) and "`top_n`" in o]
         assert len(text) == 1 and "must be a number in [5, 100]" in text[0] and len(text[0]) < SMALL, (name, out)
         assert all(o == SKIP for o in out if o is not text[0] and o is not None), name  # nothing else changes
@@ -197,8 +198,8 @@ def test_a_bad_scale_or_step_is_named(engine, ctx, reply, field, bad):
     if field == "scale":
         fig, note = plot.redraw(engine, ctx, 30, bad, controls.mirror(values()))
     else:  # a clicked token's step (the one way to look at a past step)
-        _, _, note, *rest = inspector.inspect(engine, bad, r, 30, "linear")
-        fig, field = rest[0], "inspect step"
+        shown = inspector.inspect(engine, bad, r, 30, "linear")
+        note, fig, field = shown["info"], shown["plot"], "inspect step"
     assert fig == SKIP and f"`{field}` must be" in note and len(note) < SMALL, note
 
 
@@ -238,6 +239,7 @@ def test_a_bad_message_or_system_prompt_is_named_and_the_next_request_works(engi
                        ("message", plot.preview(engine, bad, HISTORY, "", 30, "linear", *values())[1:3]),
                        ("message", last(inspector.step(engine, 1, bad, [], "", run, None, 30, "linear", *values()))),
                        ("force text", last(inspector.force_text(engine, bad, None, run, 30, "linear")))):
+        out = flat(out)
         status = next(o for o in out if isinstance(o, str) and o.startswith("⚠️"))
         assert f"`{field}` must" in status and words in status and len(status) < SMALL, status
         assert all(o == SKIP for o in out if o is not status), out  # the page keeps what it shows, the text too
@@ -263,7 +265,7 @@ def test_a_bad_history_is_named_by_every_event(engine, bad, words):
             plot.preview(engine, QUESTION, bad, "", 30, "linear", *values()),
             presets_panel.export_code(bad, "", None, *values()),
             last(inspector.step(engine, 1, QUESTION, bad, "", {}, None, 30, "linear", *values()))]
-    for out in outs:
+    for out in map(flat, outs):
         status = next(o for o in out if isinstance(o, str))
         assert words in status and len(status) < SMALL, status
         assert all(o == SKIP for o in out if o is not status)

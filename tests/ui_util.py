@@ -27,3 +27,15 @@ def figure(value: str) -> dict:
 
 def last(gen):
     return list(gen)[-1]
+
+
+def flat(out) -> list:
+    """A handler's outputs in order: a tuple's, or a {name: value} dict's values."""
+    return list(out.values()) if isinstance(out, dict) else list(out)
+
+
+def frame(value):
+    """A table's value (a `gr.Dataframe` value: {"headers", "data"}) as a pandas DataFrame, to read by column."""
+    import pandas as pd
+
+    return pd.DataFrame(value["data"], columns=value["headers"])

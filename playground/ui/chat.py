@@ -2,15 +2,14 @@
 
 The chat history is the Chatbot's value: role/content dicts whose content is HTML-escaped, so the
 page always shows model output as text (`<script>` arrives as `&lt;script&gt;`), and the Chatbot
-does not render Markdown. `model_messages` unescapes it again for the model. Messages that carry
-`metadata` (the other beams of a beam search) are shown but never sent to the model.
+does not render Markdown (messages.py: `shown`, `model_messages`, and the status line's `problem`).
 
 Every handler returns the history unchanged, the message kept and a status line naming the field,
 the rule and the value when its input is bad or the model fails. `send` and `regenerate` are
 generators over a `Decoder` (one token per yield, in the caller's thread); `run["cancel"]` is the
 `threading.Event` of the reply in flight: set by Stop, and set when gradio closes the generator.
 
-The last reply is kept as a `Reply` (session state): its Decoder(s), made with `report=True` (every
+The last reply is kept as a `Reply` (reply.py, session state): its Decoder(s), made with `report=True` (every
 step records its candidates and its chain table) and the full logits of the latest `KEPT_LOGITS`
 steps, so the token inspector (`inspector.py`) can take any step apart, force tokens and branch. Only
 the current reply is kept, and an ended reply keeps no KV cache: memory stays bounded per session.
@@ -20,160 +19,28 @@ Streamed replies are decoded by the engine's `Scheduler`, batched with every oth
 from __future__ import annotations
 
 import html
-import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import gradio as gr
 
-from ..decoder import Decoder
 from ..engine import Done, Engine, PromptTooLong
 from ..inputs import checked
 from ..limits import Limits
 from ..params import GenerationParams, ParamError
-from ..scheduler import Job, QueueFull, Waiting, give_back_memory
+from ..scheduler import QueueFull, Waiting
 from . import sessions
 from .controls import to_params
-from .guard import redact, refusal
+from .guard import refusal
 from .i18n import say, tr
+from .messages import last_user_index, model_messages, normalize, plot_messages, problem, said, shown, text_of  # noqa: F401
+from .reply import MAX_BRANCHES, Reply  # noqa: F401  (re-exported: chat.Reply, chat.shown, ... as before)
 
 TOP_N = 100  # candidates recorded per generated step (the plot shows up to this many)
 KEPT_LOGITS = 32  # a reply keeps the full logits (196 KB each) of its latest 32 steps; every step keeps its record
 
 
-# --- the history ---------------------------------------------------------------------------------
-def text_of(message: dict) -> str:
-    """A message's text, whether the content is a string or gradio's list of parts."""
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
-    if isinstance(content, dict):
-        return content.get("text", "")
-    return "" if content is None else str(content)
-
-
-def normalize(history: list | None) -> list[dict]:
-    """The history as plain {"role", "content"[, "metadata"]} dicts with string content."""
-    out = []
-    for m in history or []:
-        item = {"role": m["role"], "content": text_of(m)}
-        if m.get("metadata"):
-            item["metadata"] = dict(m["metadata"])
-        out.append(item)
-    return out
-
-
-def shown(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-def model_messages(history: list | None) -> list[dict]:
-    """What the model sees: user and assistant turns, unescaped, without the info messages."""
-    return [{"role": m["role"], "content": html.unescape(text_of(m))} for m in history or []
-            if not m.get("metadata") and m["role"] in ("user", "assistant")]
-
-
-def plot_messages(history: list | None) -> list[dict]:
-    """The context of the plot: the conversation, minus its last assistant reply if it ends with one.
-
-    So after a reply the plot shows the distribution of that reply's first token (what Regenerate
-    samples from); after a user turn or with an empty chat it shows the next reply's first token.
-    """
-    msgs = model_messages(history)
-    if msgs and msgs[-1]["role"] == "assistant":
-        msgs.pop()
-    return msgs
-
-
-def last_user_index(history: list[dict]) -> int:
-    return max((i for i, m in enumerate(history) if m["role"] == "user" and not m.get("metadata")), default=-1)
-
-
-# --- the last reply -------------------------------------------------------------------------------
-MAX_BRANCHES = 12
-
-
-@dataclass(eq=False)
-class Reply:
-    """The last reply: the conversation it answers, its branches (Decoders) and which one is shown.
-
-    `origins[b]` is (parent branch, step) for a branch made by `Decoder.branch`, None for the first;
-    `selected` is the step the inspector shows (None: none); `lock` is held while a Decoder steps, so
-    two model events never step the same one at once."""
-
-    convo: list[dict]  # the history before the reply (shown form), ending with the user turn
-    decoders: list[Decoder]
-    labels: list[str]
-    origins: list[tuple[int, int] | None]
-    current: int = 0
-    selected: int | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    job: Job | None = None  # the scheduler's job while the first branch streams
-
-    def settle(self, timeout: float = 30.0) -> bool:
-        """Stop the streaming first branch (if it still streams) and wait until the scheduler let it go."""
-        if self.job is None or self.job.finished:
-            return True
-        self.job.cancel.set()
-        return self.job.left.wait(timeout)
-
-    def free(self) -> None:
-        """The visitor left: stop decoding and drop everything the branches keep (caches, logits, steps)."""
-        self.settle()
-        for dec in self.decoders:
-            dec.release()
-            dec.logits, dec.logit_history = None, []
-            dec.steps.clear()
-        give_back_memory()
-
-    @classmethod
-    def start(cls, convo: list[dict], dec: Decoder) -> Reply:
-        return cls(list(convo), [dec], [tr("1: original")], [None])
-
-    @property
-    def dec(self) -> Decoder:
-        return self.decoders[self.current]
-
-    def add(self, dec: Decoder, label: str, at: int) -> None:
-        """A branch of the shown one from step `at`, shown from now on."""
-        if len(self.decoders) >= MAX_BRANCHES:
-            raise ValueError(f"this reply has {MAX_BRANCHES} branches, the most kept. Send or Regenerate to start anew.")
-        self.decoders.append(dec)
-        self.labels.append(f"{len(self.labels) + 1}: {label}")
-        self.origins.append((self.current, at))
-        self.current = len(self.decoders) - 1
-
-    def owner(self, k: int) -> Decoder:
-        """The Decoder that chose step k of the shown branch (with its own parameters)."""
-        b = self.current
-        while self.origins[b] is not None and k < self.origins[b][1]:
-            b = self.origins[b][0]
-        return self.decoders[b]
-
-    def text(self, dec: Decoder | None = None) -> str:
-        dec = dec or self.dec
-        if dec.done:
-            return dec.result().text
-        return dec.steps[-1].text if dec.steps else ""
-
-    def history(self) -> list[dict]:
-        return self.convo + [{"role": "assistant", "content": shown(self.text())}]
-
-
 # --- status lines ----------------------------------------------------------------------------------
-def said(text: str) -> str:
-    """Text for a status line (Markdown): `<`, `>` and `&` backslash-escaped, so markup shows as text on the
-    page and an API client reads no HTML entities."""
-    return re.sub(r"([<>&])", r"\\\1", text)
-
-
-def problem(text: str) -> str:
-    return f"⚠️ {said(redact(say(text)))}"
-
-
 FINISH = {"length": "hit max_new_tokens", "eos": "the model ended its turn", "stop": "matched a stop string",
           "cancelled": "stopped before the end"}  # why a reply ended, as the status line says it
 

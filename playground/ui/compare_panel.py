@@ -22,8 +22,8 @@ from .. import compare, presets
 from ..inputs import checked
 from ..params import ParamError, build, parse_assignment
 from . import controls, i18n, plot, step_view
-from .chat import model_messages, normalize, plot_messages, problem, shown
 from .guard import refusal
+from .messages import model_messages, normalize, plot_messages, problem, shown
 from .tokens_html import number, shade
 
 RAW = dict(preprocess=False)

@@ -13,7 +13,7 @@ import re
 
 import gradio as gr
 
-from .. import view
+from .. import step_analysis, view
 from ..params import SPECS, GenerationParams, ParamError
 from ..stages import STAGES
 from .controls import to_params, values_of
@@ -76,10 +76,9 @@ def explain(engine, ctx: dict | None, settings: dict, is_open: bool):
         params = to_params(values_of(settings))
     except ParamError as e:
         return tr("Not explained: ") + say(" ".join(e.messages))
-    logits = logits_of(engine, ctx)
-    if logits is None:
+    if logits_of(engine, ctx) is None:
         return tr("The plot's step is still being computed.")
-    return render(view.effects(engine.trace(ctx["ids"], params, logits=logits)), params)
+    return render(step_analysis.effects(engine, ctx["ids"], params), params)
 
 
 def build() -> dict:

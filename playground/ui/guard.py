@@ -4,7 +4,7 @@
 inspector's step and branch), before any decoding: a reply longer than `max_new_tokens_cap`, or a
 prompt longer than `max_prompt_tokens`, is refused with a message naming the cap (`Limits.refusal`).
 `redact` rewrites any path under the server's own folders (the app, the Python installation, the home
-and temp folders, the model cache) to its last part, for the status lines (`chat.problem`).
+and temp folders, the model cache) to its last part, for the status lines (`messages.problem`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Token inspector handlers: step mode, forcing tokens, branching, switching branches, opening a step.
 
-All of them work on the last reply (`chat.Reply`, session state): its Decoders keep every step's
+All of them work on the last reply (`reply.Reply`, session state): its Decoders keep every step's
 logits, so opening a step (`inspect`), switching branches and the tables and plots of `step_view`
 never run the model. Model events (`step`, `force_*`, `branch`) step a Decoder, each token one forward
 pass with the KV cache, exactly as the decode itself: a forced token replaces the sampled one, and a
@@ -8,9 +8,11 @@ branch from step k reuses the cache and step k's kept logits (`Decoder.branch`).
 open the next step's logits are computed at once (the pass its next `step()` reuses) so its
 candidates can be shown and clicked.
 
-Model events yield `OUT`: (history, message box, status, steps, reply, tokens HTML, branches,
-*step_view.VIEW); `inspect` yields (reply, tokens HTML, *VIEW); `show_reply` (tokens HTML, branches,
-*VIEW). Bad input gives a status line naming the field, the rule and the value, and changes nothing.
+Handlers return (or yield) {output name: value} dicts, which layout.py maps to its components
+(`wiring.keyed`). Model events give every name of `OUT`: history, message box, status, steps, reply,
+tokens HTML, branches, *step_view.VIEW; `inspect` gives reply, tokens HTML and `VIEW`; `show_reply`
+tokens HTML, branches and `VIEW`. Bad input gives a status line naming the field, the rule and the value,
+and changes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import threading
 from collections.abc import Iterator
 
 import gradio as gr
-import torch
 
 from ..engine import Engine, PromptTooLong
 from ..inputs import checked, token
@@ -27,14 +28,15 @@ from ..limits import Limits
 from ..params import SPECS, GenerationParams, ParamError
 from ..text import brief, readable
 from . import chat, sessions, step_view, tokens_html
-from .chat import Reply, done_status, problem, shown
+from .chat import done_status
 from .controls import to_params
 from .guard import refusal
 from .i18n import tr
+from .messages import last_user_index, model_messages, normalize, problem, said, shown
+from .reply import Reply
 from .tokens_html import number
 
 OUT = ("history", "box", "status", "steps", "reply", "tokens", "branches") + step_view.VIEW
-SKIP_VIEW = tuple(gr.skip() for _ in step_view.VIEW)
 STEP_HELP = ("The next token's candidates are below: click one (or pick it in Force token) to take it instead of "
              "sampling, or Step / Step ×10 / Run to end.")
 
@@ -54,37 +56,47 @@ def branch_choices(reply: Reply | None):
     return gr.update(choices=list(reply.labels), value=reply.labels[reply.current])
 
 
-def outputs(engine: Engine, reply: Reply, status: str, box=None, top_n=30, scale="linear", view: bool = True) -> tuple:
-    shown_view = step_view.show(engine, reply, reply.selected, top_n, scale) if view else SKIP_VIEW
-    return (reply.history(), gr.skip() if box is None else box, status, reply.dec.steps, reply, tokens(engine, reply),
-            branch_choices(reply), *shown_view)
+def skipped(names=OUT, **values) -> dict:
+    """Every output in `names` kept as the page has it, but those given."""
+    return {n: values.get(n, gr.skip()) for n in names}
 
 
-def fail(message: str) -> tuple:
-    return (gr.skip(), gr.skip(), problem(message), gr.skip(), gr.skip(), gr.skip(), gr.skip(), *SKIP_VIEW)
+def view(engine: Engine, reply: Reply | None, k, top_n=30, scale="linear") -> dict:
+    """The step view's outputs (`step_view.VIEW`) for step k."""
+    return dict(zip(step_view.VIEW, step_view.show(engine, reply, k, top_n, scale)))
 
 
-def unseen(message: str) -> tuple:
-    """A bad input to `show_reply` or `inspect` (two outputs, then `VIEW`): the reason in the step's line."""
-    return (gr.skip(), gr.skip(), problem(message), *SKIP_VIEW[1:])
+def outputs(engine: Engine, reply: Reply, status: str, box=None, top_n=30, scale="linear", show: bool = True) -> dict:
+    return dict(history=reply.history(), box=gr.skip() if box is None else box, status=status, steps=reply.dec.steps,
+                reply=reply, tokens=tokens(engine, reply), branches=branch_choices(reply),
+                **(view(engine, reply, reply.selected, top_n, scale) if show else skipped(step_view.VIEW)))
+
+
+def fail(message: str) -> dict:
+    return skipped(status=problem(message))
+
+
+def unseen(message: str) -> dict:
+    """A bad input to `show_reply` or `inspect`: the reason in the step's line, nothing else changed."""
+    return skipped(("tokens", *step_view.VIEW), info=problem(message))
 
 
 @checked(unseen)
-def show_reply(engine: Engine, reply: Reply | None, top_n=30, scale="linear") -> tuple:
+def show_reply(engine: Engine, reply: Reply | None, top_n=30, scale="linear") -> dict:
     """After a chat reply (or Stop, Undo, Clear): its tokens, its branches, no step open. (tokens, branches, *VIEW)."""
     if reply is not None:
         reply.selected = None
-    return (tokens(engine, reply), branch_choices(reply), *step_view.show(engine, reply, None, top_n, scale))
+    return dict(tokens=tokens(engine, reply), branches=branch_choices(reply), **view(engine, reply, None, top_n, scale))
 
 
 @checked(unseen)
-def inspect(engine: Engine, k, reply: Reply | None, top_n=30, scale="linear") -> tuple:
-    """A token was clicked (`k` from `#inspect-step`, "k" or "k@clicks"): open step k. (reply, tokens, *VIEW).
-    Never runs the model."""
+def inspect(engine: Engine, k, reply: Reply | None, top_n=30, scale="linear") -> dict:
+    """A token was clicked (`k`: its step, as a number or "k"; "k@clicks" is read too): open step k.
+    (reply, tokens, *VIEW). Never runs the model."""
     if reply is None:
-        return (gr.skip(), gr.skip(), *step_view.show(engine, None, k, top_n, scale))
+        return dict(reply=gr.skip(), tokens=gr.skip(), **view(engine, None, k, top_n, scale))
     reply.selected = k
-    return (reply, tokens(engine, reply), *step_view.show(engine, reply, k, top_n, scale))
+    return dict(reply=reply, tokens=tokens(engine, reply), **view(engine, reply, k, top_n, scale))
 
 
 @checked(fail)
@@ -93,16 +105,16 @@ def switch(engine: Engine, choice: str | None, reply: Reply | None, top_n=30, sc
     if reply is None or choice not in reply.labels:
         return fail(f"`branch` must be one of this reply's branches {reply.labels if reply else []}, but is {choice!r}.")
     reply.current, reply.selected = reply.labels.index(choice), None
-    return outputs(engine, reply, tr("Showing branch {name}.", name=chat.said(choice)), top_n=top_n, scale=scale)
+    return outputs(engine, reply, tr("Showing branch {name}.", name=said(choice)), top_n=top_n, scale=scale)
 
 
 # --- the model events --------------------------------------------------------------------------------
 def _peek(reply: Reply) -> None:
     """The next step's logits, computed now: the forward pass its `step()` would run (it reuses them)."""
     dec = reply.dec
-    if not dec.done and dec.logits is None:
-        with reply.lock, torch.inference_mode():
-            dec.next_logits()
+    if not dec.done and dec.logits_at(len(dec.steps)) is None:
+        with reply.lock:
+            dec.peek()
 
 
 def _advance(engine: Engine, reply: Reply, tokens_to_force: list[int] | None, count: int | None, run: dict | None,
@@ -123,7 +135,7 @@ def _advance(engine: Engine, reply: Reply, tokens_to_force: list[int] | None, co
                 dec.step(force=todo.pop(0) if todo is not None else None)
             n += 1
             if (todo or count != 1) and not chat.halted(run, cancel):
-                yield outputs(engine, reply, f"Generating… {len(dec.steps)} tokens", box, view=False)
+                yield outputs(engine, reply, f"Generating… {len(dec.steps)} tokens", box, show=False)
         if chat.halted(run, cancel):  # Undo or Clear: the conversation is theirs now
             return
         _peek(reply)
@@ -194,7 +206,7 @@ def step(engine: Engine, count: int | None, message: str | None, history: list |
     (`limits`). Goes on with the open reply (from now on with these parameters; each step records its own);
     an ended reply goes on in a new branch (`_go_on`), and the ended one stays listed; a typed message (or
     no reply) starts a new reply, one token at a time. Yields `OUT`."""
-    history, box = chat.normalize(history), None
+    history, box = normalize(history), None
     try:
         params = token_by_token(values, "in step mode")
     except ParamError as e:
@@ -215,16 +227,16 @@ def step(engine: Engine, count: int | None, message: str | None, history: list |
         if (message or "").strip():
             convo, box = history + [{"role": "user", "content": shown(message)}], ""
         else:
-            at = chat.last_user_index(history)
+            at = last_user_index(history)
             if at < 0:
                 yield fail("`message` must not be empty to start a reply, but is ''. Type a message, then Step.")
                 return
             convo = history[: at + 1]
-        if refused := refusal(engine, limits, params, chat.model_messages(convo), (system or "").strip() or None):
+        if refused := refusal(engine, limits, params, model_messages(convo), (system or "").strip() or None):
             yield fail(refused)
             return
         try:
-            dec = engine.decoder(chat.model_messages(convo), params, system=(system or "").strip() or None,
+            dec = engine.decoder(model_messages(convo), params, system=(system or "").strip() or None,
                                  top_n=chat.TOP_N, report=True, keep_logits=chat.KEPT_LOGITS)
         except (ParamError, PromptTooLong) as e:
             yield fail(str(e))
@@ -274,6 +286,15 @@ def on_candidate(engine: Engine):
     return chosen
 
 
+def on_token(engine: Engine):
+    """The reply panel's `inspect_token` handler: its `js_on_load` fires it with the clicked span's {step: k}."""
+
+    def clicked(reply: Reply | None, top_n, scale, evt: gr.EventData) -> dict:
+        return inspect(engine, (evt._data or {}).get("step", ""), reply, top_n, scale)
+
+    return clicked
+
+
 def _named(k: int | None) -> str:
     """A selected step (0-based) as the page numbers it, or 'none'."""
     return "none" if k is None else str(number(k))
@@ -293,7 +314,7 @@ def force_token(engine: Engine, token_id, reply: Reply | None, run: dict | None,
     if isinstance(token_id, str) and ":" in token_id:
         k, _, token_id = token_id.partition(":")
         if k.strip() != str(_at(reply)):
-            yield tuple(gr.skip() for _ in OUT)
+            yield skipped()
             return
     try:
         tid = token("force token", token_id, engine.vocab)

@@ -1,6 +1,6 @@
 """The token inspector's part of the page: its components (`build`), full width under the chat and the
 plot; layout.py wires their events. The selected step comes first (a token click scrolls to
-`#inspect-info`, tokens_html.CLICK_JS): its line, its plot and candidates, then forcing and branching,
+`#inspect-info`, tokens_html.ON_LOAD): its line, its plot and candidates, then forcing and branching,
 the sampler chain and the two side-by-side views.
 """
 
@@ -25,8 +25,7 @@ def build() -> dict:
     """The inspector's components, full width under the chat and the plot: the selected step first."""
     with gr.Column(elem_id="inspector"):
         gr.Markdown(t(INSPECTOR))
-        # A token click scrolls here (tokens_html.CLICK_JS): the step's line, then its plot and candidates.
-        inspect_step = gr.Textbox(value="", visible="hidden", elem_id="inspect-step", label=t("Inspect step"))
+        # A token click scrolls here (tokens_html.ON_LOAD): the step's line, then its plot and candidates.
         inspect_info = gr.Markdown(t(step_view.NOTHING), elem_id="inspect-info")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
@@ -50,5 +49,5 @@ def build() -> dict:
             order_view = FigureView(elem_id="order-view",
                                     label=t("Order matters: survivors under each sampler order (* = this reply's)"))
     return dict(force_text=force_text, force_btn=force_btn, force_token=force_token, branches=branches,
-                branch_btn=branch_btn, inspect_step=inspect_step, inspect_info=inspect_info, inspect_plot=inspect_plot,
+                branch_btn=branch_btn, inspect_info=inspect_info, inspect_plot=inspect_plot,
                 candidates=candidates, chain=chain, raw_final=raw_final, order_view=order_view)

@@ -44,6 +44,7 @@ from . import (
     presenter,
     presets_panel,
     sessions,
+    step_view,
     tokens_html,
 )
 from . import compare_panel as ab
@@ -53,6 +54,7 @@ from .i18n import CSS as LANG_CSS
 from .i18n import I18N, t
 from .i18n import switch as lang_switch
 from .style import CSS
+from .wiring import keyed
 
 # Raw control values (no gradio range check): `controls.to_params` names the field in its message.
 RAW = dict(preprocess=False)
@@ -91,7 +93,8 @@ def chat_box() -> tuple:
 def reply_box() -> tuple:
     """(status line, reply tokens, Regenerate, Undo, Clear): under the message box (this page's and remote_page's)."""
     status = gr.Markdown("", elem_id="status")
-    reply_tokens = gr.HTML(t(tokens_html.render([])), elem_id="reply-tokens", label=t("Reply tokens"))
+    reply_tokens = gr.HTML(t(tokens_html.render([])), elem_id="reply-tokens", label=t("Reply tokens"),
+                           js_on_load=tokens_html.ON_LOAD)  # a token click: its `inspect_token` event
     with gr.Row():
         regen = gr.Button(t("Regenerate"), size="sm", elem_id="regenerate")
         undo = gr.Button(t("Undo last turn"), size="sm", elem_id="undo")
@@ -115,7 +118,7 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
         ctx, steps, run, mode = gr.State(None), gr.State([], **ttl), gr.State({}), gr.State(None)
         settings = gr.State(controls.mirror(controls.to_values(start)))  # the controls' values (controls.py)
         store = gr.BrowserState({}, storage_key=presets_panel.STORAGE_KEY, secret=presets_panel.STORAGE_SECRET)
-        reply = gr.State(None, delete_callback=sessions.forget, **ttl)  # chat.Reply, for the inspector
+        reply = gr.State(None, delete_callback=sessions.forget, **ttl)  # reply.Reply, for the inspector
         # The first screen (1366x768): the chat, the message box and Send on the left; the plot and the main
         # sampling controls beside it on the right; everything else under them.
         with gr.Row(equal_height=False):
@@ -189,9 +192,11 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     live_out = [fig, note]
     reply = c["reply"]
     reply_out = [chatbot, msg, status, steps, reply]
-    view = [c[n] for n in ("inspect_info", "inspect_plot", "chain", "raw_final", "order_view", "candidates", "force_token")]
-    shown_in, shown_out = [reply, top_n, scale], [c["reply_tokens"], c["branches"], *view]
-    show_reply = partial(inspector.show_reply, engine)
+    view = dict(zip(step_view.VIEW, (c[n] for n in ("inspect_info", "inspect_plot", "chain", "raw_final", "order_view",
+                                                      "candidates", "force_token"))))  # the step view's outputs by name
+    shown = dict(tokens=c["reply_tokens"], branches=c["branches"], **view)
+    shown_in, shown_out = [reply, top_n, scale], list(shown.values())
+    show_reply = keyed(partial(inspector.show_reply, engine), shown)
     hidden = dict(api_visibility="undocumented")
     after = dict(queue=False, show_progress="hidden", **hidden)
 
@@ -231,7 +236,6 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     preview, preview_in = partial(plot.preview, engine), [msg, *refresh_in]
     for ev, prompt in [(btn.click, p) for btn, p in c["tries"]]:  # the page's load: sharing.wire (a link, or LANDING)
         ev(lambda p=prompt: p, None, msg, queue=False, **hidden).then(preview, preview_in, refresh_out, **hidden, **MODEL)
-    c["demo"].load(None, None, None, js=tokens_html.CLICK_JS)
 
     # The plot follows every control from cached logits (no forward pass, no queue). Each control has its
     # own event with five inputs (itself and the session's settings mirror, not all 25 controls). A
@@ -289,29 +293,29 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
         .then(None, c["file"], None, js=presets_panel.DOWNLOAD_JS, queue=False, **hidden)
 
 
-def _wire_inspector(engine: Engine, c: dict, view: list, refresh, refresh_in: list, refresh_out: list, capped: dict) -> list:
+def _wire_inspector(engine: Engine, c: dict, view: dict, refresh, refresh_in: list, refresh_out: list, capped: dict) -> list:
     """The token inspector's events; returns the model events (Stop cancels them)."""
     P, reply, run, top_n, scale = c["params"], c["reply"], c["run"], c["top_n"], c["scale"]
-    out = [c["chatbot"], c["msg"], c["status"], c["steps"], reply, c["reply_tokens"], c["branches"], *view]
+    parts = dict(history=c["chatbot"], box=c["msg"], status=c["status"], steps=c["steps"], reply=reply, tokens=c["reply_tokens"],
+                 branches=c["branches"], **view)  # `inspector.OUT`
+    out, by_name = list(parts.values()), partial(keyed, parts=parts)  # handlers give {name in OUT: value}
     hidden = dict(api_visibility="undocumented")
     step_in = [c["msg"], c["chatbot"], c["system"], run, reply, top_n, scale, *P]
     step_names = ["message", "history", "system", "run", "reply", "top_n", "scale", *controls.NAMES]
-    events = [c[btn].click(api.named(partial(inspector.step, engine, count, **capped), step_names), step_in, out, api_name=name,
-                           show_progress="minimal", **MODEL)
+    events = [c[btn].click(by_name(api.named(partial(inspector.step, engine, count, **capped), step_names)), step_in, out,
+                           api_name=name, show_progress="minimal", **MODEL)
               for btn, count, name in (("step_btn", 1, "step"), ("step10_btn", 10, "step10"), ("run_btn", None, "run_to_end"))]
-    events.append(c["force_btn"].click(partial(inspector.force_text, engine), [c["force_text"], reply, run, top_n, scale],
-                                       out, show_progress="minimal", **hidden, **MODEL))
-    events.append(c["force_token"].input(partial(inspector.force_token, engine), [c["force_token"], reply, run, top_n, scale],
-                                         out, show_progress="minimal", **hidden, **MODEL))
-    events.append(c["candidates"].select(inspector.on_candidate(engine), [reply, run, top_n, scale], out,
-                                         show_progress="minimal", **hidden, **MODEL))
-    events.append(c["branch_btn"].click(partial(inspector.branch, engine, **capped), [reply, run, top_n, scale, *P], out,
-                                        show_progress="minimal", **hidden, **MODEL))
+    at, model = [reply, run, top_n, scale], dict(show_progress="minimal", **hidden, **MODEL)  # the step shown; a model event
+    events.append(c["force_btn"].click(by_name(partial(inspector.force_text, engine)), [c["force_text"], *at], out, **model))
+    events.append(c["force_token"].input(by_name(partial(inspector.force_token, engine)), [c["force_token"], *at], out, **model))
+    events.append(c["candidates"].select(by_name(inspector.on_candidate(engine)), at, out, **model))
+    events.append(c["branch_btn"].click(by_name(partial(inspector.branch, engine, **capped)), [*at, *P], out, **model))
     for ev in events:
         ev.then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
     # Kept logits only: no queue, no wait behind a generation.
-    c["branches"].input(partial(inspector.switch, engine), [c["branches"], reply, top_n, scale], out, queue=False,
+    c["branches"].input(by_name(partial(inspector.switch, engine)), [c["branches"], reply, top_n, scale], out, queue=False,
                         show_progress="hidden", **hidden).then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
-    c["inspect_step"].change(partial(inspector.inspect, engine), [c["inspect_step"], reply, top_n, scale],
-                            [reply, c["reply_tokens"], *view], queue=False, show_progress="hidden", **hidden)
+    opened = dict(reply=reply, tokens=c["reply_tokens"], **view)
+    c["reply_tokens"].inspect_token(keyed(inspector.on_token(engine), opened), [reply, top_n, scale], list(opened.values()),
+                                    queue=False, show_progress="hidden", **hidden)
     return events

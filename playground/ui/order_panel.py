@@ -17,8 +17,8 @@ import gradio as gr
 
 from ..params import ParamError
 from ..stages import STAGES, canonical_order, movable, resolve_order
-from .chat import problem
 from .i18n import t, tr
+from .messages import problem
 
 HIDDEN = dict(queue=False, show_progress="hidden", api_visibility="undocumented")
 

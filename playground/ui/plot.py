@@ -5,38 +5,32 @@ group) and stores the context's token ids in the `ctx` state; `preview` does the
 conversation plus the unsent message (the page's landing example, an example button), and keeps an
 example's logits once per engine (`PINNED`, examples.py). `live` (and `moved`, `released`,
 `resync` and `redraw`, which feed it from the session's settings mirror) never run the model: they
-re-trace the cached logits (`Engine.cached_logits`) under the current controls, so they are safe as
+re-trace the cached logits (`step_analysis.live`) under the current controls, so they are safe as
 `queue=False` handlers beside a generation. Figures leave as JSON strings (`figure_view.encode`).
 Bad parameters keep the last figure (`gr.skip()`) and return the message for the plot's note.
 """
 
 from __future__ import annotations
 
-import weakref
 from functools import partial
-from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from .. import view
+from .. import step_analysis, view
 from ..engine import Engine, PromptTooLong
 from ..inputs import checked
 from ..params import ParamError
 from ..stages import STAGES
-from .chat import model_messages, plot_messages, problem, shown
 from .controls import mirror, released_value, remember, to_params, values_of
 from .examples import about as example_about
 from .figure_view import TEMPLATE, encode
 from .i18n import say, tr
-
-if TYPE_CHECKING:
-    import torch
+from .messages import model_messages, plot_messages, problem, shown
 
 COLORS = {view.KEPT: "#2f9e44", **{n: s.color for n, s in STAGES.items()}}  # a fate's colour: kept, or who removed it
 EMPTY = "Send a message (or write a system prompt): the plot then shows the first token of the assistant's reply."
 WAITING = "The distribution for this conversation is being computed; the plot follows when the model is free."
-# engine -> {the token ids of an example's context: its logits}: computed once, never evicted (examples.py)
-PINNED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+PINNED = step_analysis.PINNED  # engine -> {an example's context: its logits}, kept once per engine (examples.py)
 CUMULATIVE = "#a0522d"  # the cumulative curve and its axis: a colour no stage uses (sienna)
 
 
@@ -137,28 +131,22 @@ def context(engine: Engine, history: list | None, system: str | None, message: s
     return {"ids": ids, "about": about, **({"pin": True} if example else {})}
 
 
-def logits_of(engine: Engine, ctx: dict) -> torch.Tensor | None:
+def logits_of(engine: Engine, ctx: dict):
     """The context's logits if already computed (the engine's cache, or an example's pinned ones); never runs the model."""
-    logits = engine.cached_logits(ctx["ids"])
-    return PINNED.get(engine, {}).get(tuple(ctx["ids"])) if logits is None else logits
+    return step_analysis.cached(engine, ctx["ids"])
 
 
 def compute(engine: Engine, ctx: dict) -> None:
     """One forward pass for the context unless its logits are known; an example's are pinned for the engine."""
-    if logits_of(engine, ctx) is None:
-        logits = engine.next_logits(ctx["ids"])
-        if ctx.get("pin"):
-            PINNED.setdefault(engine, {})[tuple(ctx["ids"])] = logits
+    step_analysis.compute(engine, ctx["ids"], pin=bool(ctx.get("pin")))
 
 
 def live_data(engine: Engine, ctx: dict | None, top_n: int, values) -> view.PlotData:
     """The live view under `values`; raises ParamError, or LookupError when the logits are not cached."""
     params = to_params(values)
-    logits = logits_of(engine, ctx) if ctx else None
-    if logits is None:
+    if not ctx or logits_of(engine, ctx) is None:
         raise LookupError(WAITING)
-    trace = engine.trace(ctx["ids"], params, logits=logits)
-    return view.from_trace(trace, params, engine.label, top_n, title="Next token")
+    return step_analysis.live(engine, ctx["ids"], params, top_n)
 
 
 def _not_drawn(message: str) -> tuple:

@@ -20,9 +20,9 @@ import gradio as gr
 from .. import export, formats, llama_cli, presets
 from ..inputs import checked
 from ..params import DEFAULTS, GenerationParams, ParamError, build
-from .chat import model_messages, normalize, problem, shown
 from .controls import NAMES, to_params, to_values
 from .i18n import tr
+from .messages import model_messages, normalize, problem, shown
 
 BROWSER = "browser:"  # the dropdown value of a browser-kept preset: never a file name (':' is not in NAME_RULE)
 MAX_KEPT = 50  # presets one browser keeps

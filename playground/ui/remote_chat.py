@@ -105,8 +105,17 @@ def _fail(message: str) -> tuple:
 
 @checked(_fail)
 def inspect(backend, k, steps: list[Step] | None, top_n=MAX_TOP, scale="linear") -> tuple:
-    """A token was clicked (`k`: "k@clicks" from `#inspect-step`): its step in the plot."""
+    """A token was clicked (`k`: its step, from `on_token`; "k" and "k@clicks" are read too): its step in the plot."""
     return step_view(backend, steps, k, min(top_n, MAX_TOP), scale)
+
+
+def on_token(backend):
+    """The reply panel's `inspect_token` handler: its `js_on_load` fires it with the clicked span's {step: k}."""
+
+    def clicked(steps: list[Step] | None, top_n, scale, evt: gr.EventData) -> tuple:
+        return inspect(backend, (evt._data or {}).get("step", ""), steps, top_n, scale)
+
+    return clicked
 
 
 @checked(_fail)

@@ -96,11 +96,10 @@ def build_remote_demo(backend, limits: Limits | None = None) -> gr.Blocks:
                 for name, info in greyed(backend).items():  # set before the Blocks closes: the page starts greyed
                     control = params[controls.NAMES.index(name)]
                     control.interactive, control.info, control.elem_classes = False, t(info), ["remote-off"]
-        picked = gr.Textbox(visible="hidden", elem_id="inspect-step", label=t("Inspect step"))
         _wire(backend, limits, start, dict(demo=demo, chatbot=chatbot, msg=msg, send=send, stop=stop, status=status,
                                            reply_tokens=reply_tokens, regen=regen, undo=undo, clear=clear, system=system,
                                            fig=fig, note=note, top_n=top_n, scale=scale, reset=reset, params=params,
-                                           steps=steps, run=run, picked=picked, shown=shown, mode=mode))
+                                           steps=steps, run=run, shown=shown, mode=mode))
         demo.queue(default_concurrency_limit=4, max_size=limits.queue_size)
     return demo
 
@@ -108,7 +107,7 @@ def build_remote_demo(backend, limits: Limits | None = None) -> gr.Blocks:
 def _wire(backend, limits: Limits, start, c: dict) -> None:
     P, N = c["params"], controls.NAMES
     out = [c[n] for n in ("chatbot", "msg", "status", "steps", "reply_tokens", "fig", "note", "shown")]
-    view_in, view_out = [c["picked"], c["steps"], c["top_n"], c["scale"]], [c["reply_tokens"], c["fig"], c["note"], c["shown"]]
+    view_in, view_out = [c["steps"], c["top_n"], c["scale"]], [c["reply_tokens"], c["fig"], c["note"], c["shown"]]
     send_fn = api.named(partial(remote_chat.send, backend, limits=limits), ["message", "history", "system", "run", "top_n",
                                                                             "scale", *N])
     send_in = [c["msg"], c["chatbot"], c["system"], c["run"], c["top_n"], c["scale"], *P]
@@ -127,8 +126,8 @@ def _wire(backend, limits: Limits, start, c: dict) -> None:
     c["undo"].click(lambda h, m, r: chat.undo(h, m, r)[:4], [c["chatbot"], c["msg"], c["run"]], chat_out, api_name="undo",
                     **halting, **RAW).then(**blank)
     c["clear"].click(lambda r: chat.clear(r)[:4], [c["run"]], chat_out, api_name="clear", **halting).then(**blank)
-    c["picked"].change(partial(remote_chat.inspect, backend), view_in, view_out, api_visibility="undocumented", **QUIET)
-    gr.on([c["top_n"].release, c["scale"].input], partial(remote_chat.redraw, backend), [c["shown"], *view_in[1:]], view_out,
+    c["reply_tokens"].inspect_token(remote_chat.on_token(backend), view_in, view_out, api_visibility="undocumented", **QUIET)
+    gr.on([c["top_n"].release, c["scale"].input], partial(remote_chat.redraw, backend), [c["shown"], *view_in], view_out,
           api_visibility="undocumented", **QUIET)
     # What the sampling mode makes moot greys as on the local page (controls.mode_updates), after a mode switch or Reset.
     greying = dict(fn=partial(mode_updates, backend), inputs=[c["mode"], *P], outputs=[c["mode"], *P], api_visibility="undocumented",
@@ -137,7 +136,6 @@ def _wire(backend, limits: Limits, start, c: dict) -> None:
         x = P[N.index(name)]
         gr.on([x.input, x.release] if isinstance(x, gr.Slider) else [x.input], **greying)
     c["reset"].click(lambda: controls.to_values(start), None, P, api_name="reset", queue=False).then(**greying)
-    c["demo"].load(None, None, None, js=tokens_html.CLICK_JS)
 
 
 def build_remote_app(backend, limits: Limits | None = None) -> tuple[FastAPI, gr.Blocks]:

@@ -18,7 +18,7 @@ import gradio as gr
 
 from ..engine import Engine
 
-_replies: dict[str, weakref.ref] = {}  # session hash -> its last chat.Reply (weak: the State owns it)
+_replies: dict[str, weakref.ref] = {}  # session hash -> its last reply.Reply (weak: the State owns it)
 _lock = threading.Lock()
 
 

@@ -29,9 +29,10 @@ from ..inputs import step as check_step
 from ..params import ParamError, build
 from ..replay import Recorded
 from . import controls, examples, inspector, plot, presets_panel, step_view
-from .chat import Reply, model_messages, normalize, problem, shown
 from .figure_view import encode
 from .i18n import say, t, tr
+from .messages import model_messages, normalize, problem, shown
+from .reply import Reply
 from .tokens_html import number
 
 MAX_SESSION = 20_000_000  # bytes of a session file the page reads
@@ -195,9 +196,10 @@ def open_session(engine, text: str | None, fname: str | None, top_n, scale, sett
     settings.update(controls.mirror(controls.to_values(got.params)))
     status = tr(REPLAYING, source=shown(source), n=len(got.steps), model=shown(got.model.get("id", "?")),
                 dtype=shown(str(got.model.get("dtype"))))
+    opened = inspector.show_reply(engine, reply, top_n, scale)  # {name: value}: tokens, branches, *VIEW
     return [reply.history(), got.system, status, dec.steps, reply, None, encode(plot.figure(first, scale == "log")),
             tr("Step 1 of the replayed reply, from the session file's record (no model run)."),
-            *inspector.show_reply(engine, reply, top_n, scale), *controls.to_values(got.params)]
+            *(opened[n] for n in ("tokens", "branches", *step_view.VIEW)), *controls.to_values(got.params)]
 
 
 # --- wiring ------------------------------------------------------------------------------------------

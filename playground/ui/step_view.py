@@ -1,84 +1,68 @@
 """One step of the last reply taken apart, from logits the decode already computed (no forward pass).
 
 `show(engine, reply, k, top_n, scale)` returns the values of the inspector's step outputs (`VIEW`):
-a line about the step, the live-style plot (`plot.figure` of `view.from_trace`), the chain table
-(`inspector.chain_table`: per stage, in order, tokens considered/kept/removed, mass removed, top
-before and after), the model's distribution beside the one sampled from, the surviving set under
-each sampler order (`inspector.compare_orders`), and the candidates (a table and a dropdown, both to
-force one; the dropdown's values are "k:id", so a pick that arrives twice forces once). Step
-k < len(steps) is re-traced from its kept logits with the parameters it was chosen with (Step takes the
-current controls, so they can change between steps); step k == len(steps) of an open reply is the next
-one, from its pending logits.
+a line about the step, the live-style plot (`plot.figure`), the chain table (per stage, in order, tokens
+considered/kept/removed, mass removed, top before and after), the model's distribution beside the one
+sampled from, the surviving set under each sampler order, and the candidates (a table and a dropdown,
+both to force one; the dropdown's values are "k:id", so a pick that arrives twice forces once). The
+step is taken apart in the core (`step_analysis.analyse`, on the Decoder that chose it: kept logits with
+the parameters it was chosen with, its record, or an open reply's next step); this module only formats
+that plain data. Tables leave as {"headers", "data"} dicts, which a `gr.Dataframe` takes as its value.
 """
 
 from __future__ import annotations
 
-import heapq
-from dataclasses import dataclass
-
 import gradio as gr
-import pandas as pd
-import torch
 
-from .. import inspector, sampling, stages, view
-from ..decoder import Decoder
 from ..params import GenerationParams
+from ..stages import order_title
+from ..step_analysis import CHAIN_HEADERS, N_BARS, StepAnalysis, analyse, chain_rows  # noqa: F401  (N_BARS: re-exported)
 from ..text import readable
+from ..view import fate_label
 from . import plot
-from .chat import Reply, shown
 from .figure_view import TEMPLATE, encode
 from .i18n import say, tr
+from .messages import shown
+from .reply import Reply
 from .tokens_html import number
 
 VIEW = ("info", "plot", "chain", "raw_final", "orders", "candidates", "force_token")
-CHAIN_HEADERS = ["#", "stage", "considered", "kept", "removed", "mass removed", "top before", "top after"]
 CAND_HEADERS = ["token", "id", "model p", "final p", "fate"]
 ID_COL = CAND_HEADERS.index("id")
-N_CANDIDATES = 20
-N_BARS = 15
 NOTHING = "Click a token of the reply above (or Step) to see how it was chosen."
 RECORD_ONLY = ("Shown from the record made while generating (the candidates and the chain, exact). A reply keeps the "
                "full logits of its latest steps only (memory), so the order comparison is not drawn for this step.")
 
 
-@dataclass
-class At:
-    """Everything about step k: its chain, the ids before it, its raw logits, the parameters used."""
-
-    k: int
-    trace: sampling.Trace | None  # None: the step's logits are no longer kept, only its record
-    ids: list[int]
-    prompt_len: int
-    logits: torch.Tensor | None
-    params: GenerationParams
-    chosen: int | None  # None: the next step, not chosen yet
-    step: object | None  # its records.Step
-
-
-def at(reply: Reply, k: int) -> At:
-    """Step k of the shown branch; LookupError when it has no logits (yet)."""
-    dec: Decoder = reply.dec
-    if 0 <= k < len(dec.steps):
-        owner = reply.owner(k)
-        kept = owner.has_logits(k)
-        trace, logits = (owner.trace_at(k), owner.logit_history[k]) if kept else (None, None)
-        ids = owner.prompt + owner.token_ids[:k]
-        return At(k, trace, ids, len(owner.prompt), logits, owner.params_at(k), dec.steps[k].token_id, dec.steps[k])
-    if k == len(dec.steps) and not dec.done and dec.logits is not None:
-        with torch.inference_mode():
-            trace = sampling.run(dec.stages, dec.ids, dec.logits)
-        return At(k, trace, dec.prompt + dec.token_ids, len(dec.prompt), dec.logits, dec.params, None, None)
+def at(reply: Reply, k: int, top_n=30) -> StepAnalysis:
+    """Step k of the shown branch, taken apart by the Decoder that chose it; LookupError when it has no logits (yet)."""
+    dec = reply.dec
+    if 0 <= k <= len(dec.steps):
+        try:
+            return analyse(reply.owner(k), k, int(top_n or 30), f"Step {number(k)}" + (" (next token)" if k == len(dec.steps) else ""))
+        except LookupError:
+            pass
     raise LookupError(f"step {number(k)} is not part of this reply (it has {len(dec.steps)} tokens"
                       f"{'' if dec.done else ', and the next one is computed by Step'}).")
 
 
 # --- the parts -------------------------------------------------------------------------------------
+def table(rows: list[list], headers: list[str]) -> dict:
+    """A `gr.Dataframe` value."""
+    return {"headers": list(headers), "data": rows}
+
+
+def chain_frame(stages: list) -> dict:
+    """The chain table (`CHAIN_HEADERS`) of chain rows (`inspector.chain_table`'s rows, or their dicts)."""
+    return table(chain_rows(stages), CHAIN_HEADERS)
+
+
 def settings(params: GenerationParams) -> str:
     """The parameters a step was chosen with, as the ones that differ from the defaults."""
     return ", ".join(f"{n} = {v!r}" for n, v in params.changed().items()) or "all defaults"
 
 
-def info(engine, reply: Reply, a: At) -> str:
+def info(reply: Reply, a: StepAnalysis) -> str:
     about = tr("mode {mode}; parameters: {settings}; branch {branch}", mode=a.params.mode, settings=shown(settings(a.params)),
                branch=shown(reply.labels[reply.current]))
     if a.step is None:
@@ -86,49 +70,10 @@ def info(engine, reply: Reply, a: At) -> str:
                   "to take it, or Step to sample one. <br>{about}", k=number(a.k), about=about)
     s = a.step
     how = tr("forced by you") if s.forced else tr("chosen with p = {p}", p=f"{s.prob:.4g}")
-    record = "" if a.trace is not None else f"<br>{tr(RECORD_ONLY)}"
+    record = "" if a.exact else f"<br>{tr(RECORD_ONLY)}"
     return tr("**Step {k}**: “{token}” (id {id}), {how}; the model alone gave it p = {p} (rank {rank}). <br>{about}{record}",
               k=number(a.k), token=shown(readable(s.token)), id=s.token_id, how=how, p=f"{s.prob_raw:.4g}", rank=s.rank,
               about=about, record=record)
-
-
-def step_figure(engine, a: At, top_n: int, log: bool) -> str:
-    title = f"Step {number(a.k)}" + (" (next token)" if a.chosen is None else "")
-    if a.trace is None:
-        return encode(plot.figure(view.from_step(a.step, int(top_n or 30), title=title), log))
-    return encode(plot.figure(view.from_trace(a.trace, a.params, engine.label, int(top_n or 30), title, a.chosen), log))
-
-
-def _top_text(items) -> str:
-    return ", ".join(f"{t} {p:.3f}" for t, p in items)
-
-
-def chain_frame(stages: list[dict]) -> pd.DataFrame:
-    """The chain table (`CHAIN_HEADERS`) of chain rows (`inspector.chain_table`'s rows as dicts)."""
-    rows = [[i, r["label"], r["considered"], r["kept"], r["removed"], round(r["removed_mass"], 4), _top_text(r["top_before"]),
-             _top_text(r["top_after"])] for i, r in enumerate(stages, 1)]
-    return pd.DataFrame(rows, columns=CHAIN_HEADERS)
-
-
-def chain_rows(engine, a: At) -> pd.DataFrame:
-    # The rows recorded while generating (the pick's too, when it removed tokens: greedy), or the chain run again.
-    stages = (a.step.stages or []) if a.trace is None else [vars(r) for r in inspector.chain_table(a.trace, engine.label)]
-    rows = chain_frame(stages).values.tolist()
-    if not rows and a.trace is not None:  # nothing changes the model's distribution: it is sampled as it is
-        n = int(torch.isfinite(a.trace.raw[0]).sum())
-        raw = _top_text(_top(a.trace.probs(-1)[0], engine, 5))
-        rows.append([0, "(no stage: sampled from the model's own distribution)", n, n, 0, 0.0, raw, raw])
-    return pd.DataFrame(rows, columns=CHAIN_HEADERS)
-
-
-def _top(p: torch.Tensor, engine, n: int) -> list[tuple[str, float]]:
-    return inspector.top_tokens(p, engine.label, n)
-
-
-def pair(left: list[tuple[int, float]], right: list[tuple[int, float]], titles: tuple[str, str], engine,
-         chosen: int | None) -> str:
-    """Two small bar charts side by side (see `charts`)."""
-    return charts([left, right], titles, engine, chosen)
 
 
 def charts(columns: list[list[tuple[int, float]]], titles: tuple[str, ...], engine, chosen: int | None) -> str:
@@ -153,47 +98,28 @@ def charts(columns: list[list[tuple[int, float]]], titles: tuple[str, ...], engi
     return encode(dict(data=traces, layout=layout))
 
 
-def ranked(probs: dict[int, float] | torch.Tensor, n: int = N_BARS) -> list[tuple[int, float]]:
-    if isinstance(probs, torch.Tensor):
-        v, i = torch.topk(probs, min(n, probs.shape[-1]))
-        return [(int(t), float(x)) for t, x in zip(i, v) if x > 0]
-    return heapq.nlargest(n, probs.items(), key=lambda kv: kv[1])  # the whole vocabulary may survive
+def raw_final(engine, a: StepAnalysis) -> str:
+    after = tr("After the chain ({n} tokens left)", n=a.final.total) if a.exact else tr("After the chain (recorded candidates)")
+    return charts([a.raw, a.final.top], (tr("Before any sampler (the model)"), after), engine, a.chosen)
 
 
-def raw_final(engine, a: At) -> str:
-    if a.trace is None:  # the recorded candidates: the model's top ones and what the chain gave them
-        cands = a.step.candidates
-        return pair(ranked({c.id: c.prob_raw for c in cands}), ranked({c.id: c.prob_final for c in cands if c.prob_final > 0}),
-                    (tr("Before any sampler (the model)"), tr("After the chain (recorded candidates)")), engine, a.chosen)
-    raw, final = a.trace.probs(-1)[0], a.trace.picked_probs[0]
-    kept = int(torch.isfinite(a.trace.picked).sum())
-    return pair(ranked(raw), ranked(final), (tr("Before any sampler (the model)"), tr("After the chain ({n} tokens left)", n=kept)),
-                engine, a.chosen)
-
-
-def orders(engine, a: At) -> str | None:
-    if a.trace is None:
+def orders(engine, a: StepAnalysis) -> str | None:
+    if a.orders is None:
         return None
-    sets = inspector.compare_orders(engine, a.ids, a.prompt_len, a.params, a.logits)  # greedy: the argmax in each
-    names = list(sets)  # the reply's own order first when it is a custom one, then the named ones
-    titles = []
-    for n in names:
+    titles = []  # the reply's own order first when it is a custom one, then the named ones
+    for n, s in a.orders.items():
         this = "*" if n == a.params.sampler_order else ""
-        titles.append(say(f"{stages.order_title(n)}{this}: {len(sets[n])} survive{'s' if len(sets[n]) == 1 else ''}"))
-    return charts([ranked(sets[n]) for n in names], tuple(titles), engine, a.chosen)  # one chart per order
+        titles.append(say(f"{order_title(n)}{this}: {s.total} survive{'s' if s.total == 1 else ''}"))
+    return charts([s.top for s in a.orders.values()], tuple(titles), engine, a.chosen)  # one chart per order
 
 
-def candidates(engine, a: At) -> tuple[pd.DataFrame, dict]:
-    if a.trace is None:
-        data = view.from_step(a.step, N_CANDIDATES)
-    else:
-        data = view.from_trace(a.trace, a.params, engine.label, N_CANDIDATES)
+def candidates(a: StepAnalysis) -> tuple[dict, dict]:
     rows, choices = [], []
-    for b in data.bars:
-        fate = say(view.fate_label(b.fate)) + (tr(" · chosen") if b.id == a.chosen else "")
+    for b in a.candidates.bars:
+        fate = say(fate_label(b.fate)) + (tr(" · chosen") if b.id == a.chosen else "")
         rows.append([b.label, b.id, round(b.raw, 4), round(b.final, 4), fate])
         choices.append((f"{b.label}  (id {b.id}, p {b.final:.3f})", f"{a.k}:{b.id}"))  # "step:id": a late repeat is seen
-    return pd.DataFrame(rows, columns=CAND_HEADERS), gr.update(choices=choices, value=None)
+    return table(rows, CAND_HEADERS), gr.update(choices=choices, value=None)
 
 
 # --- the whole view ----------------------------------------------------------------------------------
@@ -202,17 +128,16 @@ def show(engine, reply: Reply | None, k: int | None, top_n=30, scale="linear") -
     if reply is None or k is None:
         return empty(tr(NOTHING) if reply is not None else tr("This reply has no token steps to inspect (none yet, or beam search)."))
     try:
-        a = at(reply, int(k))
+        a = at(reply, int(k), top_n)
     except LookupError as e:
         return empty(shown(str(e)))
-    table, choose = candidates(engine, a)
-    chain = gr.update(value=chain_rows(engine, a), label=tr("Sampler chain at step {k}, stage by stage ({settings})", k=number(a.k),
-                                                            settings=settings(a.params)))
-    return (info(engine, reply, a), step_figure(engine, a, top_n, scale == "log"), chain, raw_final(engine, a),
-            orders(engine, a), gr.update(value=table, label=tr("Candidates at step {k}: click a row to force it", k=number(a.k))),
-            choose)
+    cands, choose = candidates(a)
+    chain = gr.update(value=table(a.chain, CHAIN_HEADERS),
+                      label=tr("Sampler chain at step {k}, stage by stage ({settings})", k=number(a.k), settings=settings(a.params)))
+    return (info(reply, a), encode(plot.figure(a.plot, scale == "log")), chain, raw_final(engine, a), orders(engine, a),
+            gr.update(value=cands, label=tr("Candidates at step {k}: click a row to force it", k=number(a.k))), choose)
 
 
 def empty(message: str) -> tuple:
-    return (message, None, gr.update(value=pd.DataFrame([], columns=CHAIN_HEADERS), label=tr("Sampler chain")), None, None,
-            gr.update(value=pd.DataFrame([], columns=CAND_HEADERS), label=tr("Candidates")), gr.update(choices=[], value=None))
+    return (message, None, gr.update(value=table([], CHAIN_HEADERS), label=tr("Sampler chain")), None, None,
+            gr.update(value=table([], CAND_HEADERS), label=tr("Candidates")), gr.update(choices=[], value=None))

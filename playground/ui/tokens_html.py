@@ -6,10 +6,9 @@ Each token is a `<span data-step="k">` (k: the step's 0-based index; the page nu
 `number(k)`: step 1 is the first token of the reply) shaded by the probability it was chosen with
 (red: unlikely, green: likely) with a `title` giving its step, that probability and the model's rank; a run
 of byte tokens (pieces of one character, '<0xF0><0x9F>') shows the character they make, its bytes on hover;
-`CLICK_JS` makes a click on a span write "k@n" (n counts clicks, so the same token twice is still a
-change) into the hidden `#inspect-step` box and fire its input event; the box's `.change` opens step
-k, and the page scrolls the step's view (`#inspect-info`, its plot under it) to the top of the window.
-(Gradio fires `.change`, not `.input`, for a value set by a script.)
+`ON_LOAD` (the panel's `js_on_load`) makes a click on a span fire the panel's `inspect_token` event
+with {step: k} (every click fires, the same token twice too), which opens step k, and scrolls the
+step's view (`#inspect-info`, its plot under it) to the top of the window.
 """
 
 from __future__ import annotations
@@ -35,22 +34,15 @@ CSS = """
 #reply-tokens .legend { font-size: 0.8em; opacity: 0.75; margin-bottom: 4px; }
 """
 
-# One delegated listener for the whole page: a click on a token span opens its step.
-CLICK_JS = """() => {
-  if (window.__tokenInspector) return;
-  window.__tokenInspector = true;
-  document.addEventListener('click', (e) => {
-    const span = e.target.closest ? e.target.closest('#reply-tokens [data-step]') : null;
-    if (!span) return;
-    const box = document.querySelector('#inspect-step textarea, #inspect-step input');
-    if (!box) return;
-    window.__tokenClicks = (window.__tokenClicks || 0) + 1;
-    box.value = span.dataset.step + '@' + window.__tokenClicks;
-    box.dispatchEvent(new Event('input', {bubbles: true}));
-    const view = document.querySelector('#inspect-info');
-    if (view) view.scrollIntoView({block: 'start', behavior: 'smooth'});
-  });
-}"""
+# The panel's own listener (gr.HTML's `js_on_load`, run once when the panel mounts; the spans inside are
+# re-rendered with every reply): a click on a token span fires the panel's `inspect_token` event with its step.
+ON_LOAD = """element.addEventListener('click', (e) => {
+  const span = e.target.closest ? e.target.closest('[data-step]') : null;
+  if (!span || !element.contains(span)) return;
+  trigger('inspect_token', {step: Number(span.dataset.step)});
+  const view = document.querySelector('#inspect-info');
+  if (view) view.scrollIntoView({block: 'start', behavior: 'smooth'});
+});"""
 
 
 def number(k: int) -> int:
