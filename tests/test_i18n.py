@@ -210,3 +210,23 @@ def test_the_compare_and_share_lines_in_chinese(chinese):
     assert all(isinstance(label, I18nData) for label in labels) and [label.key for label in labels] == list(SAMPLER_ORDERS.values())
     assert i18n.zh(SAMPLER_ORDERS["temperature_last"]) == ("惩罚、top-n-sigma、top-k、典型采样、top-p、min-p、XTC、平滑、"
                                                           "epsilon、eta、无尾采样、top-a、温度、动态温度（llama.cpp）")
+
+
+def test_the_inspector_in_chinese(engine, chinese):
+    from playground import view
+    from playground.params import build
+    from playground.ui import step_view
+
+    convo = [{"role": "user", "content": "Name a colour."}]
+    dec = engine.decoder(chat.model_messages(convo), build(temperature=0.8, top_k=20, seed=3, max_new_tokens=2), top_n=chat.TOP_N,
+                         report=True)
+    while not dec.done:
+        dec.step()
+    shown = step_view.show(engine, chat.Reply.start(convo, dec), 0)
+    chain, cands = shown[2]["value"], shown[5]["value"]
+    assert chain["headers"] == ["#", "阶段", "考虑的", "保留", "被去掉", "去掉的概率质量", "之前最可能的", "之后最可能的"]
+    assert [row[1] for row in chain["data"]] == ["温度", "top-k"]  # each stage by its Chinese name (top-k as it is)
+    assert cands["headers"] == ["token", "id", "模型 p", "最终 p", "结果"]
+    assert [row[1] for row in step_view.chain_frame(dec.steps[0].stages)["data"]] == ["温度", "top-k"]  # the recorded rows
+    note = i18n.say(view.from_step(dec.steps[0]).notes[0])
+    assert note.startswith("生成的第 1 个 token：") and f"模型中排第 {dec.steps[0].rank}）。柱是生成时记录下的模型自身的概率" in note

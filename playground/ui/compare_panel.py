@@ -128,7 +128,7 @@ def apply_b(b_text, start=None) -> list:
         b = settings_b(b_text, start)
     except ParamError as e:
         return [problem("Not applied: " + " ".join(e.messages))] + [gr.skip() for _ in controls.NAMES]
-    return [i18n.tr("The main controls now hold settings B ({settings}).", settings=shown(i18n.say(step_view.settings(b)))),
+    return [i18n.tr("The main controls now hold settings B ({settings}).", settings=shown(step_view.settings(b))),
             *controls.to_values(b)]
 
 

@@ -77,7 +77,7 @@ PATTERNS = [
         r"every step, and a remote server sends only its top (?P<top>\d+) tokens per step \((?P<say>.+)\)\. What the server "
         r"sent is shown as sent, and nothing is recomputed or made up\. Run the playground with its local engine "
         r"\(`python app\.py`\) for the exact view\."),
-     "**在远程后端上不可用：采样器链视图和链表格、随控件移动而实时重绘的图、token 查看器的单步、强制和分支，以及 A/B 比较。**"
+     "**在远程后端上不可用：采样器链视图和链表格、随控件移动而实时重绘的图、Token 检查器的单步、强制和分支，以及 A/B 比较。**"
      "它们每一步都需要模型的完整 logits，而远程服务器每步只发送它的前 {top} 个 token（{say}）。服务器发来的内容按原样显示，"
      "不会重新计算，也不会编造。要看精确的视图，请用本地引擎运行游乐场（`python app.py`）。"),
     (_P(r"Not on this server: (?P<say>.+?)\. (?P<say2>.+)"), "此服务器上不可用：{say}。{say2}"),
@@ -109,6 +109,14 @@ PATTERNS = [
         r"\(system prompt and conversation\)\. Undo or Clear earlier turns, or shorten the message or the system prompt\."),
      "本实例上提示词最多 {cap} 个 token（max_prompt_tokens 上限），但现在是 {v}（系统提示词加对话）。请撤销或清空之前的轮次，"
      "或者缩短消息或系统提示词。"),
+    # a generated token's plot from its record (view.from_step)
+    (_P(r"Generated token (?P<n>\d+): (?P<tok>.+) \(forced\)\. Bars are the model's own probabilities as recorded while "
+        r"generating; the parameters used then, not the current ones\."),
+     "生成的第 {n} 个 token：{tok}（由你强制）。柱是生成时记录下的模型自身的概率；用的是当时的参数，而不是当前的参数。"),
+    (_P(r"Generated token (?P<n>\d+): (?P<tok>.+) \(p = (?P<p>\S+), the model's rank (?P<r>\d+)\)\. Bars are the model's own "
+        r"probabilities as recorded while generating; the parameters used then, not the current ones\."),
+     "生成的第 {n} 个 token：{tok}（p = {p}，模型中排第 {r}）。柱是生成时记录下的模型自身的概率；用的是当时的参数，"
+     "而不是当前的参数。"),
     # the A/B compare (compare.py's lines, compare_panel.py's messages)
     (_P(r"they part at token (?P<n>\d+): A took (?P<a>.+?), B took (?P<b>.+?)\. (?P<say>(?:Both settings|[AB]'s .+? removed) .*)"),
      "它们在第 {n} 个 token 分开：A 取了 {a}，B 取了 {b}。{say}"),

@@ -238,6 +238,15 @@ ZH = {
     "Downloaded the last reply ({n} tokens) as **{fname}**.": "已把上一条回复（{n} 个 token）下载为 **{fname}**。",
     "1: replayed from {source} (read-only)": "1：从 {source} 重放（只读）",
     "Step 1 (from the session file)": "第 1 步（来自会话文件）",
+    # the inspector's tables (step_analysis.CHAIN_HEADERS, step_view.CAND_HEADERS)
+    "stage": "阶段",
+    "considered": "考虑的",
+    "mass removed": "去掉的概率质量",
+    "top before": "之前最可能的",
+    "top after": "之后最可能的",
+    "model p": "模型 p",
+    "final p": "最终 p",
+    "fate": "结果",
     "Replaying **{source}** read-only ({n} tokens, {model}, {dtype}): click a token to see its step. The model is not run; Send "
     "or Regenerate makes a new reply.":
         "正在只读重放 **{source}**（{n} 个 token，{model}，{dtype}）：点击一个 token 查看它的那一步。不会运行模型；"

@@ -30,7 +30,7 @@ from ..params import ParamError, build
 from ..replay import Recorded
 from . import controls, examples, inspector, plot, presets_panel, step_view
 from .figure_view import encode
-from .i18n import say, t, tr
+from .i18n import t, tr
 from .messages import model_messages, normalize, problem, shown
 from .reply import Reply
 from .tokens_html import number
@@ -117,7 +117,7 @@ def make_link(history: list | None, system: str | None, reply: Reply | None, *va
 
 
 def _changed(params) -> str:
-    return shown(say(step_view.settings(params)))
+    return shown(step_view.settings(params))
 
 
 def opening(request, known: dict | None = None) -> list:

@@ -48,18 +48,23 @@ def at(reply: Reply, k: int, top_n=30) -> StepAnalysis:
 
 # --- the parts -------------------------------------------------------------------------------------
 def table(rows: list[list], headers: list[str]) -> dict:
-    """A `gr.Dataframe` value."""
-    return {"headers": list(headers), "data": rows}
+    """A `gr.Dataframe` value, its headers in the visitor's language."""
+    return {"headers": [tr(h) for h in headers], "data": rows}
+
+
+def said_stages(rows: list[list]) -> list[list]:
+    """Chain table rows (`CHAIN_HEADERS`) with each stage's name in the visitor's language."""
+    return [[r[0], say(r[1]), *r[2:]] for r in rows]
 
 
 def chain_frame(stages: list) -> dict:
     """The chain table (`CHAIN_HEADERS`) of chain rows (`inspector.chain_table`'s rows, or their dicts)."""
-    return table(chain_rows(stages), CHAIN_HEADERS)
+    return table(said_stages(chain_rows(stages)), CHAIN_HEADERS)
 
 
 def settings(params: GenerationParams) -> str:
     """The parameters a step was chosen with, as the ones that differ from the defaults."""
-    return ", ".join(f"{n} = {v!r}" for n, v in params.changed().items()) or "all defaults"
+    return ", ".join(f"{n} = {v!r}" for n, v in params.changed().items()) or tr("all defaults")
 
 
 def info(reply: Reply, a: StepAnalysis) -> str:
@@ -132,7 +137,7 @@ def show(engine, reply: Reply | None, k: int | None, top_n=30, scale="linear") -
     except LookupError as e:
         return empty(shown(str(e)))
     cands, choose = candidates(a)
-    chain = gr.update(value=table(a.chain, CHAIN_HEADERS),
+    chain = gr.update(value=table(said_stages(a.chain), CHAIN_HEADERS),
                       label=tr("Sampler chain at step {k}, stage by stage ({settings})", k=number(a.k), settings=settings(a.params)))
     return (info(reply, a), encode(plot.figure(a.plot, scale == "log")), chain, raw_final(engine, a), orders(engine, a),
             gr.update(value=cands, label=tr("Candidates at step {k}: click a row to force it", k=number(a.k))), choose)
