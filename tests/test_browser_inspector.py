@@ -171,6 +171,8 @@ def test_force_from_the_dropdown_adds_the_token_once(page):
     # Step runs after every event the pick sent (model events run one at a time, in order): one token more.
     page.locator("#step-btn").click()
     expect(page.locator("#status")).to_contain_text("Step mode: 3 tokens so far", timeout=SLOW)
+    expect(tokens(page)).to_have_count(3)  # the tokens are drawn after the status line
+    expect(page.locator("#candidates")).to_contain_text("Candidates at step 4:", timeout=SLOW)
     assert len(ids_of(page)) == 3 and ids_of(page)[1] == forced_id and ids_of(page)[2] != forced_id
     expect(token(page, 1)).to_have_class(re.compile(r"\bforced\b"))
     # the row click still forces once, and leaves no cell outlined in the next step's table
@@ -190,6 +192,8 @@ def finished_reply(page, text: str, length: int) -> list[str]:
     set_number(page, "max_new_tokens", length)
     send_message(page, text)
     wait_finished(page)
+    n = int(re.search(r"(\d+) tokens?\b", page.locator("#status").inner_text()).group(1))
+    expect(tokens(page)).to_have_count(n)  # the coloured tokens are drawn after the status line: wait for all of them
     return ids_of(page)
 
 
