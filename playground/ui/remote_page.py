@@ -7,7 +7,9 @@ remote server sends each token's top 20 and never the model's full logits (remot
 - the plot shows a step of the reply as the server reported it, labelled (`OpenAIBackend.plot_label`); a
   click on a reply token picks the step, Top N and the scale redraw it;
 - the controls a server cannot take are greyed, the reason first in their info text (`OpenAIBackend.untaken`,
-  the one list of what each kind of server takes); the others are sent with every request;
+  the one list of what each kind of server takes); the others are sent with every request; what the sampling
+  mode makes moot greys as on the local page (`controls.mode_updates`, through `mode_updates`);
+- the caps line names only the caps this page enforces (`caps`: no prompt cap, there is no local tokenizer);
 - what needs the full logits (the chain view and chain table, the live redraw as a control moves, the
   inspector's Step, Force and Branch, the A/B compare) is not on the page; `#remote-unavailable` says so
   and why, in its place. The API key stays in the server's environment (remote.py); nothing here shows it.
