@@ -1,7 +1,7 @@
 """Slider-to-plot latency: server side (the plot handler called directly) and in headless chromium.
 
 Server side: `plot.moved` (the handler a control's `.input` runs: the settings mirror -> params, the
-sampler chain on the cached logits, `view.from_trace`, the figure, its JSON) over many top-k moves on
+sampler chain on the cached logits, `plotdata.from_trace`, the figure, its JSON) over many top-k moves on
 a real context, median, plus the same split into its parts.
 
 Browser: the real app served in-process, a real context (one short reply), then for each move a
@@ -39,7 +39,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 
-from playground import loader, view  # noqa: E402
+from playground import loader, plotdata  # noqa: E402
 from playground.engine import Engine  # noqa: E402
 from playground.ui import controls, plot  # noqa: E402
 from playground.ui.figure_view import encode  # noqa: E402
@@ -125,7 +125,7 @@ def server_side(engine: Engine, moves: int) -> dict[str, list[float]]:
     ctx = plot.context(engine, HISTORY, None)
     engine.next_logits(ctx["ids"])  # the forward pass happens once, when the context changes
     settings = controls.mirror()
-    out = {k: [] for k in ("moved (handler)", "to_params", "engine.trace", "view.from_trace", "figure",
+    out = {k: [] for k in ("moved (handler)", "to_params", "engine.trace", "plotdata.from_trace", "figure",
                            "encode (JSON)")}
     for n in range(moves + 5):
         k = KS[n % len(KS)]
@@ -139,7 +139,7 @@ def server_side(engine: Engine, moves: int) -> dict[str, list[float]]:
         b = time.perf_counter()
         trace = engine.trace(ctx["ids"], params, logits=engine.cached_logits(ctx["ids"]))
         c = time.perf_counter()
-        data = view.from_trace(trace, params, engine.label, TOP_N, title="Next token")
+        data = plotdata.from_trace(trace, params, engine.label, TOP_N, title="Next token")
         d = time.perf_counter()
         fig = plot.figure(data)
         e = time.perf_counter()

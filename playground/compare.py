@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .inspector import StageRow, chain_table
 from .params import GenerationParams
 from .records import Done
+from .stage_rows import StageRow, chain_table
 
 
 @dataclass

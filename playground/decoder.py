@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import torch
 from transformers import DynamicCache, StaticCache
 
-from . import fast, inspector, sampling
+from . import fast, sampling, stage_rows
 from .params import GenerationParams
 from .records import Candidate, Done, PromptTooLong, Step
 from .text import StopScanner
@@ -188,7 +188,7 @@ class Decoder:
         rank = int((raw > raw[tok]).sum()) + 1
         drawn = trace.picked_probs if trace.pick is not None and trace.pick.random else trace.probs()  # greedy: before the argmax
         prob = float(drawn[0, tok])
-        report = [vars(r) for r in inspector.chain_table(trace, self.lm.label)] if self.report else None
+        report = [vars(r) for r in stage_rows.chain_table(trace, self.lm.label)] if self.report else None
         return Step(t, tok, self.lm.label(tok), prob, float(raw[tok]), rank, cands, text, forced, report, self.params)
 
     # --- looking back and branching ---------------------------------------------------------------

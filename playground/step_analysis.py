@@ -4,9 +4,9 @@
 `logits_at`, `params_at`, `steps`), so it never runs the model: step k < len(steps) is the chain run again
 on its kept logits with the parameters it was chosen with, or, once a reply no longer keeps them, its
 record (`records.Step`); step k == len(steps) of an open reply is the next one, from its pending logits.
-The result (`StepAnalysis`) holds the plot data (`view.PlotData`), the rows of the chain table
+The result (`StepAnalysis`) holds the plot data (`plotdata.PlotData`), the rows of the chain table
 (`CHAIN_HEADERS`), the model's distribution beside the one sampled from, and the surviving set under
-each sampler order (`inspector.compare_orders`). The UI (ui/step_view.py) only formats it.
+each sampler order (`stage_rows.compare_orders`). The UI (ui/step_view.py) only formats it.
 
 The live plot's next-token view works the same way (`live`): from logits already computed for a context
 (the engine's cache, or an example's pinned logits: `PINNED`), never running the model.
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import inspector, view
+from . import plotdata, stage_rows
 from .decoder import Decoder
 from .params import GenerationParams
 from .records import Step
@@ -52,8 +52,8 @@ class StepAnalysis:
     chosen: int | None  # the token taken; None: the next step, not chosen yet
     step: Step | None  # its record; None for the next step
     exact: bool  # the chain run again on kept logits; False: from the record only (no order comparison)
-    plot: view.PlotData  # the step as the live plot draws it (`top_n` bars)
-    candidates: view.PlotData  # the `N_CANDIDATES` candidates with their fates
+    plot: plotdata.PlotData  # the step as the live plot draws it (`top_n` bars)
+    candidates: plotdata.PlotData  # the `N_CANDIDATES` candidates with their fates
     chain: list[list]  # the chain table's rows (`CHAIN_HEADERS`)
     raw: Ranked  # the model's own distribution (top `N_BARS`)
     final: Survivors  # after the chain: the distribution sampled from
@@ -65,7 +65,7 @@ def top_text(items) -> str:
 
 
 def chain_rows(rows: list) -> list[list]:
-    """The chain table (`CHAIN_HEADERS`) of chain rows (`inspector.StageRow`s, or their dicts as records keep them)."""
+    """The chain table (`CHAIN_HEADERS`) of chain rows (`stage_rows.StageRow`s, or their dicts as records keep them)."""
     rows = [r if isinstance(r, dict) else vars(r) for r in rows]
     return [[i, r["label"], r["considered"], r["kept"], r["removed"], round(r["removed_mass"], 4), top_text(r["top_before"]),
              top_text(r["top_after"])] for i, r in enumerate(rows, 1)]
@@ -91,19 +91,19 @@ def analyse(dec: Decoder, k: int, top_n: int = 30, title: str = "") -> StepAnaly
     if logits is None:  # the record made while generating: the candidates and the chain, exact
         cands = step.candidates
         survivors = {c.id: c.prob_final for c in cands if c.prob_final > 0}
-        return StepAnalysis(k, params, chosen, step, False, view.from_step(step, int(top_n or 30), title=title),
-                            view.from_step(step, N_CANDIDATES), chain_rows(step.stages or []),
+        return StepAnalysis(k, params, chosen, step, False, plotdata.from_step(step, int(top_n or 30), title=title),
+                            plotdata.from_step(step, N_CANDIDATES), chain_rows(step.stages or []),
                             ranked({c.id: c.prob_raw for c in cands}), Survivors(len(survivors), ranked(survivors)), None)
     label, trace = dec.lm.label, dec.trace_at(k)
-    rows = chain_rows(inspector.chain_table(trace, label))
+    rows = chain_rows(stage_rows.chain_table(trace, label))
     if not rows:  # nothing changes the model's distribution: it is sampled as it is
         n = int(torch.isfinite(trace.raw[0]).sum())
-        raw = top_text(inspector.top_tokens(trace.probs(-1)[0], label, 5))
+        raw = top_text(stage_rows.top_tokens(trace.probs(-1)[0], label, 5))
         rows.append([0, UNCHANGED, n, n, 0, 0.0, raw, raw])
     ids = dec.prompt + dec.token_ids[:k]
-    sets = inspector.compare_orders(dec.lm, ids, len(dec.prompt), params, logits)  # greedy: the argmax in each
-    return StepAnalysis(k, params, chosen, step, True, view.from_trace(trace, params, label, int(top_n or 30), title, chosen),
-                        view.from_trace(trace, params, label, N_CANDIDATES), rows, ranked(trace.probs(-1)[0]),
+    sets = stage_rows.compare_orders(dec.lm, ids, len(dec.prompt), params, logits)  # greedy: the argmax in each
+    return StepAnalysis(k, params, chosen, step, True, plotdata.from_trace(trace, params, label, int(top_n or 30), title, chosen),
+                        plotdata.from_trace(trace, params, label, N_CANDIDATES), rows, ranked(trace.probs(-1)[0]),
                         Survivors(int(torch.isfinite(trace.picked).sum()), ranked(trace.picked_probs[0])),
                         {n: Survivors(len(s), ranked(s)) for n, s in sets.items()})
 
@@ -123,15 +123,15 @@ def compute(engine, ids: list[int], pin: bool = False) -> None:
             PINNED.setdefault(engine, {})[tuple(ids)] = logits
 
 
-def live(engine, ids: list[int], params: GenerationParams, top_n: int, title: str = "Next token") -> view.PlotData:
+def live(engine, ids: list[int], params: GenerationParams, top_n: int, title: str = "Next token") -> plotdata.PlotData:
     """The next token after `ids` under `params`; LookupError while its logits are not computed."""
     trace = _trace(engine, ids, params)
-    return view.from_trace(trace, params, engine.label, top_n, title=title)
+    return plotdata.from_trace(trace, params, engine.label, top_n, title=title)
 
 
-def effects(engine, ids: list[int], params: GenerationParams) -> list[view.Effect]:
-    """What each link of the chain does to the next token after `ids` (`view.effects`); LookupError as `live`."""
-    return view.effects(_trace(engine, ids, params))
+def effects(engine, ids: list[int], params: GenerationParams) -> list[plotdata.Effect]:
+    """What each link of the chain does to the next token after `ids` (`plotdata.effects`); LookupError as `live`."""
+    return plotdata.effects(_trace(engine, ids, params))
 
 
 def _trace(engine, ids: list[int], params: GenerationParams):

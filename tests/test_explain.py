@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from playground import view
+from playground import plotdata
 from playground.params import build
 from playground.ui import controls, explain
 from tests.test_sampling import chain, logits_of
@@ -20,10 +20,10 @@ def test_each_active_stage_says_what_it_did_by_hand():
     # probabilities 0.5, 0.3, 0.15, 0.05: top_p = 0.75 keeps the first two (0.8 of the mass); renormalised they
     # are 0.625 and 0.375, and min_p = 0.7 (cut 0.4375) keeps only the first
     trace = chain({"top_p": 0.75, "min_p": 0.7, "sampler_order": "temperature_last"}, logits_of([0.5, 0.3, 0.15, 0.05]))
-    eff = {e.name: e for e in view.effects(trace)}
+    eff = {e.name: e for e in plotdata.effects(trace)}
     assert (eff["top_p"].considered, eff["top_p"].kept) == (4, 2) and eff["top_p"].kept_mass == pytest.approx(0.8)
     assert (eff["min_p"].considered, eff["min_p"].kept) == (2, 1) and eff["min_p"].top_before == pytest.approx(0.625)
-    text = explain.render(view.effects(trace), build(top_p=0.75, min_p=0.7))
+    text = explain.render(plotdata.effects(trace), build(top_p=0.75, min_p=0.7))
     assert "**top-p** (`top_p` = 0.75)" in text and "kept **2** of 4 tokens, carrying 0.8 of the probability" in text
     assert "`temperature` = 1" in text.split("Off or not in the chain now:")[1]  # neutral: listed as off
 

@@ -213,7 +213,7 @@ def test_the_compare_and_share_lines_in_chinese(chinese):
 
 
 def test_the_inspector_in_chinese(engine, chinese):
-    from playground import view
+    from playground import plotdata
     from playground.params import build
     from playground.ui import step_view
 
@@ -228,5 +228,5 @@ def test_the_inspector_in_chinese(engine, chinese):
     assert [row[1] for row in chain["data"]] == ["温度", "top-k"]  # each stage by its Chinese name (top-k as it is)
     assert cands["headers"] == ["token", "id", "模型 p", "最终 p", "结果"]
     assert [row[1] for row in step_view.chain_frame(dec.steps[0].stages)["data"]] == ["温度", "top-k"]  # the recorded rows
-    note = i18n.say(view.from_step(dec.steps[0]).notes[0])
+    note = i18n.say(plotdata.from_step(dec.steps[0]).notes[0])
     assert note.startswith("生成的第 1 个 token：") and f"模型中排第 {dec.steps[0].rank}）。柱是生成时记录下的模型自身的概率" in note

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from playground import inspector
+from playground import stage_rows
 from playground.params import build
 
 pytestmark = pytest.mark.model
@@ -74,7 +74,7 @@ def test_stage_counts_add_up_at_every_step(engine):
             assert r["kept"] + r["removed"] == r["considered"]
         assert step.stages[0]["considered"] == vocab
         assert all(a["kept"] == b["considered"] for a, b in zip(step.stages, step.stages[1:]))
-        rows = inspector.chain_table(dec.trace_at(k), engine.label)
+        rows = stage_rows.chain_table(dec.trace_at(k), engine.label)
         assert [(r.kept, r.removed) for r in rows] == [(r["kept"], r["removed"]) for r in step.stages]
         assert rows[2].kept <= 30 and rows[2].removed == rows[2].considered - rows[2].kept
 
@@ -87,13 +87,13 @@ def test_trace_at_reproduces_what_was_sampled(engine):
         final = torch.softmax(trace.final[0], dim=-1)
         assert abs(float(final[step.token_id]) - step.prob) < 1e-6
         kept = {c.id for c in step.candidates if c.kept}
-        assert kept <= set(inspector.survivors(trace))
+        assert kept <= set(stage_rows.survivors(trace))
 
 
 def test_order_view_shows_min_p_with_high_temperature(engine):
     p = build(temperature=3.0, min_p=0.1)
     ids = engine.prompt_ids(MSGS)
-    orders = inspector.compare_orders(engine, ids, len(ids), p, engine.next_logits(ids))
+    orders = stage_rows.compare_orders(engine, ids, len(ids), p, engine.next_logits(ids))
     default, last = orders["transformers"], orders["temperature_last"]
     # min-p after a hot temperature keeps far more tokens than min-p on the model's own distribution
     assert len(default) > len(last) >= 1
@@ -110,7 +110,7 @@ def test_order_view_shows_min_p_with_high_temperature(engine):
 def test_order_view_draws_a_custom_order_first_beside_the_named_ones(engine):
     p = build(temperature=3.0, min_p=0.1, top_k=50, sampler_order="top_k,min_p,temperature")
     ids = engine.prompt_ids(MSGS)
-    orders = inspector.compare_orders(engine, ids, len(ids), p, engine.next_logits(ids))
+    orders = stage_rows.compare_orders(engine, ids, len(ids), p, engine.next_logits(ids))
     assert list(orders) == ["top_k,min_p,temperature", "transformers", "temperature_last", "text-generation-webui"]
     # top-k then min-p on the model's own distribution, temperature last: the same set as llama.cpp's order here
     assert orders["top_k,min_p,temperature"] == orders["temperature_last"]

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import gradio as gr
 import pytest
 
-from playground import inspector as core
+from playground import stage_rows as core
 from playground.ui import chat, inspector, step_view
 from tests.ui_util import figure, frame, last, values, with_value
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from playground import export, fast, inspector, loader, share
+from playground import export, fast, loader, share, stage_rows
 from playground.backends import LocalBackend
 from playground.engine import Engine
 from playground.params import ParamError, build
@@ -62,7 +62,7 @@ def test_each_int8_step_record_reproduces_its_token(int8, params):
         trace = dec.trace_at(k)
         final = torch.softmax(trace.final[0], dim=-1)
         assert abs(float(final[step.token_id]) - step.prob) < 1e-6
-        assert step.token_id in inspector.survivors(trace)
+        assert step.token_id in stage_rows.survivors(trace)
         if params.mode == "greedy":
             assert step.token_id == int(trace.final[0].argmax())
 

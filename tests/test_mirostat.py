@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from playground import inspector, sampling
+from playground import sampling, stage_rows
 from playground.params import ParamError, build
 from playground.samplers import MirostatPick, MirostatV2LogitsWarper
 
@@ -83,7 +83,7 @@ def test_mu_is_carried_through_a_reply_a_forced_token_a_retune_and_a_branch(engi
     assert forced.forced
     # the inspector re-traces each step with the mu it had, and shows it
     for k, s in enumerate(steps):
-        rows = inspector.chain_table(dec.trace_at(k), engine.label)
+        rows = stage_rows.chain_table(dec.trace_at(k), engine.label)
         assert rows[-1].label == f"mirostat (mu = {s.mu:.3g})"
         assert rows[-1].removed > 0
     # a branch at step 2 goes on from step 1's mu

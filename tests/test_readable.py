@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from playground import stages, view
+from playground import plotdata, stages
 from playground.params import build
 from playground.records import Done, Step
 from playground.ui import chat, plot, tokens_html
@@ -22,10 +22,10 @@ def test_the_status_line_says_why_a_reply_ended():
 def test_top_k_ties_at_the_cut_are_said():
     # scores 3, 2, 2, 2, 1 and top_k=2: the 2nd score is shared by three tokens, and top-k keeps all of them
     trace = chain({"top_k": 2}, [3.0, 2.0, 2.0, 2.0, 1.0])
-    data = view.from_trace(trace, build(top_k=2), str, top_n=5)
+    data = plotdata.from_trace(trace, build(top_k=2), str, top_n=5)
     assert data.kept == 4
     assert any(n.startswith("top_k=2 kept 4: 3 tokens tie at the cut") for n in data.notes), data.notes
-    plain = view.from_trace(chain({"top_k": 2}, [3.0, 2.5, 2.0, 1.0]), build(top_k=2), str, top_n=4)
+    plain = plotdata.from_trace(chain({"top_k": 2}, [3.0, 2.5, 2.0, 1.0]), build(top_k=2), str, top_n=4)
     assert not any("tie" in n for n in plain.notes)
 
 
@@ -42,7 +42,7 @@ def test_byte_tokens_show_the_character_they_make_with_the_bytes_on_hover():
 
 def test_the_cumulative_axis_has_its_own_colour_and_round_ticks():
     trace = chain({"top_p": 0.9}, [2.0, 1.0, 0.5, 0.0])
-    fig = plot.figure(view.from_trace(trace, build(top_p=0.9), str, top_n=4), log=True)
+    fig = plot.figure(plotdata.from_trace(trace, build(top_p=0.9), str, top_n=4), log=True)
     axis = fig["layout"]["yaxis2"]
     assert axis["tickvals"] == [0, 0.25, 0.5, 0.75, 1] and axis["type"] == "linear"  # linear while the bars are log
     curve = next(t for t in fig["data"] if t.get("yaxis") == "y2" and t["name"].startswith("cumulative"))
@@ -53,9 +53,9 @@ def test_the_cumulative_axis_has_its_own_colour_and_round_ticks():
 def test_a_step_plot_always_shows_its_chosen_token_even_outside_the_top_n():
     # token 4 is the least likely of five; with top_n=2 it is still drawn, last, and marked as chosen
     trace = chain({}, [3.0, 2.0, 1.0, 0.5, 0.0])
-    data = view.from_trace(trace, build(), str, top_n=2, chosen=4)
+    data = plotdata.from_trace(trace, build(), str, top_n=2, chosen=4)
     assert [b.id for b in data.bars] == [0, 1, 4] and [b.chosen for b in data.bars] == [False, False, True]
-    assert not any(b.chosen for b in view.from_trace(trace, build(), str, top_n=2).bars)
+    assert not any(b.chosen for b in plotdata.from_trace(trace, build(), str, top_n=2).bars)
 
 
 def test_a_newline_token_has_something_to_click():

@@ -11,7 +11,7 @@ import random
 import pytest
 import torch
 
-from playground import export, inspector, presets, sampling
+from playground import export, presets, sampling, stage_rows
 from playground.params import ParamError, build
 from playground.stages import STAGES
 
@@ -268,7 +268,7 @@ def test_dry_on_a_real_repeated_sequence(engine):
     ids = engine.prompt_ids(REPEAT) + engine.tokenizer.encode(" the cat sat on the mat, the cat sat on", add_special_tokens=False)
     tr = engine.trace(ids, build(dry_multiplier=0.8, do_sample=False))
     the = engine.tokenizer.encode(" the", add_special_tokens=False)[0]
-    rows = {r.stage: r for r in inspector.chain_table(tr, engine.label)}
+    rows = {r.stage: r for r in stage_rows.chain_table(tr, engine.label)}
     assert rows["dry"]  # a row of the chain table
     drop = tr.scores[0][0] - tr.final[0]
     # ':' ends the prompt's last breaker-free run; the repeat after it is " the cat sat on": L(" the") >= 4

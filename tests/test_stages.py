@@ -12,7 +12,7 @@ import re
 import pytest
 import torch
 
-from playground import export, inspector, sampling, stages, view
+from playground import export, plotdata, sampling, stage_rows, stages
 from playground.params import SAMPLER_ORDERS, SPECS, build
 from playground.stages import PICK, PROCESSOR, STAGES, WARPER
 
@@ -47,7 +47,7 @@ def test_every_stage_has_every_fact(name):
     cls = sampling.impl_class(s)
     assert isinstance(cls, type)
     assert s.removed_text.startswith(("removed by", "not the top token"))
-    assert view.fate_label(name) == s.removed_text
+    assert plotdata.fate_label(name) == s.removed_text
 
 
 @pytest.mark.parametrize("name", [n for n, s in STAGES.items() if s.kind != PICK and s.when is None])
@@ -131,8 +131,8 @@ def test_greedy_pick_is_a_row_of_the_chain():
     fates = {f.id: f for f in tr.candidates(5)}
     assert fates[1].removed_by is None and fates[1].final == 1.0
     assert fates[0].removed_by == "greedy" and fates[0].final == 0.0 and fates[0].pre == pytest.approx(float(p[0]))
-    assert inspector.survivors(tr) == {1: 1.0}
-    rows = inspector.chain_table(tr, str)
+    assert stage_rows.survivors(tr) == {1: 1.0}
+    rows = stage_rows.chain_table(tr, str)
     assert rows[-1].label == "greedy (argmax)" and rows[-1].top_after == [("1", 1.0)]
 
 
@@ -148,7 +148,7 @@ def test_sample_pick_draws_what_the_decoder_drew_for_a_seed():
         new = tr.pick.choose(tr, torch.Generator().manual_seed(seed))
         assert new == old
         draws.add(new)
-    assert len(draws) > 3 and draws <= set(inspector.survivors(tr))
+    assert len(draws) > 3 and draws <= set(stage_rows.survivors(tr))
     kept = [f for f in tr.candidates(50) if f.removed_by is None]
     assert len(kept) == 20 and math.isclose(sum(f.final for f in kept), 1.0, abs_tol=1e-5)
     assert {f.removed_by for f in tr.candidates(50)} == {None, "top_k"}

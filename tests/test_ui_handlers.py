@@ -7,7 +7,7 @@ import html
 import gradio as gr
 import pytest
 
-from playground import presets, view
+from playground import plotdata, presets
 from playground.params import SPECS, ParamError, build
 from playground.ui import chat, controls, examples, plot, presets_panel
 from tests.test_inspector_ui import CountingModel
@@ -299,7 +299,7 @@ def test_each_control_updates_the_settings_mirror_the_plot_reads(engine, ctx):
                                 dict(temperature=1.5, min_p=0.05, sampler_order="temperature_last")])
 def test_min_p_line_separates_kept_from_removed(engine, ctx, kw):
     params = build(**kw)
-    data = view.from_trace(engine.trace(ctx["ids"], params, logits=engine.cached_logits(ctx["ids"])), params,
+    data = plotdata.from_trace(engine.trace(ctx["ids"], params, logits=engine.cached_logits(ctx["ids"])), params,
                            engine.label, top_n=60)
     fates = {b.fate for b in data.bars}
     assert fates == {"kept", "min_p"}  # the line has something on both sides
@@ -312,7 +312,7 @@ def test_min_p_line_separates_kept_from_removed(engine, ctx, kw):
                                 dict(temperature=1.3, top_k=40, top_p=0.7)])
 def test_top_p_line_cuts_the_cumulative_curve_where_top_p_cuts(engine, ctx, kw):
     params = build(**kw)
-    data = view.from_trace(engine.trace(ctx["ids"], params, logits=engine.cached_logits(ctx["ids"])), params,
+    data = plotdata.from_trace(engine.trace(ctx["ids"], params, logits=engine.cached_logits(ctx["ids"])), params,
                            engine.label, top_n=60)
     assert "top_p" in {b.fate for b in data.bars} and data.top_p == params.top_p
     before = [0.0] + data.cumulative[:-1]

@@ -3,7 +3,7 @@ to the step the plot shows ("top_p = 0.9 kept 13 of 49152 tokens, carrying 0.903
 
 The formulas are `Spec.formula` (params.py) written as math in Unicode (Σ, ≥, ·, subscripts), not LaTeX:
 they mix words and symbols, and this reads the same on every page. The numbers are the live chain's
-(`view.effects`), on the logits the plot already has: the panel never runs the model. While it is
+(`plotdata.effects`), on the logits the plot already has: the panel never runs the model. While it is
 closed it costs nothing: its handler answers only when the panel is open.
 """
 
@@ -13,7 +13,7 @@ import re
 
 import gradio as gr
 
-from .. import step_analysis, view
+from .. import plotdata, step_analysis
 from ..params import SPECS, GenerationParams, ParamError
 from ..stages import STAGES
 from .controls import to_params, values_of
@@ -38,7 +38,7 @@ def _value(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def effect_line(e: view.Effect) -> str:
+def effect_line(e: plotdata.Effect) -> str:
     removed = e.considered - e.kept
     if removed:
         return tr("kept **{kept}** of {considered} tokens, carrying {mass} of the probability (removed {removed}); the top token "
@@ -47,7 +47,7 @@ def effect_line(e: view.Effect) -> str:
     return tr("removed no token; the top token {before} → {after}", before=f"{e.top_before:.3g}", after=f"{e.top_after:.3g}")
 
 
-def render(effects: list[view.Effect], params: GenerationParams) -> str:
+def render(effects: list[plotdata.Effect], params: GenerationParams) -> str:
     """Markdown: one block per link in chain order, then the parameters that are off."""
     lines, shown = [], set()
     for n, e in enumerate(effects, 1):

@@ -109,7 +109,7 @@ PATTERNS = [
         r"\(system prompt and conversation\)\. Undo or Clear earlier turns, or shorten the message or the system prompt\."),
      "本实例上提示词最多 {cap} 个 token（max_prompt_tokens 上限），但现在是 {v}（系统提示词加对话）。请撤销或清空之前的轮次，"
      "或者缩短消息或系统提示词。"),
-    # a generated token's plot from its record (view.from_step)
+    # a generated token's plot from its record (plotdata.from_step)
     (_P(r"Generated token (?P<n>\d+): (?P<tok>.+) \(forced\)\. Bars are the model's own probabilities as recorded while "
         r"generating; the parameters used then, not the current ones\."),
      "生成的第 {n} 个 token：{tok}（由你强制）。柱是生成时记录下的模型自身的概率；用的是当时的参数，而不是当前的参数。"),

@@ -305,7 +305,7 @@ ZH = {
     "`message` must not be empty, but is ''. Type a message first.": "`message` 不能为空，但现在是 ''。请先输入一条消息。",
     "Nothing to regenerate: the conversation has no user message yet.": "没有可重新生成的内容：对话中还没有用户消息。",
     "Nothing to undo: the conversation is empty.": "没有可撤销的内容：对话是空的。",
-    # --- the plot (plot.py, view.py, stages.py) ---
+    # --- the plot (plot.py, plotdata.py, stages.py) ---
     "Send a message (or write a system prompt): the plot then shows the first token of the assistant's reply.":
         "发送一条消息（或写一个系统提示词）：图中随后显示助手回复的第一个 token。",
     "The distribution for this conversation is being computed; the plot follows when the model is free.":

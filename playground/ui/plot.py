@@ -1,4 +1,4 @@
-"""The next-token plot: a Plotly figure from `view.PlotData`, and the handlers that feed it.
+"""The next-token plot: a Plotly figure from `plotdata.PlotData`, and the handlers that feed it.
 
 `refresh` runs the model once for a new context (`Engine.next_logits`, in the model's concurrency
 group) and stores the context's token ids in the `ctx` state; `preview` does the same for the
@@ -16,7 +16,7 @@ from functools import partial
 
 import gradio as gr
 
-from .. import step_analysis, view
+from .. import plotdata, step_analysis
 from ..engine import Engine, PromptTooLong
 from ..inputs import checked
 from ..params import ParamError
@@ -27,14 +27,14 @@ from .figure_view import TEMPLATE, encode
 from .i18n import say, tr
 from .messages import model_messages, plot_messages, problem, shown
 
-COLORS = {view.KEPT: "#2f9e44", **{n: s.color for n, s in STAGES.items()}}  # a fate's colour: kept, or who removed it
+COLORS = {plotdata.KEPT: "#2f9e44", **{n: s.color for n, s in STAGES.items()}}  # a fate's colour: kept, or who removed it
 EMPTY = "Send a message (or write a system prompt): the plot then shows the first token of the assistant's reply."
 WAITING = "The distribution for this conversation is being computed; the plot follows when the model is free."
 PINNED = step_analysis.PINNED  # engine -> {an example's context: its logits}, kept once per engine (examples.py)
 CUMULATIVE = "#a0522d"  # the cumulative curve and its axis: a colour no stage uses (sienna)
 
 
-def figure(data: view.PlotData, log: bool = False) -> dict:
+def figure(data: plotdata.PlotData, log: bool = False) -> dict:
     """Bars coloured by fate (one legend entry per stage), final probabilities, cumulative curve, cut-offs.
 
     A plain dict (handlers send `encode(figure(...))` to a `FigureView`): plotly's figure objects
@@ -49,11 +49,11 @@ def figure(data: view.PlotData, log: bool = False) -> dict:
              + " %{customdata[2]:.4g}<br>" + tr("final") + " %{customdata[3]:.4g}<br>%{customdata[4]}<extra></extra>")
     for fate in data.fates:
         idx = [i for i, b in enumerate(bars) if b.fate == fate]
-        traces.append(bar(x=idx, y=[bars[i].prob for i in idx], name=say(view.fate_label(fate)),
+        traces.append(bar(x=idx, y=[bars[i].prob for i in idx], name=say(plotdata.fate_label(fate)),
                           legendgroup=fate,  # the fate, in any language
                           marker=dict(color=COLORS.get(fate, "#343a40")), hovertemplate=hover,
                           customdata=[[shown(bars[i].label), bars[i].id, bars[i].raw, bars[i].final,
-                                       say(view.fate_label(fate))] for i in idx]))
+                                       say(plotdata.fate_label(fate))] for i in idx]))
     live = [i for i, b in enumerate(bars) if b.final > 0]
     traces.append(scatter(x=live, y=[bars[i].final for i in live], mode="markers", name=tr("final probability (renormalised)"),
                           marker=dict(symbol="diamond", size=8, color="#212529"),
@@ -101,7 +101,7 @@ def figure(data: view.PlotData, log: bool = False) -> dict:
     return dict(data=traces, layout=dict(layout, template=TEMPLATE))
 
 
-def note(data: view.PlotData, about: str = "") -> str:
+def note(data: plotdata.PlotData, about: str = "") -> str:
     if data.mode == "step":
         return " ".join(shown(say(n)) for n in data.notes)
     kept = tr("**{kept}** of {vocab} tokens survive the chain", kept=data.kept, vocab=data.vocab) if data.vocab else ""
@@ -141,7 +141,7 @@ def compute(engine: Engine, ctx: dict) -> None:
     step_analysis.compute(engine, ctx["ids"], pin=bool(ctx.get("pin")))
 
 
-def live_data(engine: Engine, ctx: dict | None, top_n: int, values) -> view.PlotData:
+def live_data(engine: Engine, ctx: dict | None, top_n: int, values) -> plotdata.PlotData:
     """The live view under `values`; raises ParamError, or LookupError when the logits are not cached."""
     params = to_params(values)
     if not ctx or logits_of(engine, ctx) is None:

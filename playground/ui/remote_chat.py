@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 import gradio as gr
 
-from .. import view
+from .. import plotdata
 from ..backends import AFTER, BackendError
 from ..inputs import checked
 from ..limits import Limits
@@ -59,25 +59,25 @@ def unnamed(text, base_url: str):
 
 
 # --- a step's plot -----------------------------------------------------------------------------------
-def step_data(backend, step: Step, top_n: int = MAX_TOP) -> view.PlotData:
+def step_data(backend, step: Step, top_n: int = MAX_TOP) -> plotdata.PlotData:
     """One reply token from its `Step`: the server's top tokens as bars (their probabilities as the server sent
     them), the chosen one marked, and added after them when it is not among them (rank 0)."""
     cands = list(step.candidates)[: max(1, int(top_n))]
     bars, running, cumulative = [], 0.0, []
     for i, c in enumerate(cands, 1):
         p = c.prob_final if math.isnan(c.prob_raw) else c.prob_raw
-        fate = view.KEPT if c.kept else (c.removed_by or "removed")
-        bars.append(view.Bar(c.id, c.token, readable(c.token), p, c.prob_raw, c.prob_final, fate, i == step.rank))
+        fate = plotdata.KEPT if c.kept else (c.removed_by or "removed")
+        bars.append(plotdata.Bar(c.id, c.token, readable(c.token), p, c.prob_raw, c.prob_final, fate, i == step.rank))
     if not 1 <= step.rank <= len(cands):
-        bars.append(view.Bar(-1, step.token, readable(step.token), step.prob, step.prob_raw, math.nan, view.KEPT, True))
+        bars.append(plotdata.Bar(-1, step.token, readable(step.token), step.prob, step.prob_raw, math.nan, plotdata.KEPT, True))
     for b in bars:
         running += b.prob
         cumulative.append(min(running, 1.0))
     label = say(backend.plot_label.split(" (")[0])  # the title is short: the page says the rest above the plot
     where = tr("rank {rank} of {label}", rank=step.rank, label=label) if step.rank else tr("not among {label}", label=label)
     notes = [tr(NOTE, n=step.step + 1, token=repr(readable(step.token)), p=f"{step.prob:.3g}", where=where)]
-    return view.PlotData(bars, cumulative, "cumulative probability (of the top tokens shown)", "server probability",
-                         kept=sum(b.fate == view.KEPT for b in bars), mode="step",
+    return plotdata.PlotData(bars, cumulative, "cumulative probability (of the top tokens shown)", "server probability",
+                         kept=sum(b.fate == plotdata.KEPT for b in bars), mode="step",
                          title=tr("Step {k}: {label}", k=step.step + 1, label=label), notes=notes)
 
 
@@ -93,7 +93,7 @@ def step_view(backend, steps: list[Step] | None, k: int | None, top_n=MAX_TOP, s
     fig["data"] = [t for t in fig["data"] if len(t["x"])]  # no legend entry for what the server did not send
     if backend.probs != AFTER:  # before its samplers (or not said): nothing here was kept or removed
         for t in fig["data"]:
-            if t["type"] == "bar" and t.get("legendgroup") == view.KEPT:  # the fate (its name is in the visitor's language)
+            if t["type"] == "bar" and t.get("legendgroup") == plotdata.KEPT:  # the fate (its name is in the visitor's language)
                 t["name"] = tr("the server's probability")
                 t["customdata"] = [[*row[:4], t["name"]] for row in t["customdata"]]
     return tokens_html.render(steps, selected=k, note=tr(TOKENS_NOTE)), encode(fig), plot.note(data), k

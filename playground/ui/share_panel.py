@@ -22,7 +22,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import presets, share, view
+from .. import plotdata, presets, share
 from ..inputs import checked
 from ..inputs import history as check_history
 from ..inputs import step as check_step
@@ -192,7 +192,7 @@ def open_session(engine, text: str | None, fname: str | None, top_n, scale, sett
     convo = [{"role": m["role"], "content": shown(m["content"])} for m in got.conversation]
     dec = Recorded(got.steps, got.params, got.conversation[-1]["content"], got.finish_reason, got.params.seed)
     reply = Reply(convo[:-1], [dec], [tr("1: replayed from {source} (read-only)", source=source)], [None])
-    first = view.from_step(got.steps[0], int(top_n or 30), title=tr("Step 1 (from the session file)"))
+    first = plotdata.from_step(got.steps[0], int(top_n or 30), title=tr("Step 1 (from the session file)"))
     settings.update(controls.mirror(controls.to_values(got.params)))
     status = tr(REPLAYING, source=shown(source), n=len(got.steps), model=shown(got.model.get("id", "?")),
                 dtype=shown(str(got.model.get("dtype"))))

@@ -15,10 +15,10 @@ from __future__ import annotations
 import gradio as gr
 
 from ..params import GenerationParams
+from ..plotdata import fate_label
 from ..stages import order_title
 from ..step_analysis import CHAIN_HEADERS, N_BARS, StepAnalysis, analyse, chain_rows  # noqa: F401  (N_BARS: re-exported)
 from ..text import readable
-from ..view import fate_label
 from . import plot
 from .figure_view import TEMPLATE, encode
 from .i18n import say, tr
