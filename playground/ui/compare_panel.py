@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import html
 import time
+from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
@@ -25,6 +27,9 @@ from . import controls, i18n, plot, step_view
 from .guard import refusal
 from .messages import model_messages, normalize, plot_messages, problem, shown
 from .tokens_html import number, shade
+
+if TYPE_CHECKING:
+    from .page import Page
 
 RAW = dict(preprocess=False)
 MAX_TOKENS = 256  # per side: both replies keep every step's logits (compare.py), ~100 MB at most
@@ -49,7 +54,24 @@ HEADERS = ("step", "A's token", "p under A", "p under B", "B's token", "p under 
 EVERY = 0.2  # seconds between the streamed redraws (and one at the end): a 256-token pair stays a few dozen updates
 
 
-def build_panel(folder: str) -> dict:
+@dataclass
+class Compare:
+    """The compare accordion's components; `chains` are A's and B's chain tables at the parting step."""
+
+    preset: gr.Dropdown
+    seed: gr.Number
+    b: gr.Textbox
+    run: gr.Button
+    swap: gr.Button
+    copy: gr.Button
+    apply: gr.Button
+    note: gr.Markdown
+    replies: gr.HTML
+    table: gr.HTML
+    chains: list
+
+
+def build_panel(folder: str) -> Compare:
     """The compare accordion's components (closed: not on the first screen)."""
     with gr.Accordion(i18n.t("Compare two settings (A/B, same seed)"), open=False, elem_id="group-compare"):
         gr.Markdown(i18n.t(HELP))
@@ -72,8 +94,8 @@ def build_panel(folder: str) -> dict:
                                    label=i18n.t("A's chain at the parting step"))
             chain_b = gr.Dataframe(headers=step_view.CHAIN_HEADERS, interactive=False, wrap=True, elem_id="ab-chain-b",
                                    label=i18n.t("B's chain at the parting step"))
-    return dict(ab_preset=preset, ab_seed=seed, ab_b=b_text, ab_run=run, ab_swap=swap, ab_copy=copy, ab_apply=apply,
-                ab_note=note, ab_replies=replies, ab_table=table, ab_chains=[chain_a, chain_b])
+    return Compare(preset=preset, seed=seed, b=b_text, run=run, swap=swap, copy=copy, apply=apply, note=note, replies=replies,
+                   table=table, chains=[chain_a, chain_b])
 
 
 # --- settings B ------------------------------------------------------------------------------------
@@ -226,17 +248,17 @@ def _shown(c: compare.Comparison, finished: bool) -> tuple:
             gr.update(value=cb, label=i18n.tr("B's chain at step {at}", at=at)))
 
 
-def wire(engine, c: dict, folder: str) -> None:
+def wire(engine, page: Page, folder: str) -> None:
     """The compare view's events; Compare runs the model in the model's concurrency group."""
-    P, start, quiet = c["params"], c["start"], dict(queue=False, show_progress="hidden", **HIDDEN, **RAW)
-    c["ab_preset"].input(partial(from_preset, folder=folder, start=start), [c["ab_preset"]], [c["ab_b"], c["ab_note"]], **quiet)
-    c["ab_copy"].click(partial(copy_a, start=start), P, [c["ab_b"], c["ab_note"]], **quiet)
-    c["ab_run"].click(partial(run, engine, start=start, limits=c["limits"]),
-                      [c["msg"], c["chatbot"], c["system"], c["ab_b"], c["ab_seed"], *P],
-                      [c["ab_note"], c["ab_replies"], c["ab_table"], *c["ab_chains"]], concurrency_id="model", concurrency_limit=1,
-                      show_progress="minimal", **HIDDEN, **RAW)
-    resync_in, live = [c["ctx"], c["top_n"], c["scale"], c["settings"], *P], [c["fig"], c["note"]]
-    for ev in (c["ab_swap"].click(partial(swap, start=start), [c["ab_b"], *P], [c["ab_b"], c["ab_note"], *P], **quiet),
-               c["ab_apply"].click(partial(apply_b, start=start), [c["ab_b"]], [c["ab_note"], *P], **quiet)):
-        ev.then(controls.mode_updates, [c["mode"], *P], [c["mode"], *P], **quiet) \
+    p, ab, P, start = page, page.compare, page.params, page.start
+    quiet = dict(queue=False, show_progress="hidden", **HIDDEN, **RAW)
+    ab.preset.input(partial(from_preset, folder=folder, start=start), [ab.preset], [ab.b, ab.note], **quiet)
+    ab.copy.click(partial(copy_a, start=start), P, [ab.b, ab.note], **quiet)
+    ab.run.click(partial(run, engine, start=start, limits=p.limits), [p.msg, p.chatbot, p.system, ab.b, ab.seed, *P],
+                 [ab.note, ab.replies, ab.table, *ab.chains], concurrency_id="model", concurrency_limit=1,
+                 show_progress="minimal", **HIDDEN, **RAW)
+    resync_in, live = [p.ctx, p.top_n, p.scale, p.settings, *P], [p.fig, p.note]
+    for ev in (ab.swap.click(partial(swap, start=start), [ab.b, *P], [ab.b, ab.note, *P], **quiet),
+               ab.apply.click(partial(apply_b, start=start), [ab.b], [ab.note, *P], **quiet)):
+        ev.then(controls.mode_updates, [p.mode, *P], [p.mode, *P], **quiet) \
             .then(partial(plot.resync, engine), resync_in, live, **quiet)

@@ -10,6 +10,7 @@ closed it costs nothing: its handler answers only when the panel is open.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -81,20 +82,29 @@ def explain(engine, ctx: dict | None, settings: dict, is_open: bool):
     return render(step_analysis.effects(engine, ctx["ids"], params), params)
 
 
-def build() -> dict:
+@dataclass
+class Explain:
+    """The collapsed accordion, its text and its open/closed state."""
+
+    box: gr.Accordion
+    text: gr.Markdown
+    open: gr.State
+
+
+def build() -> Explain:
     """The collapsed accordion and its open/closed state."""
     with gr.Accordion(t(TITLE), open=False, elem_id="explain") as box:
         text = gr.Markdown(t(CLOSED), elem_id="explain-text")
-    return dict(box=box, text=text, open=gr.State(False))
+    return Explain(box, text, gr.State(False))
 
 
-def wire(engine, panel: dict, fig, ctx, settings) -> None:
+def wire(engine, panel: Explain, fig, ctx, settings) -> None:
     """Redraw the explanation after every plot update while the panel is open, and when it opens."""
     from functools import partial
 
     run = partial(explain, engine)
     quiet = dict(queue=False, show_progress="hidden")
-    panel["box"].expand(lambda: True, None, panel["open"], **quiet) \
-        .then(run, [ctx, settings, panel["open"]], panel["text"], **quiet)
-    panel["box"].collapse(lambda: False, None, panel["open"], **quiet)
-    fig.change(run, [ctx, settings, panel["open"]], panel["text"], **quiet)
+    panel.box.expand(lambda: True, None, panel.open, **quiet) \
+        .then(run, [ctx, settings, panel.open], panel.text, **quiet)
+    panel.box.collapse(lambda: False, None, panel.open, **quiet)
+    fig.change(run, [ctx, settings, panel.open], panel.text, **quiet)

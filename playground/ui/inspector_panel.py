@@ -6,6 +6,8 @@ the sampler chain and the two side-by-side views.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
 from . import step_view
@@ -21,7 +23,28 @@ one); click a candidate row to force it instead of sampling, or force your own t
 from the selected token with the current parameters; earlier branches stay listed under *Branch*."""
 
 
-def build() -> dict:
+@dataclass
+class Inspector:
+    """The inspector's components; the step view's are named as `step_view.VIEW` names its outputs."""
+
+    info: gr.Markdown
+    plot: FigureView
+    candidates: gr.Dataframe
+    force_text: gr.Textbox
+    force_btn: gr.Button
+    force_token: gr.Dropdown
+    branches: gr.Radio
+    branch_btn: gr.Button
+    chain: gr.Dataframe
+    raw_final: FigureView
+    orders: FigureView
+
+    def view(self) -> dict:
+        """The step view's outputs by their `step_view.VIEW` names."""
+        return {name: getattr(self, name) for name in step_view.VIEW}
+
+
+def build() -> Inspector:
     """The inspector's components, full width under the chat and the plot: the selected step first."""
     with gr.Column(elem_id="inspector"):
         gr.Markdown(t(INSPECTOR))
@@ -48,6 +71,6 @@ def build() -> dict:
             raw_final = FigureView(elem_id="raw-vs-final", label=t("Before any sampler vs after the chain"))
             order_view = FigureView(elem_id="order-view",
                                     label=t("Order matters: survivors under each sampler order (* = this reply's)"))
-    return dict(force_text=force_text, force_btn=force_btn, force_token=force_token, branches=branches,
-                branch_btn=branch_btn, inspect_info=inspect_info, inspect_plot=inspect_plot,
-                candidates=candidates, chain=chain, raw_final=raw_final, order_view=order_view)
+    return Inspector(info=inspect_info, plot=inspect_plot, candidates=candidates, force_text=force_text, force_btn=force_btn,
+                     force_token=force_token, branches=branches, branch_btn=branch_btn, chain=chain, raw_final=raw_final,
+                     orders=order_view)

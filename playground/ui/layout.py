@@ -44,7 +44,6 @@ from . import (
     presenter,
     presets_panel,
     sessions,
-    step_view,
     tokens_html,
 )
 from . import compare_panel as ab
@@ -53,6 +52,7 @@ from .figure_view import FigureView
 from .i18n import CSS as LANG_CSS
 from .i18n import I18N, t
 from .i18n import switch as lang_switch
+from .page import Page
 from .style import CSS
 from .wiring import keyed
 
@@ -160,73 +160,71 @@ def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR,
                     upload = gr.Button(t("Upload a preset (YAML)"), size="sm", elem_id="upload-preset")
                 file_text = gr.Textbox(visible="hidden", elem_id="preset-file-text", label=t("Preset file text"))
                 file_name = gr.Textbox(visible="hidden", elem_id="preset-file-name", label=t("Preset file name"))
-                order_ui: dict = {}  # the sampler order's buttons, under its control
-                moves = {"sampler_order": lambda x: order_ui.update(order_panel.build(x.value))}
+                order: list = []  # the sampler order's buttons, under its control
+                moves = {"sampler_order": lambda x: order.append(order_panel.build(x.value))}
                 params = list(controls.build_controls(start, {"max_new_tokens": limits.max_new_tokens_cap}, main, moves).values())
                 exp = export_panel.build()
         insp = inspector_panel.build()
-        extra = {**sharing.build_panel(), **ab.build_panel(folder)}  # closed accordions under the inspector
-        ui = dict(settings=settings, reply=reply, reply_tokens=reply_tokens, step_btn=step_btn, step10_btn=step10_btn, run_btn=run_btn,
-                  **insp, demo=demo, ctx=ctx, steps=steps, run=run, mode=mode, system=system, chatbot=chatbot, status=status,
-                  msg=msg, send=send, stop=stop, tries=tries, regen=regen, undo=undo, clear=clear, fig=fig, note=note, top_n=top_n,
-                  scale=scale, preset=preset, reset=reset, preset_info=preset_info,
-                  preset_name=preset_name, save=save, params=params, **exp, order_ui=order_ui, limits=limits,
-                  start=start, store=store, download=download, upload=upload, file=[file_text, file_name], **extra)
-        _wire(engine, folder, ui)
-        explain.wire(engine, expl, fig, ctx, settings)
-        presenter.wire(demo, pres)
+        shared, compared = sharing.build_panel(), ab.build_panel(folder)  # closed accordions under the inspector
+        page = Page(demo=demo, ctx=ctx, steps=steps, run=run, mode=mode, settings=settings, store=store, reply=reply,
+                    chatbot=chatbot, msg=msg, send=send, stop=stop, tries=tries, status=status, reply_tokens=reply_tokens,
+                    regen=regen, undo=undo, clear=clear, step_btn=step_btn, step10_btn=step10_btn, run_btn=run_btn, system=system,
+                    presenter=pres, fig=fig, note=note, explain=expl, top_n=top_n, scale=scale, params=params, order=order[0],
+                    preset=preset, reset=reset, preset_info=preset_info, preset_name=preset_name, save=save, download=download,
+                    upload=upload, preset_file=[file_text, file_name], export=exp, inspector=insp, share=shared,
+                    compare=compared, limits=limits, start=start)
+        _wire(engine, folder, page)
+        explain.wire(engine, page.explain, fig, ctx, settings)
+        presenter.wire(demo, page.presenter)
         demo.queue(default_concurrency_limit=4, max_size=limits.queue_size)
     return demo
 
 
-def _wire(engine: Engine, folder: str, c: dict) -> None:
-    """Connect the events; `c` holds the components by their names in `build_demo`."""
-    P = c["params"]
-    chatbot, msg, system, status, steps, run = c["chatbot"], c["msg"], c["system"], c["status"], c["steps"], c["run"]
-    ctx, fig, note, top_n, scale = c["ctx"], c["fig"], c["note"], c["top_n"], c["scale"]
+def _wire(engine: Engine, folder: str, p: Page) -> None:
+    """Connect the events of the page `build_demo` laid out."""
+    P = p.params
+    chatbot, msg, system, status, steps, run = p.chatbot, p.msg, p.system, p.status, p.steps, p.run
+    ctx, fig, note, top_n, scale = p.ctx, p.fig, p.note, p.top_n, p.scale
     by_name = dict(zip(controls.NAMES, P))
-    capped = dict(limits=c["limits"])
+    capped = dict(limits=p.limits)
 
     refresh_in, refresh_out = [chatbot, system, top_n, scale, *P], [ctx, fig, note]
     refresh = partial(plot.refresh, engine)
     live_out = [fig, note]
-    reply = c["reply"]
+    reply = p.reply
     reply_out = [chatbot, msg, status, steps, reply]
-    view = dict(zip(step_view.VIEW, (c[n] for n in ("inspect_info", "inspect_plot", "chain", "raw_final", "order_view",
-                                                      "candidates", "force_token"))))  # the step view's outputs by name
-    shown = dict(tokens=c["reply_tokens"], branches=c["branches"], **view)
+    view = p.inspector.view()  # the step view's outputs by name
+    shown = dict(tokens=p.reply_tokens, branches=p.inspector.branches, **view)
     shown_in, shown_out = [reply, top_n, scale], list(shown.values())
     show_reply = keyed(partial(inspector.show_reply, engine), shown)
     hidden = dict(api_visibility="undocumented")
     after = dict(queue=False, show_progress="hidden", **hidden)
 
     # Chat: each reply, then one forward pass for the new context; the reply's tokens go to the inspector.
-    demo = c["demo"]
+    demo = p.demo
     N = controls.NAMES  # the API names every input (api.py): message, history, system, ..., temperature, ...
     send_fn = api.named(sessions.watched(demo, partial(chat.send, engine, **capped), run_at=3),
                         ["message", "history", "system", "run", *N], request=True)
-    sent = c["send"].click(send_fn, [msg, chatbot, system, run, *P], reply_out, api_name="chat",
-                           show_progress="minimal", **CHAT)
+    sent = p.send.click(send_fn, [msg, chatbot, system, run, *P], reply_out, api_name="chat", show_progress="minimal", **CHAT)
     submitted = msg.submit(send_fn, [msg, chatbot, system, run, *P], reply_out,
                            show_progress="minimal", **hidden, **CHAT)
-    regenerated = c["regen"].click(api.named(sessions.watched(demo, partial(chat.regenerate, engine, **capped), run_at=2),
-                                             ["history", "system", "run", *N], request=True),
-                                   [chatbot, system, run, *P], reply_out, api_name="regenerate", show_progress="minimal",
-                                   **CHAT)
+    regenerated = p.regen.click(api.named(sessions.watched(demo, partial(chat.regenerate, engine, **capped), run_at=2),
+                                          ["history", "system", "run", *N], request=True),
+                                [chatbot, system, run, *P], reply_out, api_name="regenerate", show_progress="minimal", **CHAT)
     demo.unload(sessions.on_leave(engine))
     replies = [sent, submitted, regenerated]
     for ev in replies:
         ev.then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
         ev.then(show_reply, shown_in, shown_out, **after)
-    stepping = _wire_inspector(engine, c, view, refresh, refresh_in, refresh_out, capped)
-    stopped = c["stop"].click(chat.stop, [run], [status], cancels=replies + stepping, queue=False, api_name="stop")
+    stepping = _wire_inspector(engine, p, view, refresh, refresh_in, refresh_out, capped)
+    stopped = p.stop.click(chat.stop, [run], [status], cancels=replies + stepping, queue=False, api_name="stop")
     stopped.then(refresh, refresh_in, refresh_out, **hidden, **MODEL) \
         .then(chat.stopped, [status, steps], [status], queue=False, **hidden)
     stopped.then(show_reply, shown_in, shown_out, **after)
     # Undo and Clear stop a reply in flight first (the page stops listening to it; `chat.halt` waits for it).
     halting = dict(cancels=replies + stepping, queue=False)
-    for ev in (c["undo"].click(chat.undo, [chatbot, msg, run, reply], reply_out, api_name="undo", **halting, **RAW),
-               c["clear"].click(chat.clear, [run, reply], reply_out, api_name="clear", **halting)):
+    for ev in (p.undo.click(chat.undo, [chatbot, msg, run, reply], reply_out, api_name="undo", **halting, **RAW),
+               p.clear.click(chat.clear, [run, reply], reply_out, api_name="clear", **halting)):
         ev.then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
         ev.then(show_reply, shown_in, shown_out, **after)
     system.blur(api.named(refresh, ["history", "system", "top_n", "scale", *N]), refresh_in, refresh_out,
@@ -234,14 +232,14 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
     # The page opens with an example in the box and its plot drawn; an example button does the same. (Put in the
     # box on load, not as its initial value: the API would take that value as the `message` parameter's default.)
     preview, preview_in = partial(plot.preview, engine), [msg, *refresh_in]
-    for ev, prompt in [(btn.click, p) for btn, p in c["tries"]]:  # the page's load: sharing.wire (a link, or LANDING)
-        ev(lambda p=prompt: p, None, msg, queue=False, **hidden).then(preview, preview_in, refresh_out, **hidden, **MODEL)
+    for ev, prompt in [(btn.click, prompt) for btn, prompt in p.tries]:  # the page's load: sharing.wire (a link, or LANDING)
+        ev(lambda prompt=prompt: prompt, None, msg, queue=False, **hidden).then(preview, preview_in, refresh_out, **hidden, **MODEL)
 
     # The plot follows every control from cached logits (no forward pass, no queue). Each control has its
     # own event with five inputs (itself and the session's settings mirror, not all 25 controls). A
     # slider's `release` (drag ended, its reset button, its number box left: gradio then clamps a typed
     # value without an `input` event) keeps the mirror equal to what the slider shows.
-    settings = c["settings"]
+    settings = p.settings
     for name, x in by_name.items():
         moved = x.blur if isinstance(x, gr.Textbox) else x.input
         moved(partial(plot.moved, engine, name), [ctx, top_n, scale, settings, x], live_out, **hidden, **QUIET)
@@ -249,73 +247,71 @@ def _wire(engine: Engine, folder: str, c: dict) -> None:
             x.release(partial(plot.released, engine, name), [ctx, top_n, scale, settings, x], live_out, **hidden,
                       **QUIET)
         if name in controls.MODE_SWITCHES:
-            switch_in, switch_out = [c["mode"], settings, x], [c["mode"], *P]
+            switch_in, switch_out = [p.mode, settings, x], [p.mode, *P]
             moved(partial(controls.mode_moved, name), switch_in, switch_out, **hidden, **QUIET)
             if isinstance(x, gr.Slider):
                 x.release(partial(controls.mode_moved, name, released=True), switch_in, switch_out, **hidden, **QUIET)
     order = by_name["sampler_order"]  # its buttons move a stage, then the plot follows as when it is typed
-    order_panel.wire(c["order_ui"], order, (partial(plot.moved, engine, "sampler_order"), [ctx, top_n, scale, settings, order],
-                                            live_out))
+    order_panel.wire(p.order, order, (partial(plot.moved, engine, "sampler_order"), [ctx, top_n, scale, settings, order], live_out))
     # Top N and the scale redraw the live view (a past step is looked at in one place: its token, in the inspector).
     gr.on([top_n.input, top_n.release, scale.input], partial(plot.redraw, engine), [ctx, top_n, scale, settings],
           [fig, note], api_name="redraw", **QUIET)
-    mode_in = [c["mode"], *P]
+    mode_in = [p.mode, *P]
 
     # Presets, an upload and Reset set every control, then grey what is inactive and redraw the plot once.
     # A preset is chosen by name (raw: `choose` checks it, gradio's dropdown check is not relied on).
     after = dict(after, **RAW)
-    preset, store, info, start = c["preset"], c["store"], c["preset_info"], c["start"]
+    preset, store, info, start = p.preset, p.store, p.preset_info, p.start
     loaded = preset.input(partial(presets_panel.choose, folder=folder, start=start), [preset, store], [*P, info],
                           api_name="load_preset", queue=False, **RAW)
-    uploaded = c["upload"].click(partial(presets_panel.upload, folder=folder, start=start), [*c["file"], store],
-                                 [store, preset, *P, info], js=presets_panel.UPLOAD_JS, queue=False, **hidden)
-    reset = c["reset"].click(partial(presets_panel.reset, start), None, [*P, info, preset], api_name="reset",
-                             queue=False)
+    uploaded = p.upload.click(partial(presets_panel.upload, folder=folder, start=start), [*p.preset_file, store],
+                              [store, preset, *P, info], js=presets_panel.UPLOAD_JS, queue=False, **hidden)
+    reset = p.reset.click(partial(presets_panel.reset, start), None, [*P, info, preset], api_name="reset", queue=False)
     # The redraw after a preset is also the public `/plot` API (every control's value in, the figure out).
     resync = api.named(partial(plot.resync, engine), ["ctx", "top_n", "scale", "settings", *controls.NAMES])
     resync_in = [ctx, top_n, scale, settings, *P]
     for ev, public in ((loaded, dict(api_name="plot", api_visibility="public")), (uploaded, hidden), (reset, hidden)):
-        ev.then(controls.mode_updates, mode_in, [c["mode"], *P], **after) \
+        ev.then(controls.mode_updates, mode_in, [p.mode, *P], **after) \
             .then(resync, resync_in, live_out, **dict(after, **public))
     run = engine.loaded
     # In public mode a local folder is named, not given by its server path.
-    shown_id = run.model_id if run.model_id == loader.BUNDLED or not c["limits"].public else model_name(run.model_id)
+    shown_id = run.model_id if run.model_id == loader.BUNDLED or not p.limits.public else model_name(run.model_id)
     dtype = str(run.dtype).removeprefix("torch.")
-    sharing.wire(engine, c, dict(id=shown_id, dtype=dtype), folder)
-    ab.wire(engine, c, folder)
-    export_panel.wire(c, [chatbot, system, reply, *P], shown_id, dtype)
+    sharing.wire(engine, p, dict(id=shown_id, dtype=dtype), folder)
+    ab.wire(engine, p, folder)
+    export_panel.wire(p.export, [chatbot, system, reply, *P], shown_id, dtype)
     # The visitor's presets live in their browser (`store`); nothing from the page is written on the server.
-    c["demo"].load(partial(presets_panel.listed, folder=folder), [store], [preset], **hidden, queue=False)
-    c["save"].click(api.named(partial(presets_panel.save, folder=folder), ["preset_name", "store", *controls.NAMES]),
-                    [c["preset_name"], store, *P], [store, preset, info],
-                    api_name="save_preset", queue=False, **RAW)
-    c["download"].click(presets_panel.download, [c["preset_name"], *P], [*c["file"], info], queue=False, **hidden, **RAW) \
-        .then(None, c["file"], None, js=presets_panel.DOWNLOAD_JS, queue=False, **hidden)
+    p.demo.load(partial(presets_panel.listed, folder=folder), [store], [preset], **hidden, queue=False)
+    p.save.click(api.named(partial(presets_panel.save, folder=folder), ["preset_name", "store", *controls.NAMES]),
+                 [p.preset_name, store, *P], [store, preset, info], api_name="save_preset", queue=False, **RAW)
+    p.download.click(presets_panel.download, [p.preset_name, *P], [*p.preset_file, info], queue=False, **hidden, **RAW) \
+        .then(None, p.preset_file, None, js=presets_panel.DOWNLOAD_JS, queue=False, **hidden)
 
 
-def _wire_inspector(engine: Engine, c: dict, view: dict, refresh, refresh_in: list, refresh_out: list, capped: dict) -> list:
+def _wire_inspector(engine: Engine, p: Page, view: dict, refresh, refresh_in: list, refresh_out: list, capped: dict) -> list:
     """The token inspector's events; returns the model events (Stop cancels them)."""
-    P, reply, run, top_n, scale = c["params"], c["reply"], c["run"], c["top_n"], c["scale"]
-    parts = dict(history=c["chatbot"], box=c["msg"], status=c["status"], steps=c["steps"], reply=reply, tokens=c["reply_tokens"],
-                 branches=c["branches"], **view)  # `inspector.OUT`
+    P, reply, run, top_n, scale = p.params, p.reply, p.run, p.top_n, p.scale
+    parts = dict(history=p.chatbot, box=p.msg, status=p.status, steps=p.steps, reply=reply, tokens=p.reply_tokens,
+                 branches=p.inspector.branches, **view)  # `inspector.OUT`
     out, by_name = list(parts.values()), partial(keyed, parts=parts)  # handlers give {name in OUT: value}
     hidden = dict(api_visibility="undocumented")
-    step_in = [c["msg"], c["chatbot"], c["system"], run, reply, top_n, scale, *P]
+    step_in = [p.msg, p.chatbot, p.system, run, reply, top_n, scale, *P]
     step_names = ["message", "history", "system", "run", "reply", "top_n", "scale", *controls.NAMES]
-    events = [c[btn].click(by_name(api.named(partial(inspector.step, engine, count, **capped), step_names)), step_in, out,
-                           api_name=name, show_progress="minimal", **MODEL)
-              for btn, count, name in (("step_btn", 1, "step"), ("step10_btn", 10, "step10"), ("run_btn", None, "run_to_end"))]
+    events = [btn.click(by_name(api.named(partial(inspector.step, engine, count, **capped), step_names)), step_in, out,
+                        api_name=name, show_progress="minimal", **MODEL)
+              for btn, count, name in ((p.step_btn, 1, "step"), (p.step10_btn, 10, "step10"), (p.run_btn, None, "run_to_end"))]
     at, model = [reply, run, top_n, scale], dict(show_progress="minimal", **hidden, **MODEL)  # the step shown; a model event
-    events.append(c["force_btn"].click(by_name(partial(inspector.force_text, engine)), [c["force_text"], *at], out, **model))
-    events.append(c["force_token"].input(by_name(partial(inspector.force_token, engine)), [c["force_token"], *at], out, **model))
-    events.append(c["candidates"].select(by_name(inspector.on_candidate(engine)), at, out, **model))
-    events.append(c["branch_btn"].click(by_name(partial(inspector.branch, engine, **capped)), [*at, *P], out, **model))
+    i = p.inspector
+    events.append(i.force_btn.click(by_name(partial(inspector.force_text, engine)), [i.force_text, *at], out, **model))
+    events.append(i.force_token.input(by_name(partial(inspector.force_token, engine)), [i.force_token, *at], out, **model))
+    events.append(i.candidates.select(by_name(inspector.on_candidate(engine)), at, out, **model))
+    events.append(i.branch_btn.click(by_name(partial(inspector.branch, engine, **capped)), [*at, *P], out, **model))
     for ev in events:
         ev.then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
     # Kept logits only: no queue, no wait behind a generation.
-    c["branches"].input(by_name(partial(inspector.switch, engine)), [c["branches"], reply, top_n, scale], out, queue=False,
-                        show_progress="hidden", **hidden).then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
-    opened = dict(reply=reply, tokens=c["reply_tokens"], **view)
-    c["reply_tokens"].inspect_token(keyed(inspector.on_token(engine), opened), [reply, top_n, scale], list(opened.values()),
-                                    queue=False, show_progress="hidden", **hidden)
+    i.branches.input(by_name(partial(inspector.switch, engine)), [i.branches, reply, top_n, scale], out, queue=False,
+                     show_progress="hidden", **hidden).then(refresh, refresh_in, refresh_out, **hidden, **MODEL)
+    opened = dict(reply=reply, tokens=p.reply_tokens, **view)
+    p.reply_tokens.inspect_token(keyed(inspector.on_token(engine), opened), [reply, top_n, scale], list(opened.values()),
+                                 queue=False, show_progress="hidden", **hidden)
     return events

@@ -10,6 +10,7 @@ control's own event (`layout` chains it after a move).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from html import escape
 
@@ -67,7 +68,17 @@ def move(value, stage, step: int) -> tuple:
     return new, listing(new, stage)
 
 
-def build(start_value: str) -> dict:
+@dataclass
+class OrderButtons:
+    """The stage picker, its two buttons and the listing."""
+
+    stage: gr.Dropdown
+    up: gr.Button
+    down: gr.Button
+    shown: gr.HTML
+
+
+def build(start_value: str) -> OrderButtons:
     """The picker, the two buttons and the listing (in the caller's layout, under `sampler_order`)."""
     with gr.Row(elem_id="order-move"):
         stage = gr.Dropdown(choices=[(f"{n} ({STAGES[n].label})", n) for n in movable()], value=movable()[0],
@@ -75,13 +86,13 @@ def build(start_value: str) -> dict:
         up = gr.Button(t("↑ earlier"), elem_id="order-up", size="sm", scale=1)
         down = gr.Button(t("↓ later"), elem_id="order-down", size="sm", scale=1)
     shown = gr.HTML(listing(start_value, movable()[0]), elem_id="order-list")
-    return dict(stage=stage, up=up, down=down, shown=shown)
+    return OrderButtons(stage, up, down, shown)
 
 
-def wire(parts: dict, order, follow) -> None:
+def wire(parts: OrderButtons, order, follow) -> None:
     """Each button moves the picked stage and then runs `follow` (fn, inputs, outputs: the plot following
     `sampler_order`); the listing follows the control and the picker."""
-    for btn, step in ((parts["up"], -1), (parts["down"], 1)):
-        btn.click(partial(move, step=step), [order, parts["stage"]], [order, parts["shown"]], **HIDDEN) \
+    for btn, step in ((parts.up, -1), (parts.down, 1)):
+        btn.click(partial(move, step=step), [order, parts.stage], [order, parts.shown], **HIDDEN) \
             .then(*follow, **HIDDEN)
-    gr.on([order.change, parts["stage"].change], listing, [order, parts["stage"]], parts["shown"], **HIDDEN)
+    gr.on([order.change, parts.stage.change], listing, [order, parts.stage], parts.shown, **HIDDEN)

@@ -11,6 +11,7 @@ happens in the page: no handler runs on the server.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -56,19 +57,27 @@ LOAD_JS = """() => {
 APPLY_JS = "(on, picked) => { window.__presenter && window.__presenter(on, picked); }"
 
 
-def build() -> dict:
+@dataclass
+class Presenter:
+    """The toggle and the picked controls."""
+
+    on: gr.Checkbox
+    picked: gr.Dropdown
+
+
+def build() -> Presenter:
     """The toggle and the picked controls (the main ones by default)."""
     with gr.Row(elem_id="presenter-row"):
         on = gr.Checkbox(False, label=t("Presenter mode (large type, large plot; or ?presenter=1)"), elem_id="presenter",
                          scale=1)
         picked = gr.Dropdown(list(NAMES), value=list(MAIN), multiselect=True, label=t("Controls shown in presenter mode"),
                              elem_id="presenter-controls", scale=2)
-    return dict(on=on, picked=picked)
+    return Presenter(on, picked)
 
 
-def wire(demo: gr.Blocks, panel: dict) -> None:
+def wire(demo: gr.Blocks, panel: Presenter) -> None:
     """Apply the URL's choice on load, and the toggle and the picked controls when they change (in the page only)."""
-    both = [panel["on"], panel["picked"]]
+    both = [panel.on, panel.picked]
     demo.load(None, None, both, js=LOAD_JS)
     for c in both:
         c.change(None, both, None, js=APPLY_JS)

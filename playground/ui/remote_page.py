@@ -17,6 +17,7 @@ remote server sends each token's top 20 and never the model's full logits (remot
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 import gradio as gr
@@ -64,6 +65,33 @@ def mode_updates(backend, last_mode, *values) -> list:
     return out
 
 
+@dataclass
+class RemotePage:
+    """The remote page's components and session states: the local `Page`'s that it has (page.py), same names."""
+
+    demo: gr.Blocks
+    steps: gr.State  # the reply's steps as the server reported them
+    run: gr.State
+    shown: gr.State  # the step the plot shows
+    mode: gr.State
+    chatbot: gr.Chatbot
+    msg: gr.Textbox
+    send: gr.Button
+    stop: gr.Button
+    status: gr.Markdown
+    reply_tokens: gr.HTML
+    regen: gr.Button
+    undo: gr.Button
+    clear: gr.Button
+    system: gr.Textbox
+    fig: FigureView
+    note: gr.Markdown
+    top_n: gr.Slider
+    scale: gr.Radio
+    reset: gr.Button
+    params: list  # every parameter's control, in `controls.NAMES` order
+
+
 def build_remote_demo(backend, limits: Limits | None = None) -> gr.Blocks:
     """The page for one remote model under these caps (`Limits()` when None)."""
     limits = limits or Limits()
@@ -98,46 +126,46 @@ def build_remote_demo(backend, limits: Limits | None = None) -> gr.Blocks:
                 for name, info in greyed(backend).items():  # set before the Blocks closes: the page starts greyed
                     control = params[controls.NAMES.index(name)]
                     control.interactive, control.info, control.elem_classes = False, t(info), ["remote-off"]
-        _wire(backend, limits, start, dict(demo=demo, chatbot=chatbot, msg=msg, send=send, stop=stop, status=status,
-                                           reply_tokens=reply_tokens, regen=regen, undo=undo, clear=clear, system=system,
-                                           fig=fig, note=note, top_n=top_n, scale=scale, reset=reset, params=params,
-                                           steps=steps, run=run, shown=shown, mode=mode))
+        _wire(backend, limits, start, RemotePage(demo=demo, steps=steps, run=run, shown=shown, mode=mode, chatbot=chatbot, msg=msg,
+                                                 send=send, stop=stop, status=status, reply_tokens=reply_tokens, regen=regen,
+                                                 undo=undo, clear=clear, system=system, fig=fig, note=note, top_n=top_n,
+                                                 scale=scale, reset=reset, params=params))
         demo.queue(default_concurrency_limit=4, max_size=limits.queue_size)
     return demo
 
 
-def _wire(backend, limits: Limits, start, c: dict) -> None:
-    P, N = c["params"], controls.NAMES
-    out = [c[n] for n in ("chatbot", "msg", "status", "steps", "reply_tokens", "fig", "note", "shown")]
-    view_in, view_out = [c["steps"], c["top_n"], c["scale"]], [c["reply_tokens"], c["fig"], c["note"], c["shown"]]
+def _wire(backend, limits: Limits, start, p: RemotePage) -> None:
+    P, N = p.params, controls.NAMES
+    out = [p.chatbot, p.msg, p.status, p.steps, p.reply_tokens, p.fig, p.note, p.shown]
+    view_in, view_out = [p.steps, p.top_n, p.scale], [p.reply_tokens, p.fig, p.note, p.shown]
     send_fn = api.named(partial(remote_chat.send, backend, limits=limits), ["message", "history", "system", "run", "top_n",
                                                                             "scale", *N])
-    send_in = [c["msg"], c["chatbot"], c["system"], c["run"], c["top_n"], c["scale"], *P]
-    replies = [c["send"].click(send_fn, send_in, out, api_name="chat", show_progress="minimal", **CHAT),
-               c["msg"].submit(send_fn, send_in, out, show_progress="minimal", api_visibility="undocumented", **CHAT),
-               c["regen"].click(api.named(partial(remote_chat.regenerate, backend, limits=limits),
-                                          ["history", "system", "run", "top_n", "scale", *N]),
-                                send_in[1:], out, api_name="regenerate", show_progress="minimal", **CHAT)]
+    send_in = [p.msg, p.chatbot, p.system, p.run, p.top_n, p.scale, *P]
+    replies = [p.send.click(send_fn, send_in, out, api_name="chat", show_progress="minimal", **CHAT),
+               p.msg.submit(send_fn, send_in, out, show_progress="minimal", api_visibility="undocumented", **CHAT),
+               p.regen.click(api.named(partial(remote_chat.regenerate, backend, limits=limits),
+                                       ["history", "system", "run", "top_n", "scale", *N]),
+                             send_in[1:], out, api_name="regenerate", show_progress="minimal", **CHAT)]
     # Stop sets the reply's Event: the stream ends at the server's next token and says "cancelled".
-    c["stop"].click(chat.stop, [c["run"]], [c["status"]], queue=False, api_name="stop") \
-        .then(chat.stopped, [c["status"], c["steps"]], [c["status"]], queue=False, api_visibility="undocumented")
-    chat_out = [c["chatbot"], c["msg"], c["status"], c["steps"]]
+    p.stop.click(chat.stop, [p.run], [p.status], queue=False, api_name="stop") \
+        .then(chat.stopped, [p.status, p.steps], [p.status], queue=False, api_visibility="undocumented")
+    chat_out = [p.chatbot, p.msg, p.status, p.steps]
     blank = dict(fn=lambda: (tokens_html.render([]), None, say(remote_chat.empty_note(backend)), None), inputs=None, outputs=view_out,
                  queue=False, api_visibility="undocumented")
     halting = dict(cancels=replies, queue=False)
-    c["undo"].click(lambda h, m, r: chat.undo(h, m, r)[:4], [c["chatbot"], c["msg"], c["run"]], chat_out, api_name="undo",
-                    **halting, **RAW).then(**blank)
-    c["clear"].click(lambda r: chat.clear(r)[:4], [c["run"]], chat_out, api_name="clear", **halting).then(**blank)
-    c["reply_tokens"].inspect_token(remote_chat.on_token(backend), view_in, view_out, api_visibility="undocumented", **QUIET)
-    gr.on([c["top_n"].release, c["scale"].input], partial(remote_chat.redraw, backend), [c["shown"], *view_in], view_out,
+    p.undo.click(lambda h, m, r: chat.undo(h, m, r)[:4], [p.chatbot, p.msg, p.run], chat_out, api_name="undo",
+                 **halting, **RAW).then(**blank)
+    p.clear.click(lambda r: chat.clear(r)[:4], [p.run], chat_out, api_name="clear", **halting).then(**blank)
+    p.reply_tokens.inspect_token(remote_chat.on_token(backend), view_in, view_out, api_visibility="undocumented", **QUIET)
+    gr.on([p.top_n.release, p.scale.input], partial(remote_chat.redraw, backend), [p.shown, *view_in], view_out,
           api_visibility="undocumented", **QUIET)
     # What the sampling mode makes moot greys as on the local page (controls.mode_updates), after a mode switch or Reset.
-    greying = dict(fn=partial(mode_updates, backend), inputs=[c["mode"], *P], outputs=[c["mode"], *P], api_visibility="undocumented",
+    greying = dict(fn=partial(mode_updates, backend), inputs=[p.mode, *P], outputs=[p.mode, *P], api_visibility="undocumented",
                    **QUIET)
     for name in controls.MODE_SWITCHES:
         x = P[N.index(name)]
         gr.on([x.input, x.release] if isinstance(x, gr.Slider) else [x.input], **greying)
-    c["reset"].click(lambda: controls.to_values(start), None, P, api_name="reset", queue=False).then(**greying)
+    p.reset.click(lambda: controls.to_values(start), None, P, api_name="reset", queue=False).then(**greying)
 
 
 def build_remote_app(backend, limits: Limits | None = None) -> tuple[FastAPI, gr.Blocks]:

@@ -17,8 +17,10 @@ controls, the coloured tokens and every step's plot, candidates and chain table 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
@@ -34,6 +36,9 @@ from .i18n import t, tr
 from .messages import model_messages, normalize, problem, shown
 from .reply import Reply
 from .tokens_html import number
+
+if TYPE_CHECKING:
+    from .page import Page
 
 MAX_SESSION = 20_000_000  # bytes of a session file the page reads
 OPENED = "Opened a link: {n} messages, settings {what}."
@@ -60,7 +65,21 @@ OPEN_JS = "(text, name) => (" + presets_panel.UPLOAD_JS.replace(".yaml,.yml,text
 SAVE_JS = presets_panel.DOWNLOAD_JS.replace("application/yaml", "application/json")
 
 
-def build_panel() -> dict:
+@dataclass
+class Share:
+    """The Share accordion's components, the hidden (text, name) pair a session file travels in, and the step a
+    link names (read on the page's load, for the plot)."""
+
+    copy: gr.Button
+    link: gr.Textbox
+    save: gr.Button
+    load: gr.Button
+    note: gr.Markdown
+    file: list
+    step: gr.State
+
+
+def build_panel() -> Share:
     """The Share accordion's components (closed: not on the first screen)."""
     with gr.Accordion(t("Share: a link, or a session file"), open=False, elem_id="group-share"):
         gr.Markdown(t(HELP))
@@ -73,8 +92,7 @@ def build_panel() -> dict:
         note = gr.Markdown("", elem_id="share-note")
         text = gr.Textbox(visible="hidden", elem_id="session-file-text", label=t("Session file text"))
         name = gr.Textbox(visible="hidden", elem_id="session-file-name", label=t("Session file name"))
-    return dict(share_copy=copy, share_link=link, share_save=save, share_load=load, share_note=note,
-                share_file=[text, name], share_step=gr.State(None))
+    return Share(copy=copy, link=link, save=save, load=load, note=note, file=[text, name], step=gr.State(None))
 
 
 def page_presets(folder: str, start) -> dict:
@@ -203,30 +221,26 @@ def open_session(engine, text: str | None, fname: str | None, top_n, scale, sett
 
 
 # --- wiring ------------------------------------------------------------------------------------------
-def wire(engine, c: dict, model: dict, folder: str) -> None:
+def wire(engine, page: Page, model: dict, folder: str) -> None:
     """The Share panel's events, and the page's load (the landing example, or a link's page state)."""
-    P, demo, after = c["params"], c["demo"], dict(queue=False, show_progress="hidden", **HIDDEN, **RAW)
-    known = page_presets(folder, c["start"])
-    c["share_copy"].click(partial(make_link, known=known), [c["chatbot"], c["system"], c["reply"], *P],
-                          [c["share_link"], c["share_note"]], **after) \
-        .then(None, [c["share_link"]], [c["share_link"]], js=LINK_JS, **after)
-    mode_in = [c["mode"], *P]
-    refresh_out = [c["ctx"], c["fig"], c["note"]]
+    p, sh, P, after = page, page.share, page.params, dict(queue=False, show_progress="hidden", **HIDDEN, **RAW)
+    known = page_presets(folder, p.start)
+    sh.copy.click(partial(make_link, known=known), [p.chatbot, p.system, p.reply, *P], [sh.link, sh.note], **after) \
+        .then(None, [sh.link], [sh.link], js=LINK_JS, **after)
+    mode_in = [p.mode, *P]
+    refresh_out = [p.ctx, p.fig, p.note]
     def opened(request: gr.Request) -> list:  # gradio passes the request to a plain function only (not a partial)
         return opening(request, known)
 
-    demo.load(opened, None, [c["msg"], c["chatbot"], c["system"], c["status"], c["preset"],
-                                                    c["share_step"], *P], **after) \
-        .then(controls.mode_updates, mode_in, [c["mode"], *P], **after) \
-        .then(partial(draw, engine), [c["msg"], c["chatbot"], c["system"], c["share_step"], c["top_n"], c["scale"],
-                                      c["settings"], *P], refresh_out, concurrency_id="model", concurrency_limit=1,
-              show_progress="hidden", **HIDDEN, **RAW)
-    c["share_save"].click(partial(download_session, model=model), [c["chatbot"], c["system"], c["reply"]],
-                          [*c["share_file"], c["share_note"]], **after) \
-        .then(None, c["share_file"], None, js=SAVE_JS, **after)
-    view_out = [c[n] for n in ("inspect_info", "inspect_plot", "chain", "raw_final", "order_view", "candidates", "force_token")]
-    c["share_load"].click(None, c["share_file"], c["share_file"], js=OPEN_JS, **after) \
-        .then(partial(open_session, engine, model=model), [*c["share_file"], c["top_n"], c["scale"], c["settings"]],
-              [c["chatbot"], c["system"], c["status"], c["steps"], c["reply"], *refresh_out, c["reply_tokens"],
-               c["branches"], *view_out, *P], **after) \
-        .then(controls.mode_updates, mode_in, [c["mode"], *P], **after)
+    p.demo.load(opened, None, [p.msg, p.chatbot, p.system, p.status, p.preset, sh.step, *P], **after) \
+        .then(controls.mode_updates, mode_in, [p.mode, *P], **after) \
+        .then(partial(draw, engine), [p.msg, p.chatbot, p.system, sh.step, p.top_n, p.scale, p.settings, *P], refresh_out,
+              concurrency_id="model", concurrency_limit=1, show_progress="hidden", **HIDDEN, **RAW)
+    sh.save.click(partial(download_session, model=model), [p.chatbot, p.system, p.reply], [*sh.file, sh.note], **after) \
+        .then(None, sh.file, None, js=SAVE_JS, **after)
+    view_out = list(p.inspector.view().values())
+    sh.load.click(None, sh.file, sh.file, js=OPEN_JS, **after) \
+        .then(partial(open_session, engine, model=model), [*sh.file, p.top_n, p.scale, p.settings],
+              [p.chatbot, p.system, p.status, p.steps, p.reply, *refresh_out, p.reply_tokens, p.inspector.branches, *view_out, *P],
+              **after) \
+        .then(controls.mode_updates, mode_in, [p.mode, *P], **after)
