@@ -203,7 +203,7 @@ def test_the_compare_and_share_lines_in_chinese(chinese):
     assert opened[3] == "已打开链接：2 条消息，设置 temperature = 0.7。"
     at = share_panel.opening(SimpleNamespace(query_params={"s": share.link_state(start, "", convo, 1, None)}))
     assert at[3] == "已打开链接：2 条消息，设置 全部为默认值；图中显示上一条回复的第 2 步（不会重新运行这条回复）。"
-    assert share_panel.open_session(None, "", None, 30, "linear", {})[2] == "⚠️ 未选择文件：请选择一个要打开的会话文件（JSON）。"
+    assert share_panel.open_session(None, "", None, 30, "linear", {})["status"] == "⚠️ 未选择文件：请选择一个要打开的会话文件（JSON）。"
     # the sampler order's choices: each named order's stages and source, in Chinese
     order = controls.make_control("sampler_order")
     labels = [label for label, _ in order.choices]

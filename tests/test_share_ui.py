@@ -4,7 +4,6 @@ settings B are read as a whole and a bad line is named."""
 
 from __future__ import annotations
 
-import gradio as gr
 import pytest
 
 from playground.params import ParamError, build
@@ -42,9 +41,9 @@ def test_a_session_file_replays_read_only_without_a_forward_pass(engine, counted
     made = len(counted)
 
     out = share_panel.open_session(engine, text, fname, 30, "linear", {}, MODEL)
-    history, system, status, steps, replayed = out[:5]
+    history, system, status, steps, replayed = (out[n] for n in ("history", "system", "status", "steps", "reply"))
     assert history == reply.history() and system == "Be brief." and "Replaying" in status
-    assert [s.token_id for s in steps] == dec.token_ids and out[-len(controls.NAMES):] == controls.to_values(params)
+    assert [s.token_id for s in steps] == dec.token_ids and [out[n] for n in controls.NAMES] == controls.to_values(params)
     shown = inspector.inspect(engine, "2", replayed)  # a step from its record: info, plot, chain rows, candidates
     assert "Step 3" in shown["info"] and step_view.RECORD_ONLY[:30] in shown["info"]
     assert len(shown["chain"]["value"]["data"]) == len(dec.steps[2].stages) > 0
@@ -53,16 +52,17 @@ def test_a_session_file_replays_read_only_without_a_forward_pass(engine, counted
     assert len(counted) == made  # the replay never ran the model
 
     other = share_panel.open_session(engine, text, fname, 30, "linear", {}, {"id": "bundled", "dtype": "bfloat16"})
-    assert "bfloat16" in other[2] and all(v == gr.skip() for v in other[:2] + other[3:])  # another dtype: nothing loaded
+    assert "bfloat16" in other["status"] and list(other) == ["status"]  # another dtype: nothing else loaded (gradio keeps it)
 
 
 def test_the_replay_and_the_download_in_chinese(engine, chinese):  # noqa: F811
     dec, reply, text, fname = _session(engine, build(seed=5, max_new_tokens=3))
     assert share_panel.download_session(reply.history(), "", reply, MODEL)[2] == f"已把上一条回复（3 个 token）下载为 **{fname}**。"
     out = share_panel.open_session(engine, text, fname, 30, "linear", {}, MODEL)
-    assert out[2] == (f"正在只读重放 **{fname}**（3 个 token，bundled，float32）：点击一个 token 查看它的那一步。不会运行模型；"
-                      "“发送”或“重新生成”会生成一条新回复。")
-    assert out[7] == "重放回复的第 1 步，来自会话文件的记录（没有运行模型）。" and out[4].labels == [f"1：从 {fname} 重放（只读）"]
+    assert out["status"] == (f"正在只读重放 **{fname}**（3 个 token，bundled，float32）：点击一个 token 查看它的那一步。不会运行模型；"
+                             "“发送”或“重新生成”会生成一条新回复。")
+    assert out["note"] == "重放回复的第 1 步，来自会话文件的记录（没有运行模型）。"
+    assert out["reply"].labels == [f"1：从 {fname} 重放（只读）"]
 
 
 def test_settings_b_are_read_as_a_whole_and_a_bad_line_is_named():

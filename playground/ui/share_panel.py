@@ -36,6 +36,7 @@ from .i18n import t, tr
 from .messages import model_messages, normalize, problem, shown
 from .reply import Reply
 from .tokens_html import number
+from .wiring import keyed
 
 if TYPE_CHECKING:
     from .page import Page
@@ -188,25 +189,26 @@ def download_session(history: list | None, system: str | None, reply: Reply | No
                                                   fname=fname)
 
 
-def _not_opened(n: int, message: str) -> list:
-    return [gr.skip(), gr.skip(), problem(message)] + [gr.skip() for _ in range(n - 3)]
+def _not_opened(message: str) -> dict:
+    return {"status": problem(message)}  # every other output stays as it is
 
 
-def open_session(engine, text: str | None, fname: str | None, top_n, scale, settings: dict, model: dict | None = None) -> list:
-    """[chat, system, status, steps, reply, ctx, figure, note, tokens, branches, *VIEW, *controls]: the file's
-    last reply replayed read-only from its records; never runs the model. A bad file changes nothing."""
-    n = 10 + len(step_view.VIEW) + len(controls.NAMES)
+def open_session(engine, text: str | None, fname: str | None, top_n, scale, settings: dict, model: dict | None = None) -> dict:
+    """{name: value}: the chat, the system prompt, the status line, the steps, the reply, the plot (ctx,
+    fig, note), the reply's tokens, its branches, the step view (`step_view.VIEW`) and every control by its name: the
+    file's last reply replayed read-only from its records; never runs the model. A bad file changes nothing but the
+    status line."""
     source = Path(str(fname or "")).name[:80] or "the file"
     if not (text or "").strip():
-        return _not_opened(n, "No file chosen: pick a session file (JSON) to open.")
+        return _not_opened("No file chosen: pick a session file (JSON) to open.")
     if len(text) > MAX_SESSION:
-        return _not_opened(n, f"{source} must be at most {MAX_SESSION} bytes, but is larger. Nothing was loaded.")
+        return _not_opened(f"{source} must be at most {MAX_SESSION} bytes, but is larger. Nothing was loaded.")
     try:
         got = share.read_session(text, model, source)
         if not got.steps or not got.conversation or got.conversation[-1]["role"] != "assistant":
             raise ParamError([f"{source} holds no reply to replay (its conversation must end with the reply its steps record)."])
     except ParamError as e:
-        return _not_opened(n, "Session not opened, nothing changed: " + " ".join(e.messages))
+        return _not_opened("Session not opened, nothing changed: " + " ".join(e.messages))
     convo = [{"role": m["role"], "content": shown(m["content"])} for m in got.conversation]
     dec = Recorded(got.steps, got.params, got.conversation[-1]["content"], got.finish_reason, got.params.seed)
     reply = Reply(convo[:-1], [dec], [tr("1: replayed from {source} (read-only)", source=source)], [None])
@@ -214,10 +216,10 @@ def open_session(engine, text: str | None, fname: str | None, top_n, scale, sett
     settings.update(controls.mirror(controls.to_values(got.params)))
     status = tr(REPLAYING, source=shown(source), n=len(got.steps), model=shown(got.model.get("id", "?")),
                 dtype=shown(str(got.model.get("dtype"))))
-    opened = inspector.show_reply(engine, reply, top_n, scale)  # {name: value}: tokens, branches, *VIEW
-    return [reply.history(), got.system, status, dec.steps, reply, None, encode(plot.figure(first, scale == "log")),
-            tr("Step 1 of the replayed reply, from the session file's record (no model run)."),
-            *(opened[n] for n in ("tokens", "branches", *step_view.VIEW)), *controls.to_values(got.params)]
+    return dict(history=reply.history(), system=got.system, status=status, steps=dec.steps, reply=reply, ctx=None,
+                fig=encode(plot.figure(first, scale == "log")),
+                note=tr("Step 1 of the replayed reply, from the session file's record (no model run)."),
+                **inspector.show_reply(engine, reply, top_n, scale), **dict(zip(controls.NAMES, controls.to_values(got.params))))
 
 
 # --- wiring ------------------------------------------------------------------------------------------
@@ -238,9 +240,10 @@ def wire(engine, page: Page, model: dict, folder: str) -> None:
               concurrency_id="model", concurrency_limit=1, show_progress="hidden", **HIDDEN, **RAW)
     sh.save.click(partial(download_session, model=model), [p.chatbot, p.system, p.reply], [*sh.file, sh.note], **after) \
         .then(None, sh.file, None, js=SAVE_JS, **after)
-    view_out = list(p.inspector.view().values())
+    opened_out = dict(history=p.chatbot, system=p.system, status=p.status, steps=p.steps, reply=p.reply, ctx=p.ctx, fig=p.fig,
+                      note=p.note, tokens=p.reply_tokens, branches=p.inspector.branches, **p.inspector.view(),
+                      **dict(zip(controls.NAMES, P)))  # `open_session`'s names
     sh.load.click(None, sh.file, sh.file, js=OPEN_JS, **after) \
-        .then(partial(open_session, engine, model=model), [*sh.file, p.top_n, p.scale, p.settings],
-              [p.chatbot, p.system, p.status, p.steps, p.reply, *refresh_out, p.reply_tokens, p.inspector.branches, *view_out, *P],
-              **after) \
+        .then(keyed(partial(open_session, engine, model=model), opened_out, name="partial"),  # its API name as before: partial_N
+              [*sh.file, p.top_n, p.scale, p.settings], list(opened_out.values()), **after) \
         .then(controls.mode_updates, mode_in, [p.mode, *P], **after)

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from functools import wraps
 
 
-def keyed(fn: Callable, parts: dict) -> Callable:
-    """`fn` (a function or a generator function) with its {name: value} results as {component: value}."""
+def keyed(fn: Callable, parts: dict, name: str | None = None) -> Callable:
+    """`fn` (a function or a generator function) with its {name: value} results as {component: value}; `name`, when
+    given, is the wrapper's `__name__` (gradio makes an unnamed event's API name from it)."""
 
     def to_components(out):
         return {parts[name]: value for name, value in out.items()} if isinstance(out, dict) else out
@@ -26,10 +27,16 @@ def keyed(fn: Callable, parts: dict) -> Callable:
             for out in fn(*args, **kwargs):
                 yield to_components(out)
 
-        return generator
+        return _named(generator, name)
 
     @wraps(fn)
     def function(*args, **kwargs):
         return to_components(fn(*args, **kwargs))
 
-    return function
+    return _named(function, name)
+
+
+def _named(fn: Callable, name: str | None) -> Callable:
+    if name is not None:
+        fn.__name__ = name
+    return fn
