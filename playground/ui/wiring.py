@@ -1,8 +1,9 @@
 """Handlers give their outputs by name; `keyed(fn, parts)` hands gradio {component: value} instead.
 
 A handler stays a plain function of values (the tests call it without a page): it returns, or yields,
-a dict {output name: value} (ui/inspector.py's `OUT`, `step_view.VIEW`). layout.py builds `parts`, the
-event's outputs by the same names, and wires `keyed(fn, parts)` with `outputs=list(parts.values())`:
+a dict {output name: value} (ui/inspector.py's `OUT`, `step_view.VIEW`, `share_panel.open_session`). The wiring
+(layout.py, share_panel.py) builds `parts`, the event's outputs by the same names from the `Page` (page.py), and
+wires `keyed(fn, parts)` with `outputs=list(parts.values())`:
 gradio takes a dict keyed by components, in any order, and keeps the outputs it leaves out as they are.
 A name the event does not output is a wiring mistake and fails loudly (KeyError).
 """
