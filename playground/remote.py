@@ -100,6 +100,7 @@ class OpenAIBackend:
             raise BackendError(f"The environment variable {api_key_env} is empty or unset: set it to the server's API key.")
         self.base_url, self.model, self.kind, self.server, self.timeout = base_url, model, kind, SERVERS[kind], timeout
         self.key_env = api_key_env
+        self.context: int | None = None  # llama.cpp's context length, asked by `connect`
         self.client = openai.OpenAI(base_url=base_url, api_key=key or "none", timeout=timeout, max_retries=0,
                                     http_client=http_client)
 
@@ -122,7 +123,20 @@ class OpenAIBackend:
             owner = next((getattr(m, "owned_by", "") for m in models if m.id == model), "")
             backend.kind = OWNERS.get(owner, "openai")
             backend.server = SERVERS[backend.kind]
+        if backend.kind == "llamacpp":
+            backend.context = backend._llama_context()
         return backend
+
+    def _llama_context(self) -> int | None:
+        """llama.cpp's context length (`/props`, beside `/v1`): its windows take no -1 for "all", so "all" is this."""
+        import httpx
+
+        root = str(self.client.base_url).rstrip("/").removesuffix("/v1")
+        try:
+            props = self.client.get(root + "/props", cast_to=httpx.Response).json()
+            return int(props["default_generation_settings"]["n_ctx"])
+        except Exception:  # noqa: BLE001 - an older or other server: the windows then stay the server's own
+            return None
 
     @property
     def probs(self) -> str:
@@ -165,6 +179,15 @@ class OpenAIBackend:
             body["max_tokens"] = body.pop("max_completion_tokens")
         extra = {wire: _plain(getattr(params, ours)) for ours, wire in self.server.fields.items()}
         extra.update(self.server.extra)
+        if self.kind == "llamacpp":
+            # Ours look back over the whole context (transformers' repetition penalty; DRY's -1); llama.cpp's windows
+            # take no -1 and default to 64 tokens, so "all" is sent as its context length (unknown: left to the server).
+            if extra.get("dry_penalty_last_n") == -1:
+                extra.pop("dry_penalty_last_n")
+                if self.context:
+                    extra["dry_penalty_last_n"] = self.context
+            if self.context:
+                extra["repeat_last_n"] = self.context
         if self.server.llama_cpp_order:
             extra["samplers"] = formats.llamacpp_samplers(params)  # what runs, in our order, by llama.cpp's names
         body.update(logprobs=True, top_logprobs=max(0, min(top_n, MAX_TOP)))

@@ -54,6 +54,8 @@ def test_llama_cpp_shaped_chunks_are_read_and_every_field_is_sent():
         if request.url.path.endswith("/models"):
             return httpx.Response(200, json={"object": "list", "data": [
                 {"id": "smollm2", "object": "model", "created": 0, "owned_by": "llamacpp", "meta": {"n_vocab": 49152}}]})
+        if request.url.path == "/props":  # beside /v1, as llama-server serves it
+            return httpx.Response(200, json={"default_generation_settings": {"n_ctx": 4096}})
         sent.append(json.loads(request.content))
         text = (_chunk({"role": "assistant", "content": None})
                 + _chunk({"content": "Red"}, _entry("Red", [("Red", 0.75), ("Blue", 0.25)]))
@@ -73,6 +75,12 @@ def test_llama_cpp_shaped_chunks_are_read_and_every_field_is_sent():
     assert body["post_sampling_probs"] is True and body["logprobs"] is True and body["top_logprobs"] == 20
     assert {k: body[k] for k in DRY_XTC} == DRY_XTC and body["top_k"] == 40 and body["max_tokens"] == 8
     assert "dry" in body["samplers"] and "xtc" in body["samplers"] and body["seed"] == 4
+    # Our windows look back over the whole context; llama.cpp takes no -1 (a 400) and defaults to 64: its context is sent.
+    assert backend.context == 4096 and body["dry_penalty_last_n"] == 4096 and body["repeat_last_n"] == 4096
+    backend.context = None  # a server without /props: "all" is left to the server, never sent as -1
+    extra = backend.body(ASK, build(dry_multiplier=0.8))["extra_body"]
+    assert "dry_penalty_last_n" not in extra and "repeat_last_n" not in extra
+    assert backend.body(ASK, build(dry_multiplier=0.8, dry_penalty_last_n=32))["extra_body"]["dry_penalty_last_n"] == 32
 
 
 @pytest.mark.skipif(not URL, reason="set LLAMA_SERVER_URL to a running llama-server's API root (README: llama.cpp)")
