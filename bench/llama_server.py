@@ -58,7 +58,7 @@ def main() -> None:
     llama(args.url, prompt, 8, 0), ours(engine, 8, 0)  # warm both
     ratios = []
     for r in range(args.rounds):
-        runs = [("llama.cpp", lambda: llama(args.url, prompt, args.tokens, r)), ("ours", lambda: ours(engine, args.tokens, r))]
+        runs = [("llama.cpp", lambda r=r: llama(args.url, prompt, args.tokens, r)), ("ours", lambda r=r: ours(engine, args.tokens, r))]
         got = dict((name, fn()) for name, fn in (runs if r % 2 == 0 else runs[::-1]))
         ratios.append(got["llama.cpp"] / got["ours"])
         print(f"round {r + 1}: llama.cpp {got['llama.cpp']:.1f} tok/s, playground ({args.dtype}) {got['ours']:.1f} tok/s, "
