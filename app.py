@@ -64,7 +64,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         else:
             p.add_argument(flag, type=int, default=None, metavar="N",
                            help=f"{text} (default {getattr(defaults, name)}) [{var}]")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for flag, var, value in (("--backend", "PLAYGROUND_BACKEND", args.backend),
+                             ("--server-kind", "PLAYGROUND_SERVER_KIND", args.server_kind)):
+        choices = next(a.choices for a in p._actions if flag in a.option_strings)
+        if value not in choices:  # argparse checks the choices of a flag, not of a default from the environment
+            p.error(f"{var} must be one of {', '.join(choices)}, but is {value!r}")
+    return args
 
 
 def configure(argv: list[str] | None = None, env: dict[str, str] | None = None) -> tuple[argparse.Namespace, str, Limits]:

@@ -258,6 +258,15 @@ class OpenAIBackend:
             yield chunk
 
     def _error(self, e: Exception) -> BackendError:
+        """One line for a client error, the API key masked wherever the server echoed it."""
+        return BackendError(self.masked(str(self._one_line(e))))
+
+    def masked(self, text: str) -> str:
+        """`text` with the API key, wherever it appears (some servers and proxies echo it), as ***."""
+        key = self.client.api_key
+        return text.replace(key, "***") if key and key != "none" else text
+
+    def _one_line(self, e: Exception) -> BackendError:
         import openai
 
         where = f"The server at {self.base_url}"

@@ -291,3 +291,17 @@ def test_int8_decodes_one_reply_at_a_time_unless_a_batch_size_is_given(capsys):
     assert app.configure(["--dtype", "int8", "--batch-size", "4"], {})[2].batch_size == 4
     assert app.configure(["--dtype", "int8"], {"PLAYGROUND_BATCH_SIZE": "8"})[2].batch_size == 8
     assert app.configure(["--dtype", "float32"], {})[2].batch_size == Limits().batch_size
+
+
+def test_a_bad_backend_or_server_kind_from_the_environment_exits_naming_it(monkeypatch, capsys):
+    import app
+
+    monkeypatch.setenv("PLAYGROUND_BACKEND", "remote")  # argparse checks a flag's choices, not an environment default
+    with pytest.raises(SystemExit):
+        app.parse_args([])
+    assert "PLAYGROUND_BACKEND must be one of local, openai, but is 'remote'" in capsys.readouterr().err
+    monkeypatch.setenv("PLAYGROUND_BACKEND", "openai")
+    monkeypatch.setenv("PLAYGROUND_SERVER_KIND", "tgi")
+    with pytest.raises(SystemExit):
+        app.parse_args([])
+    assert "PLAYGROUND_SERVER_KIND must be one of auto, openai, vllm, llamacpp, playground, but is 'tgi'" in capsys.readouterr().err

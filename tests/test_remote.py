@@ -168,3 +168,17 @@ def test_the_command_line_prints_the_remote_reply(server, engine, monkeypatch, c
     assert all(len(s["candidates"]) == 3 and s["candidates"][0]["prob_raw"] is None for s in steps)
     monkeypatch.setenv("TEST_REMOTE_KEY", "wrong")
     assert main(args) == 1 and "refused the API key (401)" in capsys.readouterr().err
+
+
+def test_a_server_that_echoes_the_key_never_shows_it(monkeypatch):
+    # Some gateways put the key they were sent into their error text: the one line masks it.
+    monkeypatch.setenv("ECHO_KEY", "sk-SECRET-123")
+
+    def echo(request):
+        return httpx.Response(500, json={"error": {"message": f"bad upstream for {request.headers['authorization']}"}})
+
+    backend = OpenAIBackend("http://mock/v1", "m", api_key_env="ECHO_KEY",
+                            http_client=httpx.Client(transport=httpx.MockTransport(echo)))
+    with pytest.raises(BackendError) as e:
+        list(backend.stream(ASK, build(seed=1)))
+    assert "sk-SECRET-123" not in str(e.value) and "Bearer ***" in str(e.value)

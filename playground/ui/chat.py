@@ -125,6 +125,7 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
     run["cancel"], idle = cancel, writing(run)
     alive = run.get("alive") or (lambda: True)  # False once the visitor's connection is gone (layout.py)
     messages, system = model_messages(convo), (system or "").strip() or None
+    states = None  # (steps, reply) of this reply until they are sent, then skips
     try:
         if params.mode == "beam":
             yield convo + [{"role": "assistant", "content": "…"}], box, tr("Running beam search…"), [], None
@@ -155,13 +156,19 @@ def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_er
         if not halted(run, cancel):
             yield reply.history(), box, done_status(dec.result(), params), dec.steps, reply
     except (ParamError, PromptTooLong, QueueFull) as e:
-        yield before, box_on_error, problem(str(e)), gr.skip(), gr.skip()
+        yield before, box_on_error, problem(str(e)), *_dropped(states)
     except Exception as e:  # the model failed: say so, keep the conversation and the message
         yield before, box_on_error, problem(f"The model failed: {type(e).__name__}: {e}. The conversation is unchanged."), \
-            gr.skip(), gr.skip()
+            *_dropped(states)
     finally:
         cancel.set()  # also runs when gradio closes this generator (Stop): the scheduler drops the reply
         idle.set()
+
+
+def _dropped(states) -> tuple:
+    """(steps, reply) after a failure: emptied once this reply's were sent (its tokens leave with it), else kept."""
+    sent = states is not None and not isinstance(states[1], Reply)  # once sent, `states` holds two skips
+    return ([], None) if sent else (gr.skip(), gr.skip())
 
 
 def waiting(place: Waiting) -> str:

@@ -4,7 +4,7 @@ Settings A are the current controls. Settings B are written as `key=value` lines
 start (the cheapest honest editor: one textbox, checked as a whole by `params.build`); picking a preset
 fills them with the preset's settings, and **B := A** with A's. **Compare** decodes both replies on the
 conversation, the last user turn (or the message in the box) answered, streamed side by side: A and B take
-turns on the model, one token each (`compare.stream`, in the model's concurrency group). Below the two
+turns on the model, one token each (`compare.stream`, one compare at a time; Stop ends it). Below the two
 replies, a table aligns them token by token: each token's probability under A and under B (from the same
 step's logits), the first step where they part marked, why, and both chains at that step side by side.
 **Swap** exchanges A and B; **Apply B** puts B into the controls.
@@ -248,17 +248,19 @@ def _shown(c: compare.Comparison, finished: bool) -> tuple:
             gr.update(value=cb, label=i18n.tr("B's chain at step {at}", at=at)))
 
 
-def wire(engine, page: Page, folder: str) -> None:
-    """The compare view's events; Compare runs the model in the model's concurrency group."""
+def wire(engine, page: Page, folder: str):
+    """The compare view's events; returns Compare's (Stop cancels it). Compare runs in its own concurrency group, one
+    at a time: its decoders are its own, so it never holds up the plot, the inspector or the batch."""
     p, ab, P, start = page, page.compare, page.params, page.start
     quiet = dict(queue=False, show_progress="hidden", **HIDDEN, **RAW)
     ab.preset.input(partial(from_preset, folder=folder, start=start), [ab.preset], [ab.b, ab.note], **quiet)
     ab.copy.click(partial(copy_a, start=start), P, [ab.b, ab.note], **quiet)
-    ab.run.click(partial(run, engine, start=start, limits=p.limits), [p.msg, p.chatbot, p.system, ab.b, ab.seed, *P],
-                 [ab.note, ab.replies, ab.table, *ab.chains], concurrency_id="model", concurrency_limit=1,
-                 show_progress="minimal", **HIDDEN, **RAW)
+    compared = ab.run.click(partial(run, engine, start=start, limits=p.limits), [p.msg, p.chatbot, p.system, ab.b, ab.seed, *P],
+                            [ab.note, ab.replies, ab.table, *ab.chains], concurrency_id="compare", concurrency_limit=1,
+                            show_progress="minimal", **HIDDEN, **RAW)
     resync_in, live = [p.ctx, p.top_n, p.scale, p.settings, *P], [p.fig, p.note]
     for ev in (ab.swap.click(partial(swap, start=start), [ab.b, *P], [ab.b, ab.note, *P], **quiet),
                ab.apply.click(partial(apply_b, start=start), [ab.b], [ab.note, *P], **quiet)):
         ev.then(controls.mode_updates, [p.mode, *P], [p.mode, *P], **quiet) \
             .then(partial(plot.resync, engine), resync_in, live, **quiet)
+    return compared

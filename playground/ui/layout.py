@@ -278,7 +278,7 @@ def _wire(engine: Engine, folder: str, p: Page) -> None:
     shown_id = run.model_id if run.model_id == loader.BUNDLED or not p.limits.public else model_name(run.model_id)
     dtype = str(run.dtype).removeprefix("torch.")
     sharing.wire(engine, p, dict(id=shown_id, dtype=dtype), folder)
-    ab.wire(engine, p, folder)
+    p.stop.click(None, None, None, cancels=[ab.wire(engine, p, folder)], queue=False, **hidden)  # Stop ends a compare too
     export_panel.wire(p.export, [chatbot, system, reply, *P], shown_id, dtype)
     # The visitor's presets live in their browser (`store`); nothing from the page is written on the server.
     p.demo.load(partial(presets_panel.listed, folder=folder), [store], [preset], **hidden, queue=False)

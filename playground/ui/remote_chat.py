@@ -175,14 +175,17 @@ def _reply(backend, convo: list[dict], before: list[dict], box, box_on_error, sy
     """Stream the answer to `convo`; on an error yield `before` again with the message kept and one status line (in
     `public` mode without the server's address)."""
     def failed(message: str) -> tuple:
-        return before, box_on_error, chat.problem(unnamed(message, backend.base_url) if public else message), *SKIP[3:]
+        line = chat.problem(unnamed(message, backend.base_url) if public else message)
+        if not steps:  # nothing of this reply shown yet: the last reply's tokens and plot stay
+            return before, box_on_error, line, *SKIP[3:]
+        return before, box_on_error, line, [], *step_view(backend, [], None)  # the failed reply's tokens go with it
 
     cancel = threading.Event()
     run = run if run is not None else {}
     run["cancel"], idle = cancel, chat.writing(run)  # Stop sets it; Undo and Clear wait for `idle`
     steps: list[Step] = []
     try:
-        yield convo, box, tr("Asking the server…"), steps, tokens_html.render([], pending=True), *SKIP[5:]
+        yield convo, box, tr("Asking the server…"), steps, tokens_html.render([], pending=True), *SKIP[5:7], None  # no step shown
         done = None
         for item in backend.stream(chat.model_messages(convo), params, system=(system or "").strip() or None,
                                    top_n=MAX_TOP, cancel=cancel):
@@ -196,15 +199,16 @@ def _reply(backend, convo: list[dict], before: list[dict], box, box_on_error, sy
                        tr("Generating… {n} tokens", n=len(steps)), steps, tokens_html.render(steps, pending=True), *SKIP[5:])
         if done is None or chat.halted(run, cancel):
             return
+        steps = list(done.steps)  # every token of `done.text`, also those that arrived after Stop
         shown = step_view(backend, steps, 0 if steps else None, min(top_n or MAX_TOP, MAX_TOP), scale)
         yield (convo + [{"role": "assistant", "content": chat.shown(done.text)}], box, chat.done_status(done, params), steps,
                *shown)
     except ParamError as e:
         yield failed(" ".join(e.messages))
-    except BackendError as e:  # one line from the server's error (the key is never in it)
+    except BackendError as e:  # one line from the server's error (remote.py masks the key in it)
         yield failed(f"{e} The conversation and the settings are unchanged.")
     except Exception as e:  # noqa: BLE001 - anything else: one line, nothing lost
-        yield failed(f"The reply failed: {type(e).__name__}: {e}. The conversation is unchanged.")
+        yield failed(backend.masked(f"The reply failed: {type(e).__name__}: {e}. The conversation is unchanged."))
     finally:
         cancel.set()
         idle.set()
