@@ -3,7 +3,7 @@
 A `Decoder` holds the KV cache, the tokens so far, the request's own `torch.Generator` and the
 record of every step. `step()` decodes one token (sampled, greedy, or forced by the caller);
 `Engine.stream` simply calls it until the reply ends. `retune(params)` changes the parameters of the
-steps still to come (each step records the parameters it used). `branch(k, params)` starts a new reply that
+steps still to come (each step keeps the parameters and the seed it used). `branch(k, params)` starts a new reply that
 keeps the first k tokens and continues from there with other parameters, reusing this reply's
 cache (and, when kept, the step's logits, so that no forward pass is repeated).
 """
@@ -36,6 +36,7 @@ class Decoder:
         self.steps: list[Step] = []
         self.seed = params.seed if params.seed is not None else secrets.randbelow(2**32)
         self.generator = torch.Generator(device=lm.device).manual_seed(self.seed)
+        self.seeds = [(0, self.seed)]  # (first step, seed) at each change: a retune may reseed (see `seed_at`)
         self._tune(params)
         self.ids = torch.tensor([self.prompt], device=lm.device)
         self.cache = DynamicCache(config=self.model.config)
@@ -67,6 +68,7 @@ class Decoder:
         if params.seed is not None and params.seed != self.params.seed:
             self.seed = params.seed
             self.generator.manual_seed(self.seed)
+            self.seeds = [c for c in self.seeds if c[0] < len(self.steps)] + [(len(self.steps), self.seed)]
         self._tune(params)
         if len(self.steps) >= self.budget:
             self.finish = "length"
@@ -199,6 +201,10 @@ class Decoder:
         """The parameters step k was chosen with (the current ones for a step not taken yet)."""
         return (self.steps[k].params if k < len(self.steps) else None) or self.params
 
+    def seed_at(self, k: int) -> int:
+        """The seed step k was chosen with (XTC's coin depends on it); the current one for a step not taken yet."""
+        return next(seed for first, seed in reversed(self.seeds) if first <= k)
+
     def trace_at(self, k: int, params: GenerationParams | None = None) -> sampling.Trace:
         """The chain at step k, with this reply's or other parameters; no forward pass. Step k is a step taken
         (needs keep_logits) or the next one of an open reply once its logits are computed (`peek`); IndexError
@@ -216,7 +222,7 @@ class Decoder:
                 return sampling.run(self.stages, self.ids, logits)
         params = params or self.params_at(k)
         ids = self.ids[:, : len(self.prompt) + k]
-        stages = self._carry(self.lm.stages(params, len(self.prompt), self.seed), k)
+        stages = self._carry(self.lm.stages(params, len(self.prompt), self.seed_at(k)), k)
         return sampling.run(stages, ids, logits)
 
     # --- the public inspection API (the inspector reads a reply only through these) ---------------
@@ -246,6 +252,7 @@ class Decoder:
         new.ids = self.ids[:, :cut]
         new.steps = list(self.steps[:k])
         new.logit_history = list(self.logit_history[:k])
+        new.seeds = [c for c in self.seeds if c[0] < k] + [(k, new.seed)]  # the kept steps keep their seeds
         new._tune(new.params)  # the stop strings see the kept tokens
         known = self.has_logits(k)  # the logits of step k are kept: no forward pass for it
         if self.cache is None:  # released: the next forward pass runs every kept token again

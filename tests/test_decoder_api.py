@@ -117,3 +117,39 @@ def test_the_step_analysis_is_plain_data_for_a_kept_a_recorded_and_the_next_step
     assert sum(p for _, p in nxt.raw) <= 1 + 1e-6 and nxt.params == dec.params
     with pytest.raises(LookupError):
         step_analysis.analyse(dec, 4)
+
+
+def _retraced(dec, k: int):
+    """Step k traced again (`trace_at`): each candidate's (id, fate) and the chosen token's probability."""
+    step, trace = dec.steps[k], dec.trace_at(k)
+    fates = [(f.id, f.removed_by) for f in trace.candidates(dec.top_n, also=step.token_id)]
+    return fates, float(trace.picked_probs[0, step.token_id])
+
+
+def test_a_retune_with_another_seed_keeps_the_steps_taken_as_they_were_sampled(engine):
+    """XTC's coin depends on the seed: a step taken, its analysis and a branch's kept steps are traced again with
+    the seed in force when the step was taken, not the reply's current one; the next steps use the new seed."""
+    params = build(xtc_probability=0.5, xtc_threshold=0.05, seed=1, max_new_tokens=12)
+    dec = engine.decoder(MSGS, params, keep_logits=True, top_n=20, report=True)
+    for _ in range(8):
+        dec.step()
+    recorded = [([(c.id, c.removed_by) for c in s.candidates], s.prob) for s in dec.steps]
+    assert sum("xtc" in [r for _, r in fates] for fates, _ in recorded) not in (0, 8)  # the coin said yes and no
+    dec.retune(params.replace(seed=999))
+    assert dec.seed == 999 and dec.seed_at(7) == 1 and dec.seed_at(8) == 999
+    for k in range(8):
+        fates, prob = _retraced(dec, k)
+        assert fates == recorded[k][0] and prob == pytest.approx(recorded[k][1], abs=1e-6), f"step {k}"
+        assert step_analysis.analyse(dec, k, top_n=12).chosen == dec.token_ids[k]
+        assert [r[1] for r in step_analysis.analyse(dec, k, top_n=12).chain] == [r["label"] for r in dec.steps[k].stages]
+    dec.step()  # the next step draws XTC's coin with the new seed
+    assert _retraced(dec, 8)[0] == [(c.id, c.removed_by) for c in dec.steps[8].candidates]
+    branch = dec.branch(5)  # goes on with the reply's current parameters and seed; its kept steps keep theirs
+    assert branch.seed == 999 and branch.seed_at(4) == 1 and branch.seed_at(5) == 999
+    for k in range(5):
+        assert _retraced(branch, k) == _retraced(dec, k)
+    branch.step()
+    assert _retraced(branch, 5)[0] == [(c.id, c.removed_by) for c in branch.steps[5].candidates]
+    other = dec.branch(3, params.replace(seed=7))
+    assert other.seed_at(2) == 1 and other.seed_at(3) == 7 and other.step().params.seed == 7
+    assert _retraced(other, 3)[0] == [(c.id, c.removed_by) for c in other.steps[3].candidates]
