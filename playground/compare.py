@@ -1,8 +1,9 @@
 """One prompt under two settings: both replies, aligned token by token, and where and why they part.
 
-`compare(engine, messages, a, b, seed)` decodes the reply under settings A and under settings B with the
-same seed, keeping every step's logits. Each token also gets the other side's probability of it, from the
-same step's logits (the other settings' chain run on this reply's logits and context: `Decoder.trace_at`).
+`stream(engine, messages, a, b, seed)` decodes the reply under settings A and under settings B with the
+same seed, A and B taking turns one token each, keeping every step's logits, and yields the comparison as it
+grows (the page shows it streaming); `compare(...)` is its last yield. Each token also gets the other side's
+probability of it, from the same step's logits (the other settings' chain run on this reply's logits and context: `Decoder.trace_at`).
 
 The parting step is the first where the two tokens differ. Up to it both replies saw the same context,
 so both chains ran on the same logits there (`Parting.chains`: both chain tables, stage by stage); each

@@ -75,9 +75,6 @@ class PlotData:
                 seen.append(b.fate)
         return seen
 
-    def kept_ids(self) -> list[int]:
-        return [b.id for b in self.bars if b.fate == KEPT]
-
 
 def from_trace(trace: Trace, params: GenerationParams, label: Callable[[int], str], top_n: int = 30,
                title: str = "", chosen: int | None = None) -> PlotData:

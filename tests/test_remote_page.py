@@ -214,3 +214,23 @@ def test_app_flags_and_environment_pick_the_remote_backend(server, monkeypatch):
     monkeypatch.delenv("PLAYGROUND_BASE_URL")
     with pytest.raises(SystemExit, match="`--base-url` is needed with `--backend openai`"):
         app.remote_backend(app.parse_args([]))
+
+
+def test_a_reply_that_fails_midway_takes_its_tokens_with_it(remote, monkeypatch):
+    # The server sends three tokens, then fails: the chat, the steps and the token strip all go back to before it.
+    from playground.backends import BackendError
+
+    real = remote.stream
+
+    def breaks(*args, **kw):
+        for i, item in enumerate(real(*args, **kw)):
+            if i == 3:
+                raise BackendError("The server at somewhere answered 500: upstream died.")
+            yield item
+
+    monkeypatch.setattr(remote, "stream", breaks)
+    updates = send(remote, build(seed=1, max_new_tokens=12), message="Keep me")
+    assert any(len(u[3]) == 3 for u in updates if isinstance(u[3], list))  # its tokens were shown while it streamed
+    last = updates[-1]
+    assert last[0] == [] and last[1] == "Keep me" and "answered 500: upstream died" in last[2]
+    assert last[3] == [] and "data-step" not in last[4] and last[7] is None  # no steps, no token strip, no shown step

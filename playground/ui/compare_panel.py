@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
@@ -201,7 +202,7 @@ def _not_compared(message: str) -> tuple:
 
 @checked(_not_compared)
 def run(engine, message: str | None, history: list | None, system: str | None, b_text, seed, *values, start=None,
-        limits=None) -> tuple:
+        limits=None) -> Iterator[tuple]:
     """Yield (note, both replies, table HTML, A's chain, B's chain at the parting step) as the two replies grow."""
     try:
         a, b = controls.to_params(values), settings_b(b_text, start)

@@ -135,7 +135,7 @@ def _advance(engine: Engine, reply: Reply, tokens_to_force: list[int] | None, co
                 dec.step(force=todo.pop(0) if todo is not None else None)
             n += 1
             if (todo or count != 1) and not chat.halted(run, cancel):
-                yield outputs(engine, reply, f"Generating… {len(dec.steps)} tokens", box, show=False)
+                yield outputs(engine, reply, tr("Generating… {n} tokens", n=len(dec.steps)), box, show=False)
         if chat.halted(run, cancel):  # Undo or Clear: the conversation is theirs now
             return
         _peek(reply)
