@@ -225,3 +225,28 @@ def test_bad_inspector_input_is_named_and_changes_nothing(engine, sampled):
     assert "`branch`" in named(inspector.switch(engine, "9: nope", sampled, 30, "linear"))["status"]
     assert len(sampled.decoders) == 1
 
+
+
+def test_a_reply_that_fails_midway_takes_its_tokens_with_it(engine, monkeypatch):
+    # The model fails at the fourth token: the chat goes back to before the reply, and the steps and the reply state
+    # (what the token strip and the inspector read) are emptied, not left holding a reply that is not in the chat.
+    make = engine.decoder
+
+    def breaking(*args, **kw):
+        dec = make(*args, **kw)
+        advance = dec.advance
+
+        def fails():
+            if len(dec.steps) == 3:
+                raise RuntimeError("out of memory")
+            return advance()
+
+        dec.advance = fails
+        return dec
+
+    monkeypatch.setattr(engine, "decoder", breaking)
+    updates = list(chat.send(engine, QUESTION, [], "", {}, *values(max_new_tokens=12, seed=1)))
+    assert any(isinstance(u[3], list) and len(u[3]) >= 1 for u in updates[:-1])  # its tokens were out while it streamed
+    history, box, status, steps, reply = updates[-1]
+    assert history == [] and box == QUESTION and "The model failed: RuntimeError: out of memory" in status
+    assert steps == [] and reply is None
