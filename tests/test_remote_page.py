@@ -166,6 +166,15 @@ def test_stop_ends_the_reply_at_the_next_token_and_says_cancelled(remote):
     assert last[2].startswith("**cancelled**") and len(last[3]) < 64
 
 
+def test_a_visitor_who_leaves_stops_the_servers_reply(remote):
+    # `sessions.watched` puts the connection's liveness into `run`; once it is gone the stream ends at the next token.
+    asked = []
+    run: dict = {"alive": lambda: asked.append(1) or len(asked) < 3}
+    *_, last = remote_chat.send(remote, "Count from one to fifty.", [], "", run, 20, "linear",
+                                *controls.to_values(build(seed=3, max_new_tokens=64, min_new_tokens=64)))
+    assert last[2].startswith("**cancelled**") and len(last[3]) < 64
+
+
 def test_controls_a_server_cannot_take_are_greyed_with_the_reason(server):  # noqa: F811
     from playground.ui.remote_page import build_remote_demo, greyed
 

@@ -191,6 +191,8 @@ def _reply(backend, convo: list[dict], before: list[dict], box, box_on_error, sy
                                    top_n=MAX_TOP, cancel=cancel):
             if chat.halted(run, cancel):  # Undo or Clear: the conversation is theirs now
                 return
+            if not run.get("alive", lambda: True)():
+                cancel.set()  # a closed tab or a dropped connection: the stream ends at the server's next token
             if isinstance(item, Done):
                 done = item
             elif not cancel.is_set():

@@ -25,7 +25,7 @@ from fastapi import FastAPI
 
 from ..limits import Limits
 from ..remote import MAX_TOP
-from . import api, chat, controls, remote_chat, tokens_html
+from . import api, chat, controls, remote_chat, sessions, tokens_html
 from .figure_view import FigureView
 from .i18n import say, t
 from .i18n import switch as lang_switch
@@ -138,13 +138,14 @@ def _wire(backend, limits: Limits, start, p: RemotePage) -> None:
     P, N = p.params, controls.NAMES
     out = [p.chatbot, p.msg, p.status, p.steps, p.reply_tokens, p.fig, p.note, p.shown]
     view_in, view_out = [p.steps, p.top_n, p.scale], [p.reply_tokens, p.fig, p.note, p.shown]
-    send_fn = api.named(partial(remote_chat.send, backend, limits=limits), ["message", "history", "system", "run", "top_n",
-                                                                            "scale", *N])
+    # `watched`: the session's liveness in `run`, so a closed tab stops the server's reply at its next token
+    send_fn = api.named(sessions.watched(p.demo, partial(remote_chat.send, backend, limits=limits), run_at=3),
+                        ["message", "history", "system", "run", "top_n", "scale", *N], request=True)
     send_in = [p.msg, p.chatbot, p.system, p.run, p.top_n, p.scale, *P]
     replies = [p.send.click(send_fn, send_in, out, api_name="chat", show_progress="minimal", **CHAT),
                p.msg.submit(send_fn, send_in, out, show_progress="minimal", api_visibility="undocumented", **CHAT),
-               p.regen.click(api.named(partial(remote_chat.regenerate, backend, limits=limits),
-                                       ["history", "system", "run", "top_n", "scale", *N]),
+               p.regen.click(api.named(sessions.watched(p.demo, partial(remote_chat.regenerate, backend, limits=limits), run_at=2),
+                                       ["history", "system", "run", "top_n", "scale", *N], request=True),
                              send_in[1:], out, api_name="regenerate", show_progress="minimal", **CHAT)]
     # Stop sets the reply's Event: the stream ends at the server's next token and says "cancelled".
     p.stop.click(chat.stop, [p.run], [p.status], queue=False, api_name="stop") \
