@@ -243,3 +243,10 @@ def test_a_reply_that_fails_midway_takes_its_tokens_with_it(remote, monkeypatch)
     last = updates[-1]
     assert last[0] == [] and last[1] == "Keep me" and "answered 500: upstream died" in last[2]
     assert last[3] == [] and "data-step" not in last[4] and last[7] is None  # no steps, no token strip, no shown step
+
+
+def test_the_address_is_hidden_also_as_an_ipv6_literal_or_in_other_case():
+    v6 = remote_chat.unnamed("The server at http://[::1]:8000/v1 answered 500. Cannot reach http://[::1]:8000/v1.",
+                             "http://[::1]:8000/v1")
+    assert v6 == "The server answered 500. Cannot reach the server."
+    assert remote_chat.unnamed("The server at HTTP://LocalHost:8000/v1 refused.", "http://localhost:8000/v1") == "The server refused."

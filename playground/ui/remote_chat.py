@@ -52,10 +52,11 @@ def unnamed(text, base_url: str):
     """`text` with the server's address said as "the server" (public mode: a visitor is not told where it is)."""
     if not isinstance(text, str):
         return text
-    host = re.escape(urlparse(base_url).hostname or base_url)
+    name = urlparse(base_url).hostname or base_url
+    host = rf"\[?{re.escape(name)}\]?"  # an IPv6 literal is written in brackets; `hostname` drops them
     address = rf"(?:\w+://)?(?:[^\s/@]*@)?{host}(?::\d+)?(?:/[^\s,;)'\"]*?)?(?=[.:]?(?:[\s,;)'\"]|$))"
-    text = re.sub(rf"\b([Tt])he server at {address}", r"\1he server", text)
-    return re.sub(address, "the server", text)
+    text = re.sub(rf"\b([Tt])he server at {address}", r"\1he server", text, flags=re.I)
+    return re.sub(address, "the server", text, flags=re.I)
 
 
 # --- a step's plot -----------------------------------------------------------------------------------
