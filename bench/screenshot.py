@@ -130,7 +130,7 @@ def reply(page, args) -> None:
     bu.set_number(page, "seed", args.seed)
     expect(bu.number_box(page, "seed")).to_have_value(str(args.seed))
     bu.send_message(page, QUESTION)
-    expect(page.locator("#status")).to_have_text(re.compile(r"^\s*(eos|stop|length) · "), timeout=bu.SLOW)
+    expect(page.locator("#status")).to_have_text(re.compile(r"^\s*(eos|stop|length): "), timeout=bu.SLOW)
 
 
 if __name__ == "__main__":
