@@ -91,7 +91,8 @@ CLICK_JS = """async ([k, timeout]) => {
   if (!el.__timed) { el.on('plotly_afterplot', () => { window.__inspected = performance.now(); }); el.__timed = true; }
   const t0 = performance.now();
   document.querySelector(`#reply-tokens span[data-step="${k}"]`).click();
-  while (!(window.__inspected > t0) || !document.querySelector('#inspect-info').innerText.includes(`Step ${k}`)) {
+  const says = new RegExp(`Step ${k + 1}\\b`);  // data-step is 0-based; the page numbers steps from 1
+  while (!(window.__inspected > t0) || !says.test(document.querySelector('#inspect-info').innerText)) {
     if (performance.now() - t0 > timeout) return null;
     await new Promise(r => requestAnimationFrame(r));
   }
@@ -104,7 +105,7 @@ CLICKS = [3, 7, 2, 9, 5, 11, 4, 8, 6, 10, 12, 13]
 def token_clicks(page, timeout: int) -> dict[str, list[float]]:
     """Clicks on the reply's tokens (the first one opens the inspector; 2 more warm up)."""
     page.locator('#reply-tokens span[data-step="1"]').click()
-    page.wait_for_function("() => document.querySelector('#inspect-info').innerText.includes('Step 1')", timeout=timeout)
+    page.wait_for_function("() => /Step 2\\b/.test(document.querySelector('#inspect-info').innerText)", timeout=timeout)
     out = {"inspector plot drawn": [], "page idle again": []}
     for n, k in enumerate([14, 15] + CLICKS):
         got = page.evaluate(CLICK_JS, [k, timeout])
