@@ -125,11 +125,16 @@ def run_parts(engine: Engine, params, prompt: list[int]):
     return fwd[1:], adv[1:]  # the prompt pass excluded
 
 
+def request(args):
+    """The one request every decoder runs: exactly `--tokens` tokens, a fixed seed."""
+    return build(temperature=0.8, top_k=40, top_p=0.95, max_new_tokens=args.tokens, min_new_tokens=args.tokens,
+                 seed=args.seed)
+
+
 def bench_dtype(args, dtype: str) -> dict:
     loaded = loader.load(args.model, dtype=dtype)
     eager, quick = Engine(loaded), Engine(loaded, fast="any")  # bf16 too, to measure it
-    params = build(temperature=0.8, top_k=40, top_p=0.95, max_new_tokens=args.tokens, min_new_tokens=args.tokens,
-                   seed=args.seed)
+    params = request(args)
     prompt = eager.prompt_ids(MESSAGES)
     print(f"\nmodel {loaded.model_id}, {str(loaded.dtype).removeprefix('torch.')}, {loaded.device}; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads ({torch.get_num_interop_threads()} interop), "
@@ -224,8 +229,7 @@ def drift(a: Engine, b: Engine, prompt: list[int], reply: list[int]) -> str:
 def bench_int8(args) -> None:
     """float32 against int8 weights: the engine and generate() on each, interleaved."""
     f32, i8 = Engine(loader.load(args.model, dtype="float32")), Engine(loader.load(args.model, dtype="int8"))
-    params = build(temperature=0.8, top_k=40, top_p=0.95, max_new_tokens=args.tokens, min_new_tokens=args.tokens,
-                   seed=args.seed)
+    params = request(args)
     prompt = f32.prompt_ids(MESSAGES)
     print(f"\nmodel {f32.loaded.model_id}, float32 and int8 (load {i8.loaded.load_seconds:.1f} s with quantizing); torch "
           f"{torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus; code {code_version()}; "
@@ -257,8 +261,7 @@ def bench_threads(args) -> None:
     """The engine (fp32 and int8) on each thread count of `--compare-threads`, interleaved in one process."""
     counts = [int(t) for t in args.compare_threads.split(",")]
     engines = {"fp32": Engine(loader.load(args.model, dtype="float32")), "int8": Engine(loader.load(args.model, dtype="int8"))}
-    params = build(temperature=0.8, top_k=40, top_p=0.95, max_new_tokens=args.tokens, min_new_tokens=args.tokens,
-                   seed=args.seed)
+    params = request(args)
     prompt = engines["fp32"].prompt_ids(MESSAGES)
 
     def on(threads: int, engine: Engine):
