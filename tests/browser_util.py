@@ -141,12 +141,25 @@ def open_group(page, name: str) -> None:
 
 
 def set_number(page, name: str, value) -> None:
-    """Type `value` into the parameter's number box and commit it (Enter, then leave the box)."""
+    """Type `value` into the parameter's number box and commit it (Enter, then leave the box), until the box holds it.
+
+    On a page's first visit a control in a lazily opened group can get its initial value after it shows, undoing
+    what was typed (seen in CI: a reply sent with the default max_new_tokens): so the value is read back, and typed
+    again when it did not hold."""
+    from playwright.sync_api import expect
+
     open_group(page, name)
     box = number_box(page, name)
-    box.fill(str(value))
-    box.press("Enter")
-    box.blur()
+    for _ in range(4):
+        box.fill(str(value))
+        box.press("Enter")
+        box.blur()
+        try:
+            expect(box).to_have_value(str(value), timeout=2_000)
+            return
+        except AssertionError:
+            continue
+    expect(box).to_have_value(str(value))
 
 
 def kept_count(page) -> int:
