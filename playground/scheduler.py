@@ -3,17 +3,21 @@
 The app's replies go through one `Scheduler`. A reply (a `Decoder`) is submitted as a `Job`, and one
 background thread runs this loop:
  1. Admit waiting jobs into the free places of the batch, users in turn (first come, first served,
-    one reply in flight per user). A new reply's prompt runs alone once (its first logits, exactly as
-    a solo decode), then its KV cache joins the batch's, left-padded to a common length.
- 2. Every active reply takes its step on its own logits: its own chain, generator, stop strings and
-    record (`Decoder.advance`), exactly as when decoding alone.
+    one reply in flight per user). Their prompts run a few at a time (one reply alone: exactly as a solo
+    decode; several new ones: one left-padded pass, `Batch.prefill`), and each reply takes its first
+    step on its first logits at once, its first token sent before the next prompts run: with many
+    replies arriving together, the first ones need not wait for all the prompts. Then their KV caches
+    join the batch's together, left-padded to a common length (one copy for all).
+ 2. Every other active reply takes its step on its own logits: its own chain, generator, stop strings
+    and record (`Decoder.advance`), exactly as when decoding alone.
  3. Replies that ended or were cancelled leave; a reply that had its turn (`quantum` steps) while
     others wait gives its place up and queues again, its cache leaving the batch with it.
  4. One batched forward pass over the last token of every remaining reply (an attention mask over the
     padding, each row at its own position) gives each reply its next logits.
 
-A batched forward is not bit-identical to a solo one (a product over 8 rows adds in another order than
-over 1): logits differ by about 1e-5, which can flip a near-tie (bench/RESULTS.md measures how often).
+A batched forward (a step, or a padded prompt pass) is not bit-identical to a solo one (a product over 8
+rows adds in another order than over 1): logits differ by about 1e-5 (a prompt pass: up to ~7e-5), which
+can flip a near-tie (bench/RESULTS.md measures how often).
 A reply's record is what it sampled from, always.
 """
 
@@ -198,9 +202,11 @@ class Scheduler:
             try:
                 with torch.inference_mode():
                     self._step(admit)
-            except Exception as e:  # the model failed: every reply in the batch ends with the error
-                for job in self.batch.jobs:
-                    self._finish(job, e)
+            except Exception as e:  # the model failed: every reply in the batch (or on its way in) ends with the error
+                with self.cond:
+                    for job in [*self.batch.jobs, *admit]:
+                        if not job.finished and job not in self.waiting:
+                            self._finish(job, e)
                 self.batch.keep([], [])
                 continue
             if self.batch.jobs:
@@ -236,24 +242,31 @@ class Scheduler:
             job.events.put(place)
 
     def _step(self, admit: list[Job]) -> None:
-        # 1. New replies: their prompt alone (first logits and cache), then into the batch.
-        for job in admit:
-            dec = job.dec
+        # 1. New replies, users in turn: their prompts (a few at once in one padded pass, `Batch.prefill`); each
+        #    takes its first step on them at once (its first token sent) before the next prompts run. Then they
+        #    join the batch, all in one copy.
+        for dec in (job.dec for job in admit):
             if dec.logits is not None and (dec.cache is None or fast.seq_len(dec.cache) != dec.ids.shape[1]):
                 dec.logits = None  # known logits but no cache for them (a branch of an ended reply): run it all
                 dec.release()
-            dec.next_logits()  # the prompt, or a reply that gave its place up: its last token (no-op when known)
-            job.turn = 0
-            self.batch.join(job)
-        # 2. Every reply takes its step on its own logits.
-        for job in self.batch.jobs:
-            if job.cancel.is_set() or job.dec.done:
+        runs = []
+        for run in self.batch.groups(admit):
+            try:  # the prompt, or a reply that gave its place up: its last token (no-op when known)
+                block = self.batch.prefill(run)
+            except Exception as e:  # the model failed on these prompts: these replies end with the error
+                for job in run:
+                    self._finish(job, e)
                 continue
-            try:
-                job.events.put(job.dec.advance())
-                job.turn += 1
-            except Exception as e:
-                job.error = e
+            for job in run:
+                job.turn = 0
+                self._advance(job)
+            runs.append((run, block))
+        self.batch.join(runs)
+        # 2. Every other reply takes its step on its own logits.
+        new = {id(job) for run, _ in runs for job in run}
+        for job in self.batch.jobs:
+            if id(job) not in new:
+                self._advance(job)
         # 3. Ended, failed and cancelled replies leave; a reply whose turn is over gives its place up.
         with self.cond:
             eligible = {j.user for j in self.waiting} - {j.user for j in self.batch.jobs}
@@ -279,6 +292,16 @@ class Scheduler:
             spent = time.perf_counter() - start
             for job in self.batch.jobs:  # each reply waited the whole pass (tokens/s counts decode, not the prompt)
                 job.dec.seconds += spent
+
+    def _advance(self, job: Job) -> None:
+        """The reply's step on its logits (`Decoder.advance`), sent to its caller; a failure ends it at step 3."""
+        if job.cancel.is_set() or job.dec.done:
+            return
+        try:
+            job.events.put(job.dec.advance())
+            job.turn += 1
+        except Exception as e:
+            job.error = e
 
     def _finish(self, job: Job, error: BaseException | None = None) -> None:
         job.error = error

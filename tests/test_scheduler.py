@@ -3,12 +3,15 @@ decoded alone (same seed, same settings), its record is what it sampled from, an
 
 from __future__ import annotations
 
+import queue
 import threading
 
 import pytest
 import torch
 
+from playground import batch
 from playground.params import build
+from playground.records import Step
 from playground.scheduler import QueueFull, Scheduler, Waiting
 
 pytestmark = pytest.mark.model
@@ -67,6 +70,49 @@ def test_batched_replies_equal_solo_replies(engine, solos, size):
     # shared passes: each batched pass served several replies (the first token of each comes from its prompt pass)
     assert sched.forwards < tokens - len(jobs)
     assert sched.forwards >= max(len(j.dec.steps) for j in jobs) - 1
+
+
+def test_replies_admitted_together_get_their_first_token_before_the_later_prompts_run(engine, solos, monkeypatch):
+    """8 replies admitted at once: their prompts run a few at a time (one padded pass each), and each reply's first
+    token is sent before the next prompts run, users in turn; the batch's cache is copied once for all of them
+    (counted: prompts run when each first token is sent, passes, slab copies), and every reply is its solo one."""
+    longest = max(len(decoder(engine, c).prompt) for c in CASES)
+    monkeypatch.setattr(batch, "PREFILL_TOKENS", 3 * longest)  # at most 3 prompts a pass: 3 + 3 + 2
+    sched = Scheduler(engine.model, batch_size=8)
+    passes, firsts, slabs = [], [], []  # prompts per prompt pass; (reply, prompts run) at each first token
+
+    def count_prompts(module, args, kwargs):
+        if kwargs["input_ids"].shape[1] > 1:
+            passes.append(kwargs["input_ids"].shape[0])
+
+    class Seen(queue.SimpleQueue):
+        def __init__(self, i):
+            self.i = i
+
+        def put(self, item, block=True, timeout=None):
+            if isinstance(item, Step) and item.step == 0:
+                firsts.append((self.i, sum(passes)))
+            super().put(item, block, timeout)
+
+    copy, forward = sched.batch._slab, sched.batch.forward
+    monkeypatch.setattr(sched.batch, "_slab", lambda: (slabs.append(1), copy())[1])
+    monkeypatch.setattr(sched.batch, "forward", lambda: (slabs.append("forward"), forward())[1])
+    hook = engine.model.register_forward_pre_hook(count_prompts, with_kwargs=True)
+    try:
+        with sched.cond:  # the loop admits nothing until all 8 wait: they are admitted together
+            jobs = [sched.submit(decoder(engine, c), user=str(i)) for i, c in enumerate(CASES)]
+            for i, job in enumerate(jobs):
+                job.events = Seen(i)
+        for job in jobs:
+            drain(job)
+    finally:
+        hook.remove()
+    assert passes == [3, 3, 2]  # 8 prompts in 3 passes (the old loop: 8 passes before any first token)
+    assert firsts == [(0, 3), (1, 3), (2, 3), (3, 6), (4, 6), (5, 6), (6, 8), (7, 8)]
+    assert slabs.index("forward") == 1  # one copy of the cache for the 8 joining rows
+    assert slabs.count(1) <= len(jobs)  # later, a copy only when rows leave (not at every step)
+    for alone, job in zip(solos, jobs):
+        same_reply(alone, job.dec)
 
 
 def test_the_record_is_what_was_sampled(engine):
