@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from playground import batch
-from playground.params import build
 from playground.scheduler import Scheduler
+from tests.test_scheduler import decoder, drain, same_reply, solo
 
 
 def test_an_unpackable_weight_falls_back_to_the_plain_product():
@@ -26,35 +26,24 @@ def test_the_packed_head_gives_the_solo_logits_tokens_and_records(engine):
     weight = engine.model.get_output_embeddings().weight
     hidden = torch.randn(8, weight.shape[1]) * 3
     with torch.inference_mode():
-        solo = torch.cat([F.linear(hidden[i:i + 1], weight) for i in range(8)])
+        plain = torch.cat([F.linear(hidden[i:i + 1], weight) for i in range(8)])
         for rows in (slice(0, 8), slice(2, 5), slice(6, 8)):  # any batch size reads the same packed copy
             got = head(hidden[rows])
-            assert got.shape == solo[rows].shape and float((got - solo[rows]).abs().max()) < 1e-4
+            assert got.shape == plain[rows].shape and float((got - plain[rows]).abs().max()) < 1e-4
 
     cases = [("Name a fruit", dict(seed=1, max_new_tokens=10, min_new_tokens=10)),
              ("Count to five", dict(seed=2, temperature=0.7, top_k=30, top_p=0.9, max_new_tokens=10)),
              ("Say hi", dict(seed=3, do_sample=False, repetition_penalty=1.2, max_new_tokens=8))]
-
-    def decoder(case):
-        return engine.decoder([{"role": "user", "content": case[0]}], build(case[1]), top_n=30, report=True, keep_logits=True)
-
-    solos = []
-    for case in cases:
-        dec = decoder(case)
-        while not dec.done:
-            dec.step()
-        solos.append(dec)
+    kw = dict(report=True, keep_logits=True)
+    solos = [solo(engine, case, **kw) for case in cases]
     sched = Scheduler(engine.model, batch_size=3)
-    jobs = [sched.submit(decoder(c), user=str(i)) for i, c in enumerate(cases)]
+    jobs = [sched.submit(decoder(engine, c, **kw), user=str(i)) for i, c in enumerate(cases)]
     for job in jobs:
-        list(job.updates(poll=0.05))
+        drain(job)
     sched.close()
     for alone, job in zip(solos, jobs):
-        dec = job.dec
-        assert dec.token_ids == alone.token_ids and dec.finish == alone.finish
-        for k, (x, y) in enumerate(zip(dec.steps, alone.steps)):
-            assert float((dec.logit_history[k] - alone.logit_history[k]).abs().max()) < 1e-4
-            assert [c.id for c in x.candidates] == [c.id for c in y.candidates]
+        same_reply(job.dec, alone)
+        for k, (x, y) in enumerate(zip(job.dec.steps, alone.steps)):
+            assert float((job.dec.logit_history[k] - alone.logit_history[k]).abs().max()) < 1e-4
             assert [(r["stage"], r["kept"], [t for t, _ in r["top_after"]]) for r in x.stages] == \
                 [(r["stage"], r["kept"], [t for t, _ in r["top_after"]]) for r in y.stages]
-            assert x.prob == pytest.approx(y.prob, abs=1e-4)
