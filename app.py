@@ -3,9 +3,9 @@ port the OpenAI-compatible API under /v1 (`playground/api.py`).
 
 Flags: --model (hub id or local folder; default: the bundled SmolLM2-135M-Instruct, or its hub id
 when the bundled package is absent, as on a Space), --dtype (auto, float32, bfloat16, float16, int8),
---port, --host, --share, --api-key-env VAR (the API's bearer token is read from that environment
-variable; it is never printed), and the caps every visitor shares (`playground/limits.py`):
---max-new-tokens, --max-new-tokens-cap, --max-prompt-tokens, --queue-size, --batch-size,
+--port, --host, --share, --api-token-env VAR (the /v1 API's bearer token is read from that environment
+variable; it is never printed; PLAYGROUND_API_TOKEN_ENV), and the caps every visitor shares
+(`playground/limits.py`): --max-new-tokens, --max-new-tokens-cap, --max-prompt-tokens, --queue-size, --batch-size,
 --public / --no-public, each also set by its PLAYGROUND_* environment variable (the flag wins).
 The same file is a Hugging Face Space `app_file`: there `python app.py` runs with no flags,
 GRADIO_SERVER_NAME / GRADIO_SERVER_PORT pick the address, and public mode is on (SPACE_ID is set).
@@ -46,9 +46,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    p.add_argument("--api-token-env", metavar="VAR", default=os.environ.get("PLAYGROUND_API_TOKEN_ENV"),
+                   help="the environment variable holding the bearer token of this server's /v1 API (default: no "
+                        "token needed) [PLAYGROUND_API_TOKEN_ENV]")
     p.add_argument("--api-key-env", metavar="VAR", default=os.environ.get("PLAYGROUND_API_KEY_ENV"),
-                   help="the environment variable holding the API's bearer token (default: no token needed); with "
-                        "--backend openai, the one holding the remote server's key [PLAYGROUND_API_KEY_ENV]")
+                   help="with --backend openai: the environment variable holding the remote server's key "
+                        "[PLAYGROUND_API_KEY_ENV]")
     p.add_argument("--backend", choices=("local", "openai"), default=os.environ.get("PLAYGROUND_BACKEND", "local"),
                    help="local: this machine's engine (exact); openai: an OpenAI-compatible server at --base-url "
                         "[PLAYGROUND_BACKEND]")
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     args, model_id, limits = configure(argv)
     if args.backend == "openai":
         return serve_remote(args, limits)
-    api_key = api_key_from(args.api_key_env)
+    api_key = api_token(args)
     from playground.engine import Engine
     from playground.fast import SIZES, wanted
     from playground.ui.server import Served, build_app
@@ -143,15 +146,27 @@ def compile_when_serving(served, fast, size: int) -> None:
     fast.want(size)
 
 
-def api_key_from(var: str | None, env: dict[str, str] | None = None) -> str | None:
-    """The API key held by the environment variable `var` (None: no key); exits when it is unset or empty."""
+def api_token(args: argparse.Namespace, env: dict[str, str] | None = None) -> str | None:
+    """The bearer token of the local /v1 API, from the variable `--api-token-env` names (None: no token). Exits when
+    only `--api-key-env` is given: it once named this token too, and now names the remote server's key only, so an
+    older setup is told the new name instead of serving its API without a token."""
+    if args.api_token_env is None and args.api_key_env is not None:
+        sys.exit(f"error: `--api-key-env` (PLAYGROUND_API_KEY_ENV) is {args.api_key_env}, but it names the remote "
+                 "server's key, for --backend openai only; the /v1 API's bearer token is read from the variable "
+                 f"`--api-token-env` (PLAYGROUND_API_TOKEN_ENV) names. Use --api-token-env {args.api_key_env} (or set "
+                 f"PLAYGROUND_API_TOKEN_ENV={args.api_key_env}) instead.")
+    return api_token_from(args.api_token_env, env)
+
+
+def api_token_from(var: str | None, env: dict[str, str] | None = None) -> str | None:
+    """The API token held by the environment variable `var` (None: no token); exits when it is unset or empty."""
     if var is None:
         return None
-    key = (os.environ if env is None else env).get(var, "").strip()
-    if not key:
-        sys.exit(f"error: `--api-key-env` names {var}, but {var} is unset or empty. Set it to the API key, "
-                 "or leave the flag out for an API without a key.")
-    return key
+    token = (os.environ if env is None else env).get(var, "").strip()
+    if not token:
+        sys.exit(f"error: `--api-token-env` names {var}, but {var} is unset or empty. Set it to the API's bearer "
+                 "token, or leave the flag (and PLAYGROUND_API_TOKEN_ENV) out for an API without a token.")
+    return token
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ reply is exactly that long), the other parameters at the app's defaults.
    as "Queue is full", warning statuses, empty replies), crossed replies (another user's prompt in the
    history, or a reply nearer another user's solo reply than its own), replies that differ from their
    solo run without being crossed, and the server's RSS (the app and its children) after the round.
+   Also the round's CPU time: the server's per token, and the share the bench's own clients took (they run
+   on the same cores as the server; a real room's browsers do not).
 3. `--sessions N`: N sessions (a few at a time), a `--session-tokens` reply each; server RSS before,
    after (sessions open) and `--session-wait` seconds after closing them.
 
@@ -102,12 +104,13 @@ def fmt(x, spec: str = ".2f") -> str:
 def table(rows: list[dict]) -> str:
     """The rounds as a markdown table."""
     head = ["users", "tok/s", "vs 1 user", "TTFT p50", "TTFT p95", "total p50", "total p95", "failures", "crossed",
-            "differs", "server RSS"]
+            "differs", "server RSS", "server CPU ms/token", "clients' CPU share"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in rows:
         cells = [str(r["users"]), fmt(r["tok_s"], ".1f"), fmt(r["ratio"], ".2f") + "x", fmt(r["ttft_p50"]) + " s",
                  fmt(r["ttft_p95"]) + " s", fmt(r["total_p50"]) + " s", fmt(r["total_p95"]) + " s", str(r["failures"]),
-                 str(r["crossed"]), str(r["differs"]), fmt(r["rss_mb"], ".0f") + " MB"]
+                 str(r["crossed"]), str(r["differs"]), fmt(r["rss_mb"], ".0f") + " MB", fmt(r.get("server_cpu_ms_per_token"), ".1f"),
+                 fmt(None if r.get("clients_cpu_share") is None else 100 * r["clients_cpu_share"], ".0f") + "%"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -119,8 +122,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def tree_rss_mb(pid: int) -> float:
-    """VmRSS of `pid` and all its descendants, in MB."""
+def tree(pid: int) -> list[int]:
+    """`pid` and all its descendants."""
     children: dict[int, list[int]] = {}
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
@@ -129,16 +132,52 @@ def tree_rss_mb(pid: int) -> float:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(d.name))
-    total, todo = 0, [pid]
+    found, todo = [], [pid]
     while todo:
         p = todo.pop()
+        found.append(p)
         todo += children.get(p, [])
+    return found
+
+
+def tree_rss_mb(pid: int) -> float:
+    """VmRSS of `pid` and all its descendants, in MB."""
+    total = 0
+    for p in tree(pid):
         try:
             m = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{p}/status").read_text())
         except OSError:
             continue
         total += int(m.group(1)) if m else 0
     return total / 1024
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) spent so far by `pid` and its live descendants."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    for p in tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / tick
+
+
+class CPU:
+    """The CPU seconds the server (its process tree) and this bench process (the simulated users' clients) spend
+    inside a `with` block: the clients share the machine's cores with the server, so their share says how
+    much of the round's wall time the bench itself took."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def __enter__(self):
+        self.server0, self.clients0 = tree_cpu_s(self.pid), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.server, self.clients = tree_cpu_s(self.pid) - self.server0, time.process_time() - self.clients0
 
 
 def start_app(port: int, app_args: str, log) -> subprocess.Popen:
@@ -215,7 +254,7 @@ def chat(c, i: int, tokens: int, barrier: threading.Barrier | None = None) -> Re
     return res
 
 
-def summarize(n: int, results: list[Result], refs: dict[int, str], rss: float, solo: bool = False) -> dict:
+def summarize(n: int, results: list[Result], refs: dict[int, str], rss: float, solo: bool = False, cpu: CPU | None = None) -> dict:
     good = [r for r in results if r.error is None]
     kinds = [classify(r.user, r.user_turn, r.reply, refs) for r in good]
     tokens = sum(r.tokens for r in good)
@@ -228,6 +267,8 @@ def summarize(n: int, results: list[Result], refs: dict[int, str], rss: float, s
                 ratio=None, ttft_p50=r3(percentile(ttfts, 50)), ttft_p95=r3(percentile(ttfts, 95)),
                 total_p50=r3(percentile(totals, 50)), total_p95=r3(percentile(totals, 95)), failures=len(results) - len(good),
                 crossed=kinds.count("crossed"), differs=kinds.count("differs"), rss_mb=round(rss, 1),
+                server_cpu_ms_per_token=r3(1000 * cpu.server / tokens) if cpu and tokens else None,
+                clients_cpu_share=r3(cpu.clients / (cpu.clients + cpu.server)) if cpu and cpu.clients + cpu.server else None,
                 errors=sorted({r.error for r in results if r.error})[:3])
 
 
@@ -295,12 +336,15 @@ def main(argv: list[str] | None = None) -> dict:
         chat(c, len(TOPICS) * 10, a.tokens)
         c.close()
         say(f"solo: {max(counts, default=1)} prompts one at a time")
-        solo = [concurrent(url, 1, a.tokens, offset=i)[0] for i in range(max(counts, default=1))]
+        with CPU(proc.pid) as cpu:
+            solo = [concurrent(url, 1, a.tokens, offset=i)[0] for i in range(max(counts, default=1))]
         refs = {r.user: r.reply for r in solo if r.error is None}
-        rows.append(summarize(1, solo, refs, tree_rss_mb(proc.pid), solo=True))
+        rows.append(summarize(1, solo, refs, tree_rss_mb(proc.pid), solo=True, cpu=cpu))
         for n in counts:
             say(f"round: {n} users at once")
-            rows.append(summarize(n, concurrent(url, n, a.tokens), refs, tree_rss_mb(proc.pid)))
+            with CPU(proc.pid) as cpu:
+                results = concurrent(url, n, a.tokens)
+            rows.append(summarize(n, results, refs, tree_rss_mb(proc.pid), cpu=cpu))
         for r in rows:
             r["ratio"] = round(r["tok_s"] / rows[0]["tok_s"], 3) if r["tok_s"] and rows[0]["tok_s"] else None
         if a.sessions:

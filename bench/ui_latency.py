@@ -78,8 +78,9 @@ MOVE_JS = """async ([name, value, kept_want, timeout]) => {
   // Settle: a page that redraws more than once per update (gr.Plot) is done at its last afterplot.
   await new Promise(r => requestIdleCallback(r, {timeout: 1000}));
   const answer = performance.getEntriesByType('resource').filter(e => e.name.includes('/run/predict'));
-  const last = answer.length ? answer[answer.length - 1] : {startTime: NaN, responseEnd: NaN};
-  return [data, window.__afterplot - t0, last.startTime - t0, last.responseEnd - t0];
+  // the move's own request is the first: later ones are follow-ups (the explain panel's, after the figure changed)
+  const first = answer.length ? answer[0] : {startTime: NaN, responseEnd: NaN};
+  return [data, window.__afterplot - t0, first.startTime - t0, first.responseEnd - t0];
 }"""
 
 
@@ -91,7 +92,7 @@ CLICK_JS = """async ([k, timeout]) => {
   if (!el.__timed) { el.on('plotly_afterplot', () => { window.__inspected = performance.now(); }); el.__timed = true; }
   const t0 = performance.now();
   document.querySelector(`#reply-tokens span[data-step="${k}"]`).click();
-  const says = new RegExp(`Step ${k + 1}\\b`);  // data-step is 0-based; the page numbers steps from 1
+  const says = new RegExp(`Step ${k + 1}(?![0-9])`);  // data-step is 0-based; the page numbers steps from 1
   while (!(window.__inspected > t0) || !says.test(document.querySelector('#inspect-info').innerText)) {
     if (performance.now() - t0 > timeout) return null;
     await new Promise(r => requestAnimationFrame(r));
@@ -107,7 +108,11 @@ def token_clicks(page, timeout: int) -> dict[str, list[float]]:
     page.locator('#reply-tokens span[data-step="1"]').click()
     page.wait_for_function("() => /Step 2\\b/.test(document.querySelector('#inspect-info').innerText)", timeout=timeout)
     out = {"inspector plot drawn": [], "page idle again": []}
-    for n, k in enumerate([14, 15] + CLICKS):
+    count = page.locator("#reply-tokens span[data-step]").count()
+    clicks = [k for k in [14, 15] + CLICKS if k < count]  # the reply may have ended early (an end-of-text token)
+    if len(clicks) < 5:
+        raise SystemExit(f"the reply has {count} tokens, too few to click: raise its min_new_tokens")
+    for n, k in enumerate(clicks):
         got = page.evaluate(CLICK_JS, [k, timeout])
         if got is None:
             raise SystemExit(f"clicking token {k} did not open its step within {timeout} ms")
@@ -226,6 +231,7 @@ def browser_side(engine: Engine, moves: int, long_chat: bool = True) -> dict[str
             bu.set_number(page, "temperature", 1)
             if long_chat:
                 bu.set_number(page, "max_new_tokens", 48)
+                bu.set_number(page, "min_new_tokens", 20)  # the clicked reply has at least 20 tokens to click
                 for i, text in enumerate(LONG_CHAT, 2):
                     bu.send_message(page, text)
                     expect(bu.bot_messages(page)).to_have_count(i, timeout=bu.SLOW)

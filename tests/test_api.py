@@ -198,15 +198,37 @@ def test_two_concurrent_clients_are_both_served(client, engine):
     assert out == {s: solo(engine, **{**SAMPLED, "seed": s}).text for s in (11, 12)}
 
 
-def test_api_key_flag_reads_the_environment():
+def test_api_token_flag_reads_the_environment(monkeypatch):
     import app
 
-    assert app.parse_args(["--api-key-env", "PLAYGROUND_KEY"]).api_key_env == "PLAYGROUND_KEY"
-    assert app.api_key_from(None) is None
-    assert app.api_key_from("PLAYGROUND_KEY", {"PLAYGROUND_KEY": " k3y "}) == "k3y"
+    monkeypatch.delenv("PLAYGROUND_API_KEY_ENV", raising=False)
+    monkeypatch.delenv("PLAYGROUND_API_TOKEN_ENV", raising=False)
+    assert app.parse_args(["--api-token-env", "PLAYGROUND_KEY"]).api_token_env == "PLAYGROUND_KEY"
+    assert app.api_token(app.parse_args([])) is None
+    assert app.api_token(app.parse_args(["--api-token-env", "PLAYGROUND_KEY"]), {"PLAYGROUND_KEY": " k3y "}) == "k3y"
     with pytest.raises(SystemExit) as e:
-        app.api_key_from("PLAYGROUND_KEY", {})
-    assert "PLAYGROUND_KEY is unset or empty" in str(e.value)
+        app.api_token_from("PLAYGROUND_KEY", {})
+    assert "`--api-token-env` names PLAYGROUND_KEY, but PLAYGROUND_KEY is unset or empty" in str(e.value)
+    monkeypatch.setenv("PLAYGROUND_API_TOKEN_ENV", "PLAYGROUND_KEY")
+    assert app.api_token(app.parse_args([]), {"PLAYGROUND_KEY": "t0ken"}) == "t0ken"
+
+
+def test_the_remote_key_variable_alone_does_not_leave_the_api_open(monkeypatch):
+    # PLAYGROUND_API_KEY_ENV once named the /v1 API's token too: an older setup is told the new name at startup
+    # instead of serving its API without a token.
+    import app
+
+    monkeypatch.delenv("PLAYGROUND_API_TOKEN_ENV", raising=False)
+    monkeypatch.setenv("PLAYGROUND_API_KEY_ENV", "PLAYGROUND_KEY")
+    for args in (app.parse_args([]), app.parse_args(["--api-key-env", "PLAYGROUND_KEY"])):
+        with pytest.raises(SystemExit) as e:
+            app.api_token(args, {"PLAYGROUND_KEY": "k3y"})
+        assert "PLAYGROUND_API_TOKEN_ENV" in str(e.value) and "--api-token-env PLAYGROUND_KEY" in str(e.value)
+        assert "k3y" not in str(e.value)
+    with pytest.raises(SystemExit, match="PLAYGROUND_API_TOKEN_ENV"):
+        app.main([])  # before any model is loaded
+    both = app.parse_args(["--api-token-env", "PLAYGROUND_TOKEN"])
+    assert app.api_token(both, {"PLAYGROUND_KEY": "k3y", "PLAYGROUND_TOKEN": "t0ken"}) == "t0ken"
 
 
 def test_completions_refuse_too_many_replies_before_any_work(client, engine):

@@ -39,8 +39,16 @@ def test_classify_tells_crossed_from_differing_replies():
 
 def test_table_has_a_row_per_round_and_dashes_for_missing_values():
     row = dict(users=4, tok_s=41.25, ratio=2.5, ttft_p50=0.5, ttft_p95=1.25, total_p50=2.0, total_p95=3.0, failures=1,
-               crossed=0, differs=2, rss_mb=812.4)
-    lines = load.table([row, dict(row, users=16, tok_s=None, ratio=None)]).splitlines()
+               crossed=0, differs=2, rss_mb=812.4, server_cpu_ms_per_token=90.66, clients_cpu_share=0.125)
+    lines = load.table([row, dict(row, users=16, tok_s=None, ratio=None, server_cpu_ms_per_token=None)]).splitlines()
     assert len(lines) == 4 and lines[0].startswith("| users | tok/s | vs 1 user |")
-    assert lines[2] == "| 4 | 41.2 | 2.50x | 0.50 s | 1.25 s | 2.00 s | 3.00 s | 1 | 0 | 2 | 812 MB |"
-    assert lines[3].startswith("| 16 | - | -x |")
+    assert lines[2] == "| 4 | 41.2 | 2.50x | 0.50 s | 1.25 s | 2.00 s | 3.00 s | 1 | 0 | 2 | 812 MB | 90.7 | 12% |"
+    assert lines[3].startswith("| 16 | - | -x |") and lines[3].endswith("| 812 MB | - | 12% |")
+
+
+def test_cpu_counts_the_server_tree_and_this_process():
+    import os
+
+    with load.CPU(os.getpid()) as cpu:
+        sum(i * i for i in range(2_000_000))  # some work in this process (its own tree's CPU time too)
+    assert cpu.clients > 0 and cpu.server > 0

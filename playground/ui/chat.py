@@ -6,7 +6,8 @@ does not render Markdown (messages.py: `shown`, `model_messages`, and the status
 
 Every handler returns the history unchanged, the message kept and a status line naming the field,
 the rule and the value when its input is bad or the model fails. `send` and `regenerate` are
-generators over a `Decoder` (one token per yield, in the caller's thread); `run["cancel"]` is the
+generators over a `Decoder` (one token per yield, in the caller's thread), run by driver.py's flow
+(shared with remote_chat.py) with this engine's part in `Local`; `run["cancel"]` is the
 `threading.Event` of the reply in flight: set by Stop, and set when gradio closes the generator.
 
 The last reply is kept as a `Reply` (reply.py, session state): its Decoder(s), made with `report=True` (every
@@ -29,8 +30,8 @@ from ..inputs import checked
 from ..limits import Limits
 from ..params import GenerationParams, ParamError
 from ..scheduler import QueueFull, Waiting
-from . import sessions
-from .controls import to_params
+from . import driver, sessions
+from .driver import halted, writing  # noqa: F401  (chat.writing, chat.halted: inspector.py)
 from .guard import refusal
 from .i18n import say, tr
 from .messages import last_user_index, model_messages, normalize, plot_messages, problem, said, shown, text_of  # noqa: F401
@@ -77,98 +78,69 @@ def send(engine: Engine, message: str | None, history: list | None, system: str 
          *values, limits: Limits | None = None) -> Iterator[tuple]:
     """Add the user's message and stream the reply. Yields (history, message box, status, steps, reply).
     A reply over the instance's caps (`limits`) is refused, and the message kept."""
-    history = normalize(history)
-    if not (message or "").strip():
-        yield history, message, problem("`message` must not be empty, but is ''. Type a message first."), gr.skip(), gr.skip()
-        return
-    try:
-        params = to_params(values)
-    except ParamError as e:
-        yield history, message, problem(" ".join(e.messages)), gr.skip(), gr.skip()
-        return
-    convo = history + [{"role": "user", "content": shown(message)}]
-    if refused := refusal(engine, limits, params, model_messages(convo), system):
-        yield history, message, problem(refused), gr.skip(), gr.skip()
-        return
-    yield from _reply(engine, convo, history, "", message, system, params, run)
+    yield from driver.answer(driver.sending(message, history, system), values, run, Local(engine, limits))
 
 
 @checked(refused)
 def regenerate(engine: Engine, history: list | None, system: str | None, run: dict | None,
                *values, limits: Limits | None = None) -> Iterator[tuple]:
     """Drop the replies after the last user turn and answer it again. Yields like `send` (box untouched)."""
-    history = normalize(history)
-    at = last_user_index(history)
-    if at < 0:
-        yield history, gr.skip(), problem("Nothing to regenerate: the conversation has no user message yet."), gr.skip(), gr.skip()
-        return
-    try:
-        params = to_params(values)
-    except ParamError as e:
-        yield history, gr.skip(), problem(" ".join(e.messages)), gr.skip(), gr.skip()
-        return
-    if refused := refusal(engine, limits, params, model_messages(history[: at + 1]), system):
-        yield history, gr.skip(), problem(refused), gr.skip(), gr.skip()
-        return
-    yield from _reply(engine, history[: at + 1], history, gr.skip(), gr.skip(), system, params, run)
+    yield from driver.answer(driver.regenerating(history, system), values, run, Local(engine, limits))
 
 
-def _reply(engine: Engine, convo: list[dict], before: list[dict], box, box_on_error, system: str | None,
-           params: GenerationParams, run: dict | None) -> Iterator[tuple]:
-    """Stream (or beam-search) the assistant's answer to `convo`; on failure yield `before` again.
+class Local(driver.Source):
+    """A reply of this process's engine (driver.py runs it). Streamed, it is decoded by the engine's scheduler, in
+    one batch with everyone else's; while it waits for a place the status says where it stands. Yields (history,
+    box, status, steps, reply); the reply's Decoder keeps every step's logits."""
 
-    A streamed reply is decoded by the engine's scheduler, in one batch with everyone else's; while it
-    waits for a place the status says where it stands. Yields (history, box, status, steps, reply); the
-    reply's Decoder keeps every step's logits."""
-    cancel = threading.Event()
-    run = run if run is not None else {}
-    run["cancel"], idle = cancel, writing(run)
-    alive = run.get("alive") or (lambda: True)  # False once the visitor's connection is gone (layout.py)
-    messages, system = model_messages(convo), (system or "").strip() or None
-    states = None  # (steps, reply) of this reply until they are sent, then skips
-    try:
+    kept = (gr.skip(), gr.skip())
+
+    def __init__(self, engine: Engine, limits: Limits | None):
+        self.engine, self.limits = engine, limits
+
+    def refused(self, turn: driver.Turn, message: str) -> tuple:
+        return turn.before, turn.kept, problem(message), gr.skip(), gr.skip()
+
+    def refusal(self, params: GenerationParams, turn: driver.Turn) -> str | None:
+        return refusal(self.engine, self.limits, params, model_messages(turn.convo), turn.system)
+
+    def start(self, turn: driver.Turn, params: GenerationParams, cancel: threading.Event, run: dict) -> Iterator[tuple]:
+        self.convo, self.box, self.params = turn.convo, turn.box, params
+        messages, system = model_messages(turn.convo), (turn.system or "").strip() or None
         if params.mode == "beam":
-            yield convo + [{"role": "assistant", "content": "…"}], box, tr("Running beam search…"), [], None
-            beams, done = engine.beams(messages, params, system=system, cancel=cancel)
-            out = convo + [{"role": "assistant", "content": shown(beams[0].text)}]
+            yield turn.convo + [{"role": "assistant", "content": "…"}], turn.box, tr("Running beam search…"), [], None
+            beams, done = self.engine.beams(messages, params, system=system, cancel=cancel)
+            out = turn.convo + [{"role": "assistant", "content": shown(beams[0].text)}]
             if len(beams) > 1:
                 out.append(beams_message(beams))
-            yield out, box, done_status(done, params, len(beams)), [], None
-            return
-        dec = engine.decoder(messages, params, system=system, top_n=TOP_N, report=True, keep_logits=KEPT_LOGITS)
-        reply = Reply.start(convo, dec)
-        reply.job = engine.scheduler.submit(dec, str(run.get("user") or id(run)), cancel)
-        sessions.remember(run, reply)
-        states = (dec.steps, reply)  # sent once: later updates change these same objects
-        for item in reply.job.latest():  # after Stop the Decoder stays open: Step goes on with it
-            if halted(run, cancel):  # Undo or Clear: the conversation is theirs now
-                return
-            if not alive():
-                cancel.set()  # a closed tab or a dropped connection: the scheduler drops the reply at its next step
-            if cancel.is_set():
-                continue  # Stop: no "Generating…" after "Stopping…"; the last update says how it ended
-            if isinstance(item, Waiting):  # no reply bubble yet: the status says where it stands
-                yield convo, box, waiting(item), gr.skip(), gr.skip()
-            else:
-                yield convo + [{"role": "assistant", "content": shown(item.text)}], box, \
-                    tr("Generating… {n} tokens", n=len(dec.steps)), *states
-                states = (gr.skip(), gr.skip())
-        if not halted(run, cancel):
-            yield reply.history(), box, done_status(dec.result(), params), dec.steps, reply
-    except (ParamError, PromptTooLong, QueueFull) as e:
-        yield before, box_on_error, problem(str(e)), *_dropped(states)
-    except Exception as e:  # the model failed: say so, keep the conversation and the message
-        yield before, box_on_error, problem(f"The model failed: {type(e).__name__}: {e}. The conversation is unchanged."), \
-            *_dropped(states)
-    finally:
-        cancel.set()  # also runs when gradio closes this generator (Stop): the scheduler drops the reply
-        idle.set()
+            yield out, turn.box, done_status(done, params, len(beams)), [], None
+            return None
+        self.dec = self.engine.decoder(messages, params, system=system, top_n=TOP_N, report=True, keep_logits=KEPT_LOGITS)
+        self.reply = Reply.start(turn.convo, self.dec)
+        self.reply.job = self.engine.scheduler.submit(self.dec, str(run.get("user") or id(run)), cancel)
+        sessions.remember(run, self.reply)
+        return self.reply.job.latest()  # after Stop the Decoder stays open: Step goes on with it
 
+    def update(self, item, cancelled: bool) -> tuple | None:
+        if cancelled:
+            return None  # Stop: no "Generating…" after "Stopping…"; the last update says how it ended
+        if isinstance(item, Waiting):  # no reply bubble yet: the status says where it stands
+            return self.convo, self.box, waiting(item), gr.skip(), gr.skip()
+        states = self.kept if self.shown else (self.dec.steps, self.reply)  # sent once: later updates change these objects
+        self.shown = True
+        return self.convo + [{"role": "assistant", "content": shown(item.text)}], self.box, \
+            tr("Generating… {n} tokens", n=len(self.dec.steps)), *states
 
-def _dropped(states) -> tuple:
-    """(steps, reply) after a failure: emptied once this reply's were sent (its tokens leave with it), else kept."""
-    sent = states is not None and not isinstance(states[1], Reply)  # once sent, `states` holds two skips
-    return ([], None) if sent else (gr.skip(), gr.skip())
+    def end(self, params: GenerationParams) -> tuple:
+        return self.reply.history(), self.box, done_status(self.dec.result(), params), self.dec.steps, self.reply
+
+    def failure(self, error: Exception) -> str:
+        if isinstance(error, (ParamError, PromptTooLong, QueueFull)):
+            return str(error)
+        return f"The model failed: {type(error).__name__}: {error}. The conversation is unchanged."
+
+    def dropped(self) -> tuple:
+        return [], None  # this reply's steps and state were sent: its tokens leave with it
 
 
 def waiting(place: Waiting) -> str:
@@ -211,17 +183,6 @@ def halt(run: dict | None, reply: Reply | None, timeout: float = 30.0) -> None:
         reply.settle(timeout)
     if (idle := run.get("idle")) is not None:
         idle.wait(timeout)
-
-
-def writing(run: dict) -> threading.Event:
-    """A handler that yields updates of the reply in `run` starts: the Event it sets when it ends (`halt` waits)."""
-    run["idle"] = idle = threading.Event()
-    return idle
-
-
-def halted(run: dict | None, cancel: threading.Event) -> bool:
-    """True once Undo or Clear stopped the reply of `cancel`: its handler yields nothing more."""
-    return (run or {}).get("halted") is cancel
 
 
 @checked(refused)

@@ -5,6 +5,7 @@ The first screen (a 1366x768 laptop) holds the chat, the message box and Send, t
 (examples.py: the page opens with one in the box and its plot drawn, `plot.preview`), the plot and the
 main sampling controls beside it (`controls.MAIN`); everything else is below.
 
+The chat's widgets and the events' options are page_parts.py's (shared with remote_page.py).
 Chat replies (send, regenerate) wait on the engine's scheduler, which decodes every visitor's reply in
 one batch (`CHAT`: no gradio limit; the scheduler keeps the queue cap and the turns); `sessions.watched`
 gives them the visitor's session and liveness, and `unload` frees a closed tab's session. The other
@@ -44,62 +45,26 @@ from . import (
     presenter,
     presets_panel,
     sessions,
-    tokens_html,
 )
 from . import compare_panel as ab
 from . import share_panel as sharing
 from .figure_view import FigureView
-from .i18n import CSS as LANG_CSS
-from .i18n import I18N, t
 from .i18n import switch as lang_switch
+from .i18n import t
 from .page import Page
-from .style import CSS
+from .page_parts import CHAT, LAUNCH, MODEL, QUIET, RAW, chat_box, reply_box  # noqa: F401  (layout.LAUNCH as before)
 from .wiring import keyed
 
-# Raw control values (no gradio range check): `controls.to_params` names the field in its message.
-RAW = dict(preprocess=False)
-MODEL = dict(concurrency_id="model", concurrency_limit=1, **RAW)
-# Chat replies wait on the engine's scheduler, which batches them and keeps the caps (scheduler.py).
-CHAT = dict(concurrency_id="chat", concurrency_limit=None, **RAW)
-QUIET = dict(queue=False, trigger_mode="always_last", show_progress="hidden", **RAW)
-# How the app is served (app.py, the tests): gradio 6's run history is off, because it stores every
-# call's inputs and outputs (each plot's figure) in the browser's localStorage, re-reading and
-# re-writing up to 100 of them per slider move (~30 ms a move in chromium here; bench/ui_latency.py).
-# A streaming or queued reply holds one of gradio's worker threads while it waits for its next token:
-# enough threads that a full room never starves the unqueued plot events.
-LAUNCH = dict(theme=gr.themes.Soft(), css=CSS + LANG_CSS, run_history=False, max_threads=256, i18n=I18N)
 INTRO = """# Sampling playground
 Chat with **{model}** ({dtype}, {device}): the plot shows the first token of the reply, and follows every control at once."""
+
+
 def model_name(model_id: str) -> str:
     """The model as the page names it: a local folder by its own name only (no server path)."""
     if model_id == loader.BUNDLED:
         return "SmolLM2-135M-Instruct (bundled)"
     path = Path(model_id).expanduser()
     return path.name if path.is_absolute() or path.exists() else model_id
-
-
-def chat_box() -> tuple:
-    """(chat, message box, Send, Stop): the top of the first screen's left column (this page's and remote_page's)."""
-    chatbot = api.lenient(gr.Chatbot(elem_id="chat", label=t("Chat"), height=320, render_markdown=False,
-                                     sanitize_html=True, feedback_options=None, buttons=["copy"]))
-    # lines=1 (growing to 6): Enter sends, Shift+Enter makes a new line (gradio's textbox convention).
-    msg = gr.Textbox(label=t("Message"), lines=1, max_lines=6, elem_id="msg", placeholder=t(examples.PLACEHOLDER))
-    with gr.Row():
-        send = gr.Button(t("Send"), variant="primary", elem_id="send")
-        stop = gr.Button(t("Stop"), variant="stop", elem_id="stop")
-    return chatbot, msg, send, stop
-
-
-def reply_box() -> tuple:
-    """(status line, reply tokens, Regenerate, Undo, Clear): under the message box (this page's and remote_page's)."""
-    status = gr.Markdown("", elem_id="status")
-    reply_tokens = gr.HTML(t(tokens_html.render([])), elem_id="reply-tokens", label=t("Reply tokens"),
-                           js_on_load=tokens_html.ON_LOAD)  # a token click: its `inspect_token` event
-    with gr.Row():
-        regen = gr.Button(t("Regenerate"), size="sm", elem_id="regenerate")
-        undo = gr.Button(t("Undo last turn"), size="sm", elem_id="undo")
-        clear = gr.Button(t("Clear"), size="sm", elem_id="clear")
-    return status, reply_tokens, regen, undo, clear
 
 
 def build_demo(engine: Engine, presets_folder: str | Path = presets.PRESETS_DIR, limits: Limits | None = None) -> gr.Blocks:

@@ -29,8 +29,7 @@ from ..params import GenerationParams, ParamError
 from ..records import Done, Step
 from ..remote import MAX_TOP
 from ..text import readable
-from . import chat, plot, tokens_html
-from .controls import to_params
+from . import chat, driver, plot, tokens_html
 from .figure_view import encode
 from .i18n import say, tr
 
@@ -131,87 +130,75 @@ def refused(message: str) -> tuple:
     return gr.skip(), gr.skip(), chat.problem(message), *SKIP[3:]
 
 
-def _answer(backend, convo: list[dict], before: list[dict], box, box_on_error, system, run, top_n, scale, values,
-            limits: Limits | None, problem: str | None = None) -> Iterator[tuple]:
-    """`_reply` once the input passes: the controls' values as parameters this server takes under the instance's
-    caps; otherwise one update that says why and keeps everything."""
-    try:
-        if problem:
-            raise ParamError([problem])
-        params = to_params(values)
-        problems = backend.refusals(params)
-        if too_long := (limits or Limits()).refusal(params.max_new_tokens):
-            problems.append(too_long)
-        if problems:
-            raise ParamError(problems)
-    except ParamError as e:
-        yield refused(" ".join(e.messages))
-        return
-    yield from _reply(backend, convo, before, box, box_on_error, system, params, run, top_n, scale, (limits or Limits()).public)
-
-
 @checked(refused)
 def send(backend, message: str | None, history: list | None, system: str | None, run: dict | None, top_n, scale,
          *values, limits: Limits | None = None) -> Iterator[tuple]:
     """Add the user's message and stream the server's reply (see the module's docstring for what is yielded)."""
-    history = chat.normalize(history)
-    empty = None if (message or "").strip() else "`message` must not be empty, but is ''. Type a message first."
-    convo = history + [{"role": "user", "content": chat.shown(message or "")}]
-    yield from _answer(backend, convo, history, "", message, system, run, top_n, scale, values, limits, empty)
+    yield from driver.answer(driver.sending(message, history, system), values, run, Remote(backend, top_n, scale, limits))
 
 
 @checked(refused)
 def regenerate(backend, history: list | None, system: str | None, run: dict | None, top_n, scale, *values,
                limits: Limits | None = None) -> Iterator[tuple]:
     """Answer the last user turn again (the replies after it are dropped)."""
-    history = chat.normalize(history)
-    at = chat.last_user_index(history)
-    none = "Nothing to regenerate: the conversation has no user message yet." if at < 0 else None
-    yield from _answer(backend, history[: at + 1], history, gr.skip(), gr.skip(), system, run, top_n, scale, values, limits,
-                       none)
+    yield from driver.answer(driver.regenerating(history, system), values, run, Remote(backend, top_n, scale, limits))
 
 
-def _reply(backend, convo: list[dict], before: list[dict], box, box_on_error, system: str | None, params: GenerationParams,
-           run: dict | None, top_n, scale, public: bool = False) -> Iterator[tuple]:
-    """Stream the answer to `convo`; on an error yield `before` again with the message kept and one status line (in
-    `public` mode without the server's address)."""
-    def failed(message: str) -> tuple:
-        line = chat.problem(unnamed(message, backend.base_url) if public else message)
-        if not steps:  # nothing of this reply shown yet: the last reply's tokens and plot stay
-            return before, box_on_error, line, *SKIP[3:]
-        return before, box_on_error, line, [], *step_view(backend, [], None)  # the failed reply's tokens go with it
+class Remote(driver.Source):
+    """A reply streamed from the server (driver.py runs it): settings it cannot take and the instance's caps are
+    refused; an error keeps the message and says one line (in public mode without the server's address)."""
 
-    cancel = threading.Event()
-    run = run if run is not None else {}
-    run["cancel"], idle = cancel, chat.writing(run)  # Stop sets it; Undo and Clear wait for `idle`
-    steps: list[Step] = []
-    try:
-        yield convo, box, tr("Asking the server…"), steps, tokens_html.render([], pending=True), *SKIP[5:7], None  # no step shown
-        done = None
-        for item in backend.stream(chat.model_messages(convo), params, system=(system or "").strip() or None,
-                                   top_n=MAX_TOP, cancel=cancel):
-            if chat.halted(run, cancel):  # Undo or Clear: the conversation is theirs now
-                return
-            if not run.get("alive", lambda: True)():
-                cancel.set()  # a closed tab or a dropped connection: the stream ends at the server's next token
-            if isinstance(item, Done):
-                done = item
-            elif not cancel.is_set():
-                steps.append(item)
-                yield (convo + [{"role": "assistant", "content": chat.shown(item.text)}], box,
-                       tr("Generating… {n} tokens", n=len(steps)), steps, tokens_html.render(steps, pending=True), *SKIP[5:])
-        if done is None or chat.halted(run, cancel):
-            return
-        steps = list(done.steps)  # every token of `done.text`, also those that arrived after Stop
-        shown = step_view(backend, steps, 0 if steps else None, min(top_n or MAX_TOP, MAX_TOP), scale)
-        yield (convo + [{"role": "assistant", "content": chat.shown(done.text)}], box, chat.done_status(done, params), steps,
-               *shown)
-    except ParamError as e:
-        yield failed(" ".join(e.messages))
-    except BackendError as e:  # one line from the server's error (remote.py masks the key in it)
-        yield failed(f"{e} The conversation and the settings are unchanged.")
-    except Exception as e:  # noqa: BLE001 - anything else: one line, nothing lost
-        yield failed(backend.masked(f"The reply failed: {type(e).__name__}: {e}. The conversation is unchanged."))
-    finally:
-        cancel.set()
-        idle.set()
+    kept = SKIP[3:]
+
+    def __init__(self, backend, top_n, scale, limits: Limits | None):
+        self.backend, self.top_n, self.scale, self.limits = backend, top_n, scale, limits or Limits()
+        self.steps: list[Step] = []
+        self.done: Done | None = None
+
+    def refused(self, turn: driver.Turn, message: str) -> tuple:
+        return refused(message)
+
+    def refusal(self, params: GenerationParams, turn: driver.Turn) -> str | None:
+        problems = self.backend.refusals(params)
+        if too_long := self.limits.refusal(params.max_new_tokens):
+            problems.append(too_long)
+        return " ".join(problems) or None
+
+    def start(self, turn: driver.Turn, params: GenerationParams, cancel: threading.Event, run: dict) -> Iterator[tuple]:
+        self.convo, self.box = turn.convo, turn.box
+        yield turn.convo, turn.box, tr("Asking the server…"), self.steps, tokens_html.render([], pending=True), \
+            *SKIP[5:7], None  # no step shown
+        return self.backend.stream(chat.model_messages(turn.convo), params, system=(turn.system or "").strip() or None,
+                                   top_n=MAX_TOP, cancel=cancel)
+
+    def update(self, item, cancelled: bool) -> tuple | None:
+        if isinstance(item, Done):
+            self.done = item
+            return None
+        if cancelled:
+            return None
+        self.steps.append(item)
+        self.shown = True
+        return (self.convo + [{"role": "assistant", "content": chat.shown(item.text)}], self.box,
+                tr("Generating… {n} tokens", n=len(self.steps)), self.steps, tokens_html.render(self.steps, pending=True),
+                *SKIP[5:])
+
+    def end(self, params: GenerationParams) -> tuple | None:
+        if self.done is None:
+            return None
+        steps = list(self.done.steps)  # every token of `done.text`, also those that arrived after Stop
+        shown = step_view(self.backend, steps, 0 if steps else None, min(self.top_n or MAX_TOP, MAX_TOP), self.scale)
+        return (self.convo + [{"role": "assistant", "content": chat.shown(self.done.text)}], self.box,
+                chat.done_status(self.done, params), steps, *shown)
+
+    def failure(self, error: Exception) -> str:
+        if isinstance(error, ParamError):
+            line = " ".join(error.messages)
+        elif isinstance(error, BackendError):  # one line from the server's error (remote.py masks the key in it)
+            line = f"{error} The conversation and the settings are unchanged."
+        else:  # anything else: one line, nothing lost
+            line = self.backend.masked(f"The reply failed: {type(error).__name__}: {error}. The conversation is unchanged.")
+        return unnamed(line, self.backend.base_url) if self.limits.public else line
+
+    def dropped(self) -> tuple:
+        return [], *step_view(self.backend, [], None)  # the failed reply's tokens go with it

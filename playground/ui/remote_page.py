@@ -29,7 +29,7 @@ from . import api, chat, controls, remote_chat, sessions, tokens_html
 from .figure_view import FigureView
 from .i18n import say, t
 from .i18n import switch as lang_switch
-from .layout import LAUNCH, RAW, chat_box, reply_box
+from .page_parts import LAUNCH, RAW, chat_box, reply_box
 from .server import mount
 
 INTRO = """# Sampling playground

@@ -18,7 +18,8 @@ from fastapi import FastAPI
 from .. import api, presets
 from ..engine import Engine
 from ..limits import Limits
-from .layout import LAUNCH, build_demo
+from .layout import build_demo
+from .page_parts import LAUNCH
 
 
 def build_app(engine: Engine, limits: Limits | None = None, api_key: str | None = None,
