@@ -152,7 +152,7 @@ class Batch:
 def _head(model) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """The output layer as hidden [B, H] -> logits [B, V] when the model's logits are just `lm_head(hidden)` (no
     bias, scaling or soft-capping: the model types in `PLAIN_HEADS`), else None (the batch then runs the whole
-    model): oneDNN on its packed weight (`_packed`) when it can, else `weight @ hidden.T` on the model's own."""
+    model): oneDNN on its packed weight (`_pack`) when it can, else `weight @ hidden.T` on the model's own."""
     head = model.get_output_embeddings()
     if getattr(model.config, "model_type", None) not in PLAIN_HEADS or type(head) is not torch.nn.Linear or head.bias is not None:
         return None
