@@ -16,11 +16,17 @@ Per step, two things cost more in a batch than they need to, and are done otherw
   `ROOM` spare columns that a step writes into in place (a copy only when the room runs out, or when
   rows join or leave).
 - The output layer: `F.linear` over 8 rows took ~3.5x the time of 1 row on these CPUs (MKL's small-M
-  path), `weight @ hidden.T` about 2x (bench/RESULTS.md, issue 14's profile). `forward` runs the
-  model's body and that product for the plain heads it knows (`_head`), the whole model otherwise.
+  path), `weight @ hidden.T` about 2x, oneDNN with its weight packed once ~1.3x (bench/RESULTS.md,
+  issue 14). `forward` runs the model's body, then that product for the plain heads it knows (`_head`):
+  on a packed copy of the output layer's weight (fp32 on a CPU with oneDNN: +113 MB for SmolLM2-135M,
+  made at the first batched step and kept while the model lives), else `weight @ hidden.T` on the
+  model's own; the whole model for the other heads. Logits stay ~5e-6 from a solo step's.
 """
 
 from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
 
 import torch
 from transformers import DynamicCache
@@ -184,20 +190,40 @@ class Batch:
         if head is None:
             logits = self.model(**kw, logits_to_keep=1).logits[:, -1]
         else:
-            hidden = self.model.get_decoder()(**kw).last_hidden_state[:, -1]
-            logits = torch.mm(head, hidden.t()).t()
+            logits = head(self.model.get_decoder()(**kw).last_hidden_state[:, -1])
         logits = logits.to(dtype=torch.float32)
         for i, job in enumerate(self.jobs):
             job.dec.logits = logits[i:i + 1].clone()
 
 
-def _head(model) -> torch.Tensor | None:
-    """The output layer's weight [V, H] when the model's logits are just `lm_head(hidden)` (no bias, scaling or
-    soft-capping: the model types in `PLAIN_HEADS`), else None (the batch then runs the whole model)."""
+def _head(model) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The output layer as hidden [B, H] -> logits [B, V] when the model's logits are just `lm_head(hidden)` (no
+    bias, scaling or soft-capping: the model types in `PLAIN_HEADS`), else None (the batch then runs the whole
+    model): oneDNN on its packed weight (`_pack`) when it can, else `weight @ hidden.T` on the model's own."""
     head = model.get_output_embeddings()
     if getattr(model.config, "model_type", None) not in PLAIN_HEADS or type(head) is not torch.nn.Linear or head.bias is not None:
         return None
-    return head.weight
+    weight = head.weight
+    if model not in _PACKED:
+        _PACKED[model] = _pack(weight)
+    packed = _PACKED[model]
+    if packed is None:
+        return lambda hidden: torch.mm(weight, hidden.t()).t()
+    return lambda hidden: torch.ops.mkldnn._linear_pointwise(hidden.contiguous(), packed, None, "none", [], "")
+
+
+_PACKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its output layer's weight packed (or None)
+
+
+def _pack(weight: torch.Tensor) -> torch.Tensor | None:
+    """A oneDNN-packed copy of an fp32 CPU weight [V, H] (the layout its matrix product reads fastest), or None."""
+    if weight.dtype != torch.float32 or weight.device.type != "cpu" or not torch.backends.mkldnn.is_available():
+        return None
+    try:
+        with torch.no_grad():
+            return torch.ops.mkldnn._reorder_linear_weight(weight.detach(), None)
+    except (RuntimeError, AttributeError):  # a build of torch without these ops
+        return None
 
 
 def _pad_left(x: torch.Tensor, n: int) -> torch.Tensor:

@@ -1,17 +1,19 @@
 """The sampler chain: its stages (generated from the registry in `stages.py`), run on one step's logits.
 
 Each stage wraps transformers' own `LogitsProcessor` (or, for the OpenAI penalties, a small one of
-ours) as a pure function: it never changes its input, masks with `-inf` and keeps at least one
-token. `build_stages` lists them in exactly the order `generate()` applies them, so running the
-stages on the same logits gives the same numbers `generate()` samples from; its `Chain` ends with the
-final pick (`GreedyPick` or `SamplePick`). `run` returns a `Trace`: the scores after every stage, what
-the pick leaves, and, per token, the first link of the chain that removed it (`Trace.candidates`).
+ours; for min-new-tokens, theirs with its mask built once: `MinNewTokens`) as a pure function: it
+never changes its input, masks with `-inf` and keeps at least one token. `build_stages` lists them in
+exactly the order `generate()` applies them, so running the stages on the same logits gives the same
+numbers `generate()` samples from; its `Chain` ends with the final pick (`GreedyPick` or
+`SamplePick`). `run` returns a `Trace` (trace.py): the scores after every stage, what the pick leaves,
+and, per token, the first link of the chain that removed it (`Trace.candidates`).
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 
 import torch
 from transformers.generation import logits_process
@@ -21,6 +23,7 @@ from . import samplers
 from . import stages as registry
 from .params import GenerationParams
 from .stages import PROCESSOR, STAGES, ChainContext, StageSpec
+from .trace import Fate, Trace  # noqa: F401  (sampling.Fate, sampling.Trace: the chain's record)
 
 # name -> (label shown in the UI, formula), and the named orders: views of the registry.
 STAGE_INFO = {n: (s.label, s.formula) for n, s in STAGES.items()}
@@ -42,6 +45,28 @@ class OpenAIPenaltyLogitsProcessor(LogitsProcessor):
         generated = input_ids[:, self.prompt_len:]
         counts = torch.zeros_like(scores).scatter_add_(1, generated, torch.ones_like(generated, dtype=scores.dtype))
         return scores - counts * self.frequency - (counts > 0).to(scores.dtype) * self.presence
+
+
+class MinNewTokens(logits_process.MinNewTokensLengthLogitsProcessor):
+    """transformers' min-new-tokens processor, with its end-of-sequence mask built once per vocabulary (theirs
+    rebuilds `isin(arange(V), eos)` every call, ~0.7 ms a step): the same expression, the same numbers."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.eos = tuple(self.eos_token_id.reshape(-1).tolist())
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if input_ids.shape[-1] - self.prompt_length_to_skip >= self.min_new_tokens:
+            return scores.clone()
+        return torch.where(_eos_mask(scores.shape[-1], scores.device, self.eos), -math.inf, scores)
+
+
+@functools.lru_cache(maxsize=8)
+def _eos_mask(vocab: int, device: torch.device, eos: tuple[int, ...]) -> torch.Tensor:
+    return torch.isin(torch.arange(vocab, device=device), torch.tensor(eos, device=device))
+
+
+LIGHTER = {"MinNewTokensLengthLogitsProcessor": MinNewTokens}  # transformers' class -> ours, the same numbers faster
 
 
 @dataclass(frozen=True)
@@ -109,7 +134,7 @@ class Stage:
 
 
 # transformers' processors whose __call__ returns a new tensor and leaves `scores` alone (2-d scores, as here).
-PURE = frozenset({"MinNewTokensLengthLogitsProcessor", "TemperatureLogitsWarper", "TopKLogitsWarper", "TopPLogitsWarper",
+PURE = frozenset({"MinNewTokens", "TemperatureLogitsWarper", "TopKLogitsWarper", "TopPLogitsWarper",
                   "MinPLogitsWarper", "TypicalLogitsWarper", "EpsilonLogitsWarper", "EtaLogitsWarper",
                   "SequenceBiasLogitsProcessor"})
 
@@ -131,7 +156,7 @@ class Chain(list):
 def impl_class(spec: StageSpec) -> type:
     """The class that computes a stage: transformers', or ours (here, or the peers' in `samplers.py`)."""
     if not spec.ours:
-        return getattr(logits_process, spec.impl)
+        return LIGHTER.get(spec.impl) or getattr(logits_process, spec.impl)
     return getattr(samplers, spec.impl, None) or globals()[spec.impl]
 
 
@@ -174,125 +199,6 @@ def build_stages(params: GenerationParams, prompt_len: int, eos_token_id: int | 
     `breakers`: DRY's breaker token ids; `seed`: the request's seed (XTC's coin), by default `params.seed`."""
     return Chain(processor_stages(params, prompt_len, eos_token_id, bias_ids, breakers=breakers)
                  + warper_stages(params, seed=seed), pick_of(params))
-
-
-@dataclass(frozen=True, slots=True)
-class Fate:
-    """One candidate token and what the chain did to it."""
-
-    id: int
-    raw: float  # what the model alone gave it
-    pre: float  # after the processors (bias, penalties), before the sampling filters
-    final: float  # its chance of being picked: after the whole chain and the pick (0 when removed)
-    removed_by: str | None  # the name of the first link that removed it (a stage or the pick), None if kept
-
-
-@dataclass
-class Trace:
-    """What the chain did to one step's logits.
-
-    `scores[0]` is the raw logits, `scores[s + 1]` the scores after stage s; `removed_by[i]` is the
-    index of the stage that first set token i to `-inf`, or -1 when it survived. `picked` is what the
-    final pick chooses from (greedy: the argmax alone; sampling: `final` itself).
-    """
-
-    stages: list[Stage]
-    scores: list[torch.Tensor]
-    pick: GreedyPick | SamplePick | samplers.MirostatPick | None = None
-    _probs: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)  # softmax of links()[i], once each
-
-    @property
-    def raw(self) -> torch.Tensor:
-        return self.scores[0]
-
-    @property
-    def final(self) -> torch.Tensor:
-        return self.scores[-1]
-
-    @property
-    def pre_warper(self) -> torch.Tensor:
-        """Scores after the processors (bias, penalties), before the sampling filters."""
-        return self.scores[sum(1 for s in self.stages if not s.warper)]
-
-    @functools.cached_property
-    def picked(self) -> torch.Tensor:
-        """What the pick chooses from: greedy, the argmax alone; sampling (or beam search), `final` itself."""
-        return self.final if self.pick is None else self.pick.leave(self.final)
-
-    @functools.cached_property
-    def chain_scores(self) -> list[torch.Tensor]:
-        """`scores`, then what the pick leaves when it removes tokens (greedy): one entry per link's result."""
-        return self.scores + ([self.picked] if self.pick is not None and self.pick.narrows else [])
-
-    @property
-    def picked_probs(self) -> torch.Tensor:
-        """Each token's chance of being picked ([1, V]): after the whole chain and the pick (greedy: one-hot)."""
-        return self.probs_at(len(self.chain_scores) - 1)
-
-    def probs(self, after: int | None = None) -> torch.Tensor:
-        """Probabilities after stage `after` (None: after the whole chain; -1: raw), each computed once: the
-        pick, the record and the chain table share them."""
-        return self.probs_at(len(self.scores) - 1 if after is None else after + 1)
-
-    def probs_at(self, i: int) -> torch.Tensor:
-        """softmax(scores[i]) (i == len(scores): of what the greedy pick leaves)."""
-        if i not in self._probs:
-            self._probs[i] = torch.softmax(self.chain_scores[i], dim=-1)
-        return self._probs[i]
-
-    def kept(self, after: int | None = None) -> torch.Tensor:
-        s = self.final if after is None else self.scores[after + 1]
-        return torch.isfinite(s)
-
-    @functools.cached_property
-    def removed_by(self) -> torch.Tensor:
-        return self.removed_by_at(torch.arange(self.raw.shape[-1], device=self.raw.device))
-
-    def removed_by_at(self, idx: torch.Tensor) -> torch.Tensor:
-        """For the tokens `idx` only: the index of the stage that first removed each, or -1 (cheap)."""
-        if not self.stages:
-            return torch.full(idx.shape, -1, dtype=torch.long, device=idx.device)
-        alive = torch.stack([torch.isfinite(s[0, idx]) for s in self.scores[1:]])  # [S, n]
-        dead = ~alive & torch.isfinite(self.raw[0, idx])
-        first = torch.argmax(dead.to(torch.int8), dim=0)
-        return torch.where(dead.any(dim=0), first, torch.full_like(first, -1))
-
-    def links(self) -> list[tuple[str, str]]:
-        """(name, label) per link in order: the stages, then the pick when it removes tokens (greedy).
-        Link s turns `chain_scores[s]` into `chain_scores[s + 1]`."""
-        out = [(s.name, s.label) for s in self.stages]
-        return out + ([(self.pick.name, self.pick.label)] if len(self.chain_scores) > len(self.scores) else [])
-
-    def stage_report(self) -> list[dict]:
-        """Per link: tokens before and after, how many it removed, and the probability mass they held."""
-        out = []
-        for s, (name, label) in enumerate(self.links()):
-            before, after = torch.isfinite(self.chain_scores[s]), torch.isfinite(self.chain_scores[s + 1])
-            gone = before & ~after
-            mass = float(self.probs_at(s)[gone].sum())
-            out.append(dict(stage=name, label=label, considered=int(before.sum()),
-                            kept=int(after.sum()), removed=int(gone.sum()), removed_mass=mass))
-        return out
-
-    def candidates(self, n: int, also: int | None = None) -> list[Fate]:
-        """The n most likely tokens after the processors, then the model's own top n that a processor
-        removed outright (EOS before min_new_tokens...), then `also` (e.g. the chosen token), each with
-        its fate: the first link that removed it (a stage, or the pick), or None when it was kept."""
-        n_pre = sum(1 for s in self.stages if not s.warper)
-        raw, pre, final = self.probs_at(0)[0], self.probs_at(n_pre)[0], self.picked_probs[0]
-        n = min(n, pre.shape[0])
-        top = torch.topk(pre, n).indices.tolist() if n else []
-        if n and any(not s.warper for s in self.stages):  # the raw favourites a processor removed
-            seen = set(top)
-            top += [i for i in torch.topk(raw, n).indices.tolist() if i not in seen and pre[i] == 0]
-        if n and also is not None and also not in top:
-            top.append(also)
-        idx = torch.tensor(top, dtype=torch.long, device=pre.device)
-        names = [s.name for s in self.stages]
-        removed = self.removed_by_at(idx).tolist()
-        picked = torch.isfinite(self.picked[0, idx]).tolist()
-        return [Fate(i, r, p, f, names[by] if by >= 0 else (None if ok else self.pick.name))
-                for i, by, ok, r, p, f in zip(top, removed, picked, raw[top].tolist(), pre[top].tolist(), final[top].tolist())]
 
 
 def run(stages: list[Stage], input_ids: torch.LongTensor, logits: torch.Tensor) -> Trace:

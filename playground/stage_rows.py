@@ -31,8 +31,12 @@ class StageRow:
 
 def top_tokens(p: torch.Tensor, label, n: int) -> list[tuple[str, float]]:
     """The n most likely tokens of a distribution as (readable text, probability), zeros left out."""
-    v, i = torch.topk(p, min(n, p.shape[-1]))
-    return [(readable(label(int(t))), float(x)) for t, x in zip(i, v) if x > 0]
+    return named(torch.topk(p, min(n, p.shape[-1])), label)
+
+
+def named(top: tuple[torch.Tensor, torch.Tensor], label) -> list[tuple[str, float]]:
+    """A topk's (values, indices) as (readable text, probability), zeros left out."""
+    return [(readable(label(t)), x) for t, x in zip(top[1].tolist(), top[0].tolist()) if x > 0]
 
 
 def chain_table(trace: sampling.Trace, label, top: int = 5) -> list[StageRow]:
@@ -41,7 +45,8 @@ def chain_table(trace: sampling.Trace, label, top: int = 5) -> list[StageRow]:
     token. kept + removed == considered."""
 
     report = trace.stage_report()
-    best = [top_tokens(trace.probs_at(i)[0], label, top) for i in range(len(trace.chain_scores))] if report else []
+    n = min(top, trace.raw.shape[-1])  # the candidates' sort gives the top ones when it was taken (`Trace.top`)
+    best = [named(trace.top(i, n), label) for i in range(len(trace.chain_scores))] if report else []
     return [StageRow(r["stage"], r["label"], r["considered"], r["kept"], r["removed"], r["removed_mass"], best[s], best[s + 1])
             for s, r in enumerate(report)]
 

@@ -34,8 +34,8 @@ def decoder(engine, case, **kw):
     return engine.decoder([{"role": "user", "content": text}], build(settings), top_n=20, **kw)
 
 
-def solo(engine, case):
-    dec = decoder(engine, case)
+def solo(engine, case, **kw):
+    dec = decoder(engine, case, **kw)
     while not dec.done:
         dec.step()
     return dec
