@@ -4,11 +4,11 @@ Rows are left-padded to a common length: a reply that joins brings its own cache
 alone), or several new replies bring the cache of one padded pass over their prompts (`prefill`:
 a pass of ~6 prompts of ~40 tokens cost ~0.6x the CPU of running them one by one), and the shorter
 side gets zero keys and values on the left, masked out; everything that joins in a step is padded
-and copied once. A reply that leaves
-can take its row back as its own cache (trimmed of its padding) to go on alone or rejoin later. One
-`forward` runs every reply's last token at its own position and hands each its row of logits. A reply
-alone keeps its own cache and takes its own step (`Decoder.next_logits`: the compiled path when the
-engine's is on), so one user decodes exactly as a solo reply, at its speed.
+and copied once. A reply that leaves can take its row back as its own cache (trimmed of its padding)
+to go on alone or rejoin later; while no row leaves, the cache is not copied. One `forward` runs
+every reply's last token at its own position and hands each its row of logits. A reply alone keeps
+its own cache and takes its own step (`Decoder.next_logits`: the compiled path when the engine's is
+on), so one user decodes exactly as a solo reply, at its speed.
 
 Per step, two things cost more in a batch than they need to, and are done otherwise here:
 - The KV cache grows by one column a step. A `DynamicCache` concatenates (copies the whole cache of
