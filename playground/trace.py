@@ -11,13 +11,8 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
-
-if TYPE_CHECKING:
-    from . import samplers
-    from .sampling import GreedyPick, SamplePick, Stage
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +35,9 @@ class Trace:
     final pick chooses from (greedy: the argmax alone; sampling: `final` itself).
     """
 
-    stages: list[Stage]
+    stages: list  # sampling.Stage, in chain order (not imported: sampling imports this module)
     scores: list[torch.Tensor]
-    pick: GreedyPick | SamplePick | samplers.MirostatPick | None = None
+    pick: object | None = None  # the chain's last link: sampling.GreedyPick or SamplePick, or mirostat.MirostatPick
     _probs: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)  # softmax of links()[i], once each
     _tops: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, repr=False)  # their topk, the longest
     _finite: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)  # isfinite(chain_scores[i]), once each
