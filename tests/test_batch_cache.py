@@ -12,6 +12,7 @@ from playground import sampling
 from playground.batch import ROOM, SlabLayer
 from playground.params import build
 from playground.scheduler import Scheduler, Waiting
+from tests.test_scheduler import decoder, drain, same_reply, solo
 
 
 def test_a_step_writes_in_place_until_the_room_runs_out():
@@ -52,25 +53,13 @@ def test_a_new_reply_takes_the_place_of_one_that_left(engine):
              ("Count to twenty", dict(seed=13, temperature=0.8, top_k=30, max_new_tokens=20)),
              ("Name a colour", dict(seed=14, top_p=0.9, max_new_tokens=12))]
 
-    def decoder(case):
-        return engine.decoder([{"role": "user", "content": case[0]}], build(case[1]), top_n=20)
-
-    solos = []
-    for case in cases:
-        dec = decoder(case)
-        while not dec.done:
-            dec.step()
-        solos.append(dec)
+    solos = [solo(engine, c) for c in cases]
     sched = Scheduler(engine.model, batch_size=3)
-    jobs = [sched.submit(decoder(c), user=str(i)) for i, c in enumerate(cases)]
-    late = [u for u in jobs[3].updates(poll=0.05)]
+    jobs = [sched.submit(decoder(engine, c), user=str(i)) for i, c in enumerate(cases)]
+    late = drain(jobs[3])
     assert isinstance(late[0], Waiting)  # it waited for a place
     for job in jobs[:3]:
-        list(job.updates(poll=0.05))
+        drain(job)
     for alone, job in zip(solos, jobs):
-        dec = job.dec
-        assert dec.token_ids == alone.token_ids and dec.finish == alone.finish
-        for x, y in zip(dec.steps, alone.steps):
-            assert [c.id for c in x.candidates] == [c.id for c in y.candidates]
-            assert x.prob == pytest.approx(y.prob, abs=1e-4)
+        same_reply(job.dec, alone)
     assert len(jobs[1].dec.steps) == ROOM + 10
