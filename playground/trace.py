@@ -82,8 +82,8 @@ class Trace:
         return self._probs[i]
 
     def kept(self, after: int | None = None) -> torch.Tensor:
-        s = self.final if after is None else self.scores[after + 1]
-        return torch.isfinite(s)
+        """The tokens still in after stage `after` (None: after the whole chain), the mask `finite_at` keeps."""
+        return self.finite_at(len(self.scores) - 1 if after is None else after + 1)
 
     @functools.cached_property
     def removed_by(self) -> torch.Tensor:
